@@ -1,0 +1,3 @@
+module github.com/xalived/xalived
+
+go 1.26.0
