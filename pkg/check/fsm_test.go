@@ -93,7 +93,7 @@ func TestFSMTransitions(t *testing.T) {
 			// 30 s fails (retry 1 → retried 1 s later), 31 s fails again → DOWN; the runs keep
 			// their 10 s grid (41 s fails), 51 s succeeds → UP after one success.
 			name: "keepalived defaults", cs: []Common{common(10*s, s, 1)}, base: 1, until: 60 * s,
-			out: func(_, _ int, t time.Duration) Outcome { return Outcome{OK: t < 25*s || t >= 50*s} },
+			out:  func(_, _ int, t time.Duration) Outcome { return Outcome{OK: t < 25*s || t >= 50*s} },
 			want: []string{"31s DOWN 1", "51s UP 1"},
 		},
 		{
@@ -103,7 +103,7 @@ func TestFSMTransitions(t *testing.T) {
 		},
 		{
 			name: "retry 3, delay_before_retry 2s", cs: []Common{common(10*s, 2*s, 3)}, base: 1, until: 60 * s,
-			out:  func(_, _ int, t time.Duration) Outcome { return Outcome{OK: t < 25*s || t >= 50*s} },
+			out: func(_, _ int, t time.Duration) Outcome { return Outcome{OK: t < 25*s || t >= 50*s} },
 			// 30 fail, 32, 34, 36 fail → DOWN at 36; grid from 36: 46 fail, 56 ok.
 			want: []string{"36s DOWN 1", "56s UP 1"},
 		},
@@ -127,7 +127,7 @@ func TestFSMTransitions(t *testing.T) {
 		{
 			// Same flapping with our rise 2: the single success at 32 s does not bring it back.
 			name: "flapping backend with rise 2", cs: []Common{{DelayLoop: 10 * s, DelayBeforeRetry: ptr(s), Retry: ptr(1), Alpha: ptr(false), Rise: 2}}, base: 1, until: 85 * s,
-			out:  seq("+-+--+---++"),
+			out: seq("+-+--+---++"),
 			// 32 + (1 of 2), 42 -, 52 -, 62 -, 72 + (1 of 2), 82 + → UP.
 			want: []string{"22s DOWN 1", "82s UP 1"},
 		},

@@ -422,4 +422,3 @@ func (s Spec) Validate() error {
 	}
 	return nil
 }
-
