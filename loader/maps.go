@@ -1,6 +1,7 @@
 package loader
 
 import (
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"net/netip"
@@ -133,6 +134,7 @@ func (d *Dataplane) SetInstance(in Instance) error {
 		DownAdverts: in.DownAdverts,
 	}
 	copy(cfg.AuthPass[:], in.AuthPass)
+	cfg.AddrHash = addrListHash(in.VIPs)
 	if in.LocalAddr.IsValid() {
 		cfg.LocalAddr = addrBytes(in.LocalAddr.Unmap())
 	}
@@ -338,4 +340,29 @@ func (d *Dataplane) sum(m *ebpf.Map, slot uint32) (Counters, error) {
 		c.EventsLost += p.EventsLost
 	}
 	return c, nil
+}
+
+// addrListHash is the order-independent hash of an address list that the program computes over
+// an advert's addresses (bpf/parse.h csum_step): per address, fold its 32-bit words (in memory
+// order) through mix64, then add the results.
+func addrListHash(addrs []netip.Addr) uint64 {
+	var h uint64
+	for _, a := range addrs {
+		b := a.Unmap().AsSlice()
+		var part uint64
+		for i := 0; i+4 <= len(b); i += 4 {
+			part = mix64(part ^ uint64(binary.NativeEndian.Uint32(b[i:])))
+		}
+		h += part
+	}
+	return h
+}
+
+func mix64(x uint64) uint64 {
+	x ^= x >> 30
+	x *= 0xbf58476d1ce4e5b9
+	x ^= x >> 27
+	x *= 0x94d049bb133111eb
+	x ^= x >> 31
+	return x
 }

@@ -103,20 +103,20 @@ type Reason uint32
 
 // Reasons, in the order the checks run.
 const (
-	ReasonOK                Reason = Reason(xdpXaReasonXA_OK)
-	DropTruncated           Reason = Reason(xdpXaReasonXA_DROP_TRUNCATED)
-	DropUnknownVRID         Reason = Reason(xdpXaReasonXA_DROP_UNKNOWN_VRID)
-	DropMulticastMismatch   Reason = Reason(xdpXaReasonXA_DROP_MULTICAST_MISMATCH)
-	DropLength              Reason = Reason(xdpXaReasonXA_DROP_LENGTH)
-	DropTTL                 Reason = Reason(xdpXaReasonXA_DROP_TTL)
-	DropVersion             Reason = Reason(xdpXaReasonXA_DROP_VERSION)
-	DropAuth                Reason = Reason(xdpXaReasonXA_DROP_AUTH)
-	DropInterval            Reason = Reason(xdpXaReasonXA_DROP_INTERVAL)
-	DropType                Reason = Reason(xdpXaReasonXA_DROP_TYPE)
-	DropIPLength            Reason = Reason(xdpXaReasonXA_DROP_IP_LENGTH)
-	DropChecksum            Reason = Reason(xdpXaReasonXA_DROP_CHECKSUM)
-	DropOwner               Reason = Reason(xdpXaReasonXA_DROP_OWNER)
-	DropAddrList            Reason = Reason(xdpXaReasonXA_DROP_ADDR_LIST)
+	ReasonOK              Reason = Reason(xdpXaReasonXA_OK)
+	DropTruncated         Reason = Reason(xdpXaReasonXA_DROP_TRUNCATED)
+	DropUnknownVRID       Reason = Reason(xdpXaReasonXA_DROP_UNKNOWN_VRID)
+	DropMulticastMismatch Reason = Reason(xdpXaReasonXA_DROP_MULTICAST_MISMATCH)
+	DropLength            Reason = Reason(xdpXaReasonXA_DROP_LENGTH)
+	DropTTL               Reason = Reason(xdpXaReasonXA_DROP_TTL)
+	DropVersion           Reason = Reason(xdpXaReasonXA_DROP_VERSION)
+	DropAuth              Reason = Reason(xdpXaReasonXA_DROP_AUTH)
+	DropInterval          Reason = Reason(xdpXaReasonXA_DROP_INTERVAL)
+	DropType              Reason = Reason(xdpXaReasonXA_DROP_TYPE)
+	DropIPLength          Reason = Reason(xdpXaReasonXA_DROP_IP_LENGTH)
+	DropChecksum          Reason = Reason(xdpXaReasonXA_DROP_CHECKSUM)
+	DropOwner             Reason = Reason(xdpXaReasonXA_DROP_OWNER)
+	DropAddrList          Reason = Reason(xdpXaReasonXA_DROP_ADDR_LIST)
 )
 
 var reasonNames = [...]string{
@@ -197,14 +197,14 @@ type Peer struct {
 
 // Counters are an instance's counters summed over CPUs.
 type Counters struct {
-	Adverts     [NumReasons]uint64 // by Reason: [ReasonOK] valid, others dropped
-	PrioZero    uint64
-	ARPReplies  uint64
-	NAReplies   uint64
-	LeaseDrops  uint64 // ARP/NS dropped because the MASTER lease ran out
-	MasterDown  uint64 // timer expiries
-	Events      uint64
-	EventsLost  uint64 // ring buffer full: read the peer records
+	Adverts    [NumReasons]uint64 // by Reason: [ReasonOK] valid, others dropped
+	PrioZero   uint64
+	ARPReplies uint64
+	NAReplies  uint64
+	LeaseDrops uint64 // ARP/NS dropped because the MASTER lease ran out
+	MasterDown uint64 // timer expiries
+	Events     uint64
+	EventsLost uint64 // ring buffer full: read the peer records
 }
 
 // NumReasons is the number of Reason values (the size of Counters.Adverts).
