@@ -82,7 +82,10 @@ func (l *Lab) attach(prefix string, index, host int) *Node {
 	t.Helper()
 	ns := nstest.New(t, prefix)
 	port := fmt.Sprintf("p%s", prefix)
-	for _, kv := range []string{"net.ipv6.conf.all.accept_dad=0", "net.ipv6.conf.default.accept_dad=0"} {
+	// No DAD delay for test addresses, and IPv6 addresses kept across a link flap (as IPv4 ones
+	// are), so a node whose link returns has its unicast source address at once.
+	for _, kv := range []string{"net.ipv6.conf.all.accept_dad=0", "net.ipv6.conf.default.accept_dad=0",
+		"net.ipv6.conf.all.keep_addr_on_down=1", "net.ipv6.conf.default.keep_addr_on_down=1"} {
 		ns.MustRun(t, "sysctl", "-qw", kv)
 	}
 	nstest.Veth(t, ns, "eth0", l.Bridge, port)
@@ -90,6 +93,7 @@ func (l *Lab) attach(prefix string, index, host int) *Node {
 	nd := &Node{NS: ns, Index: index,
 		IPv4: fmt.Sprintf("198.51.100.%d", host), IPv6: fmt.Sprintf("2001:db8::%d", host)}
 	ns.MustRun(t, "sysctl", "-qw", "net.ipv6.conf.eth0.accept_dad=0")
+	ns.MustRun(t, "sysctl", "-qw", "net.ipv6.conf.eth0.keep_addr_on_down=1")
 	ns.MustRun(t, "ip", "addr", "add", nd.IPv4+"/24", "dev", "eth0")
 	ns.MustRun(t, "ip", "addr", "add", nd.IPv6+"/64", "dev", "eth0", "nodad")
 	nd.Dir = t.TempDir()
@@ -162,3 +166,5 @@ func (n *Node) writeFile(t testing.TB, name, content string, mode os.FileMode) s
 	}
 	return p
 }
+
+func removeFile(p string) error { return os.Remove(p) }

@@ -78,7 +78,7 @@ func (p *proc) start(t testing.TB, name string, args ...string) {
 	p.runs++
 	done := make(chan struct{})
 	p.done = done
-	cmd, out := p.cmd, p.out
+	cmd, out, run := p.cmd, p.out, p.runs
 	go func() { _ = cmd.Wait(); close(done) }()
 	t.Cleanup(func() {
 		select {
@@ -93,7 +93,7 @@ func (p *proc) start(t testing.TB, name string, args ...string) {
 			}
 		}
 		if t.Failed() {
-			t.Logf("output of %s on node %d (run %d):\n%s", name, p.node.Index, p.runs, out.String())
+			t.Logf("output of %s on node %d (run %d):\n%s", name, p.node.Index, run, out.String())
 		}
 	})
 }
