@@ -2,7 +2,9 @@ package tests
 
 import (
 	"fmt"
+	"os"
 	"strings"
+	"testing"
 )
 
 // Inst describes one vrrp_instance; the same text configures xalived and keepalived.
@@ -163,3 +165,31 @@ func (l *Lab) others(n *Node) []*Node {
 	}
 	return ps
 }
+
+// kinds of speaker pairs: first letter is node 1 (the initial master), second node 2.
+var pairKinds = []string{"xx", "xk", "kx"}
+
+// kindsFor returns def, or the pairings listed in XALIVED_INTEROP_KINDS (e.g. "kk" runs every
+// scenario with keepalived alone, to check the harness against the reference implementation).
+func kindsFor(def []string) []string {
+	if env := os.Getenv("XALIVED_INTEROP_KINDS"); env != "" {
+		return strings.Split(env, ",")
+	}
+	return def
+}
+
+func newSpeaker(t testing.TB, kind byte, n *Node) Speaker {
+	t.Helper()
+	if kind == 'k' {
+		return NewKeepalived(t, n)
+	}
+	return NewXalived(t, n)
+}
+
+// fastInst is a v3 IPv4 instance at 0.1 s.
+func fastInst(prio int) Inst {
+	return Inst{Name: "VI_1", VRID: 51, Priority: prio, AdvertInt: "0.1", Version: 3,
+		VIPs: []string{"198.51.100.100/24"}}
+}
+
+const vip4 = "198.51.100.100"

@@ -7,30 +7,9 @@ package tests
 import (
 	"fmt"
 	"os"
-	"strings"
 	"testing"
 	"time"
 )
-
-// kinds of speaker pairs: first letter is node 1 (the initial master), second node 2.
-var pairKinds = []string{"xx", "xk", "kx"}
-
-// kindsFor returns def, or the pairings listed in XALIVED_INTEROP_KINDS (e.g. "kk" runs every
-// scenario with keepalived alone, to check the harness against the reference implementation).
-func kindsFor(def []string) []string {
-	if env := os.Getenv("XALIVED_INTEROP_KINDS"); env != "" {
-		return strings.Split(env, ",")
-	}
-	return def
-}
-
-func newSpeaker(t testing.TB, kind byte, n *Node) Speaker {
-	t.Helper()
-	if kind == 'k' {
-		return NewKeepalived(t, n)
-	}
-	return NewXalived(t, n)
-}
 
 // variant is one protocol configuration of the interop matrix.
 type variant struct {
@@ -119,14 +98,6 @@ func interopCycle(t *testing.T, v variant, kind string) {
 		t.Fatalf("%s on node %d after recovery, want node 1", v.vip(), h.Index)
 	}
 }
-
-// fastInst is a v3 IPv4 instance at 0.1 s.
-func fastInst(prio int) Inst {
-	return Inst{Name: "VI_1", VRID: 51, Priority: prio, AdvertInt: "0.1", Version: 3,
-		VIPs: []string{"198.51.100.100/24"}}
-}
-
-const vip4 = "198.51.100.100"
 
 // TestSIGTERMPriorityZero: a master stopped with SIGTERM sends priority 0, so its peer takes over
 // after the skew time instead of the master-down interval, and the stopped node's VIP is gone.
