@@ -83,8 +83,8 @@ conf n2 100 >"$work/n2.conf"
 
 start() { # node ns
 	rm -f "$work/$1.ready"
-	ip netns exec "$2" bin/xalived -n -l -f "$work/$1.conf" -p "$work/$1.pid" --name "demo-$1-$tag" \
-		--control "$work/$1.sock" --ready-file "$work/$1.ready" >"$work/$1.log" 2>&1 &
+	XALIVED_READY_FILE="$work/$1.ready" ip netns exec "$2" bin/xalived -n -l -f "$work/$1.conf" -p "$work/$1.pid" --name "demo-$1-$tag" \
+		--control "$work/$1.sock" >"$work/$1.log" 2>&1 &
 	pids+=($!)
 	eval "pid_$1=$!"
 	for _ in $(seq 100); do [ -e "$work/$1.ready" ] && return 0; sleep 0.05; done

@@ -67,10 +67,11 @@ type proc struct {
 	conf string
 }
 
-func (p *proc) start(t testing.TB, name string, args ...string) {
+func (p *proc) start(t testing.TB, env []string, name string, args ...string) {
 	t.Helper()
 	p.out = &lockedBuffer{}
 	p.cmd = p.node.Cmd(name, args...)
+	p.cmd.Env = append(os.Environ(), env...)
 	p.cmd.Stdout, p.cmd.Stderr = p.out, p.out
 	if err := p.cmd.Start(); err != nil {
 		t.Fatalf("start %s in %s: %v", name, p.node.Name, err)
@@ -152,7 +153,7 @@ func (k *Keepalived) Start(t testing.TB, conf string) {
 	k.writeConf(t, conf)
 	pid, vpid := k.pidFiles()
 	_ = os.Remove(vpid)
-	k.start(t, "keepalived", "-n", "-l", "-D", "-P", "-f", k.conf, "-p", pid, "-r", vpid)
+	k.start(t, nil, "keepalived", "-n", "-l", "-D", "-P", "-f", k.conf, "-p", pid, "-r", vpid)
 	nstest.WaitFor(t, 10*time.Second, "keepalived's VRRP child", func() bool {
 		_, err := k.vrrpPID()
 		return err == nil && strings.Contains(k.Log(), "Entering")
@@ -239,8 +240,8 @@ func (x *Xalived) Start(t testing.TB, conf string) {
 	x.writeConf(t, conf)
 	_ = os.Remove(x.ready())
 	args := []string{"-n", "-l", "-D", "-f", x.conf, "-p", filepath.Join(x.node.Dir, "xalived.pid"),
-		"--name", fmt.Sprintf("node%d", x.node.Index), "--control", x.Socket(), "--ready-file", x.ready()}
-	x.start(t, filepath.Join(binDir, "xalived"), append(args, x.Extra...)...)
+		"--name", fmt.Sprintf("node%d", x.node.Index), "--control", x.Socket()}
+	x.start(t, []string{"XALIVED_READY_FILE=" + x.ready()}, filepath.Join(binDir, "xalived"), append(args, x.Extra...)...)
 	nstest.WaitFor(t, 10*time.Second, "xalived ready file", func() bool {
 		_, err := os.Stat(x.ready())
 		if err != nil && !x.running() {
