@@ -64,6 +64,9 @@ func buildInitramfs(o options, k *kernel, bins []testBinary) (string, error) {
 
 	var tests strings.Builder
 	for _, b := range bins {
+		if !b.selected(o) {
+			continue
+		}
 		a.file("tests/"+b.Name, b.Path, 0o755)
 		dir := "/src/" + b.ImportPath
 		a.dir(dir)
@@ -72,14 +75,7 @@ func buildInitramfs(o options, k *kernel, bins []testBinary) (string, error) {
 				return "", err
 			}
 		}
-		run := selectNames(b.Tests, o.run)
-		bench := ""
-		if o.bench != "" {
-			bench = selectNames(b.Benchmarks, o.bench)
-			if bench == "^$" {
-				bench = ""
-			}
-		}
+		run, bench := b.selection(o)
 		fmt.Fprintf(&tests, "%s;%s;%s;%s\n", b.Name, dir, run, bench)
 	}
 	a.bytes("etc/vmtest/tests", []byte(tests.String()), 0o644)
@@ -97,6 +93,23 @@ func buildInitramfs(o options, k *kernel, bins []testBinary) (string, error) {
 		return "", err
 	}
 	return out, f.Close()
+}
+
+// selection returns the -test.run and -test.bench expressions for one binary.
+func (b testBinary) selection(o options) (run, bench string) {
+	run = selectNames(b.Tests, o.run)
+	if o.bench != "" {
+		if bench = selectNames(b.Benchmarks, o.bench); bench == "^$" {
+			bench = ""
+		}
+	}
+	return run, bench
+}
+
+// selected reports whether the binary has anything to run under the -run and -bench filters.
+func (b testBinary) selected(o options) bool {
+	run, bench := b.selection(o)
+	return run != "^$" || bench != ""
 }
 
 func boolStr(b bool) string {

@@ -97,6 +97,15 @@ func run() error {
 	if err != nil {
 		return err
 	}
+	nsel := 0
+	for _, b := range bins {
+		if b.selected(o) {
+			nsel++
+		}
+	}
+	if nsel == 0 {
+		return fmt.Errorf("-run %q -bench %q select none of the VM tests", o.run, o.bench)
+	}
 	fmt.Printf("vmtest: %d package(s) with VM tests compiled in %.1fs\n", len(bins), time.Since(t0).Seconds())
 
 	var failed []string
@@ -111,7 +120,7 @@ func run() error {
 			return fmt.Errorf("initramfs for %s: %w", kern.Release, err)
 		}
 		prep := time.Since(kt)
-		res, err := boot(ctx, o, kern, img, len(bins))
+		res, err := boot(ctx, o, kern, img, nsel)
 		if err != nil {
 			failed = append(failed, fmt.Sprintf("%s: %v", kern.Release, err))
 			continue
