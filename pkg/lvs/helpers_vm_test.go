@@ -5,7 +5,6 @@ package lvs
 import (
 	"fmt"
 	"net"
-	"net/netip"
 	"os"
 	"regexp"
 	"sort"
@@ -86,8 +85,6 @@ func ipvsadmList(t *testing.T, ns *nstest.NS) []string {
 	sort.Strings(lines)
 	return lines
 }
-
-func addr(s string) netip.Addr { return netip.MustParseAddr(s) }
 
 func must(t *testing.T, err error) {
 	t.Helper()

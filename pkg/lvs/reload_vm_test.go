@@ -153,6 +153,8 @@ func TestMain(m *testing.M) {
 		os.Exit(helperMain())
 	case "connect":
 		os.Exit(connectMain())
+	case "fetch":
+		os.Exit(fetchMain())
 	}
 	os.Exit(m.Run())
 }
