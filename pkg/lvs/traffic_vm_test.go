@@ -79,7 +79,7 @@ func spread(t *testing.T, client *nstest.NS, count int) map[string]int {
 // fetchMain GETs HELPER_URL HELPER_COUNT times without keep-alive and prints each body.
 func fetchMain() int {
 	n, _ := strconv.Atoi(os.Getenv("HELPER_COUNT"))
-	c := &http.Client{Timeout: 5 * time.Second, Transport: &http.Transport{DisableKeepAlives: true}}
+	c := &http.Client{Timeout: 30 * time.Second, Transport: &http.Transport{DisableKeepAlives: true}}
 	for range n {
 		resp, err := c.Get(os.Getenv("HELPER_URL"))
 		if err != nil {
