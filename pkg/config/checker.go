@@ -116,7 +116,7 @@ func (p *parser) checker(s stmt, typ string) *checkerState {
 	case CheckMisc:
 		m := &MiscCheck{}
 		c.Misc = m
-		tb["misc_path"] = handler{fn: func(p *parser, s stmt) { m.Path = p.script(s) }}
+		tb["misc_path"] = handler{fn: func(p *parser, s stmt) { m.Path = p.scriptLine(s) }}
 		tb["misc_timeout"] = handler{fn: func(p *parser, s stmt) {
 			if n, ok := p.intArg(s, 1, 1<<31/1000000); ok {
 				m.Timeout = Seconds(float64(n))

@@ -66,7 +66,7 @@ func (p *parser) globalDefs(s stmt) {
 		n := 0
 		p.list(func(e stmt) { g.NotificationEmail = append(g.NotificationEmail, e.words...); n++ })
 		if n == 0 {
-			p.warnf(s.pos, "empty notification_email block")
+			p.warnf(p.lastClose, "empty notification_email block")
 		}
 	}}
 	t["notification_email_from"] = str(&g.NotificationEmailFrom)
@@ -82,7 +82,8 @@ func (p *parser) globalDefs(s stmt) {
 				g.SMTPServerPort = v
 			}
 		}
-		if _, err := netip.ParseAddr(host); err != nil && !validHostname(host) {
+		// 2.2.7 accepts only an IP address here.
+		if _, err := netip.ParseAddr(host); err != nil {
 			p.errorf(s.pos, "invalid smtp server %s", strings.Join(s.args(), " "))
 		}
 	}}
@@ -167,14 +168,14 @@ func (p *parser) globalDefs(s stmt) {
 		}
 	}}
 	t["vrrp_garp_interval"] = handler{fn: func(p *parser, s stmt) {
-		if v, ok := p.secArg(s, 0.000001, 1); ok {
+		if v, ok := p.secArg(s, 0.000001, 4294.967295); ok {
 			g.VRRPGarpInterval = v
 		} else {
 			p.errorf(s.pos, "vrrp_garp_interval '%s' is invalid", strings.Join(s.args(), " "))
 		}
 	}}
 	t["vrrp_gna_interval"] = handler{fn: func(p *parser, s stmt) {
-		if v, ok := p.secArg(s, 0.000001, 1); ok {
+		if v, ok := p.secArg(s, 0.000001, 4294.967295); ok {
 			g.VRRPGnaInterval = v
 		} else {
 			p.errorf(s.pos, "vrrp_gna_interval '%s' is invalid", strings.Join(s.args(), " "))
@@ -235,6 +236,12 @@ func (p *parser) globalDefs(s stmt) {
 			}
 			if len(s.words) > 2 {
 				g.ScriptGroup = s.words[2]
+			}
+			p.scriptUserSet = true
+			p.scriptUserBad = false
+			if p.opts.HostChecks && !lookupUserGroup(g.ScriptUser, g.ScriptGroup) {
+				p.errorf(s.pos, "error setting global script uid/gid")
+				p.scriptUserBad = true
 			}
 		}
 	}}

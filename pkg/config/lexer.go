@@ -111,6 +111,10 @@ func (p *preprocessor) readData(name string, data []byte, depth int) {
 		if collecting {
 			t := stripComment(text)
 			t = strings.TrimRight(t, " \t")
+			if strings.TrimSpace(t) == "" && strings.TrimSpace(text) != "" {
+				// a comment line inside a multi-line definition
+				continue
+			}
 			more := strings.HasSuffix(t, "\\")
 			if more {
 				t = strings.TrimSuffix(t, "\\")

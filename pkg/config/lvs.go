@@ -154,20 +154,25 @@ func (p *parser) virtualServer(s stmt) {
 		}
 	default:
 		vs.Kind = "ip"
-		ad, good := p.addr(s.pos, a[0])
-		if !good {
-			ok = false
-			break
+		ad, err := netip.ParseAddr(a[0])
+		if err != nil {
+			port := ""
+			if len(a) > 1 {
+				port = a[1]
+			}
+			p.errorf(s.pos, "invalid virtual server IP address/port %s/%s - skipping", a[0], port)
+			if p.enter(s) {
+				p.skipBlock()
+			}
+			return
 		}
 		vs.Address = ad
+		// keepalived accepts a missing port (port 0).
 		if len(a) < 2 {
-			p.errorf(s.pos, "virtual_server %s: no port specified", a[0])
 		} else if v, good := p.port(s.pos, a[1]); good {
 			vs.Port = v
 		}
-		if len(a) > 2 {
-			p.errorf(s.pos, "virtual_server %s: unexpected parameters '%s'", a[0], strings.Join(a[2:], " "))
-		}
+		// keepalived ignores anything after the port.
 	}
 	if !p.enter(s) {
 		return
@@ -275,8 +280,10 @@ func (p *parser) vsTable(vs *VirtualServer, st *lvsState, rss *[]*rsState) table
 		"alpha":              flag(&vs.Alpha),
 		"omega":              flag(&vs.Omega),
 		"quorum": {fn: func(p *parser, s stmt) {
-			if n, ok := p.intArg(s, 0, 1<<31-1); ok {
+			if n, ok := p.intArg(s, 1, 1<<32-1); ok {
 				vs.Quorum = n
+			} else {
+				p.errorf(s.pos, "quorum %s must be in [1, 4294967295] - setting to 1", strings.Join(s.args(), " "))
 			}
 		}},
 		"hysteresis": {fn: func(p *parser, s stmt) {

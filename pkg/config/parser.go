@@ -65,6 +65,16 @@ type parser struct {
 	cfg   *Config
 	opts  Options
 	depth int
+	// scriptUserSet/Bad: global script_user given / not resolvable.
+	scriptUserSet, scriptUserBad bool
+	// defaultUserWarned: "unable to set default user" was reported.
+	defaultUserWarned bool
+	// lastClose is the position of the "}" that ended the last block.
+	lastClose Pos
+	// unbalanced counts blocks left open at the end of the input.
+	unbalanced int
+	// stopped is set when a fatal error ended reading.
+	stopped bool
 	// instStates parallels cfg.Instances.
 	instStates []*instanceState
 }
@@ -84,6 +94,16 @@ func (p *parser) errorf(pos Pos, format string, args ...any) {
 
 func (p *parser) warnf(pos Pos, format string, args ...any) {
 	p.diags = append(p.diags, Diagnostic{Pos: pos, Severity: Warning, Message: fmt.Sprintf(format, args...)})
+}
+
+// lateErrorf reports a validation error found after parsing (see Diagnostic.Late).
+func (p *parser) lateErrorf(pos Pos, format string, args ...any) {
+	p.diags = append(p.diags, Diagnostic{Pos: pos, Severity: Error, Message: fmt.Sprintf(format, args...), Late: true})
+}
+
+// lateWarnf reports a validation warning found after parsing.
+func (p *parser) lateWarnf(pos Pos, format string, args ...any) {
+	p.diags = append(p.diags, Diagnostic{Pos: pos, Severity: Warning, Message: fmt.Sprintf(format, args...), Late: true})
 }
 
 func (p *parser) next() (stmt, bool) {
@@ -128,8 +148,8 @@ func (p *parser) body(t table, top bool) {
 	for {
 		s, ok := p.next()
 		if !ok {
-			if !top {
-				p.errorf(p.lastPos(), "missing '}' at end of file")
+			if !top && !p.stopped {
+				p.unbalanced++
 			}
 			return
 		}
@@ -138,6 +158,7 @@ func (p *parser) body(t table, top bool) {
 				p.errorf(s.pos, "unknown keyword '}'")
 				continue
 			}
+			p.lastClose = s.pos
 			return
 		}
 		if s.bareOpen {
@@ -186,10 +207,13 @@ func (p *parser) list(fn func(s stmt)) {
 	for {
 		s, ok := p.next()
 		if !ok {
-			p.errorf(p.lastPos(), "missing '}' at end of file")
+			if !p.stopped {
+				p.unbalanced++
+			}
 			return
 		}
 		if s.close {
+			p.lastClose = s.pos
 			return
 		}
 		if s.bareOpen {
@@ -222,7 +246,10 @@ func (p *parser) lastPos() Pos {
 // need checks that s has at least n arguments.
 func (p *parser) need(s stmt, n int) bool {
 	if len(s.words)-1 < n {
-		p.errorf(s.pos, "configuration line starting '%s' is missing a parameter after keyword '%s' at word position %d", s.kw(), s.words[len(s.words)-1], len(s.words)+1)
+		// keepalived stops reading the configuration here.
+		p.errorf(s.pos, "configuration line starting '%s' is missing a parameter after keyword '%s' at word position %d; configuration reading stopped", s.kw(), s.words[len(s.words)-1], len(s.words)+1)
+		p.i = len(p.st)
+		p.stopped = true
 		return false
 	}
 	return true
@@ -332,6 +359,28 @@ func (p *parser) script(s stmt) *Script {
 		return nil
 	}
 	return sc
+}
+
+// scriptLine builds a Script from every argument of s joined: for keywords
+// (script, misc_path) where the whole rest of the line is the command.
+func (p *parser) scriptLine(s stmt) *Script {
+	if !p.need(s, 1) {
+		return nil
+	}
+	cmd := s.words[1]
+	args := splitCommand(cmd)
+	if len(s.words) > 2 {
+		cmd = strings.Join(s.words[1:], " ")
+		args = nil
+		for _, w := range s.words[1:] {
+			args = append(args, splitCommand(w)...)
+		}
+	}
+	if len(args) == 0 {
+		p.errorf(s.pos, "empty script for %s", s.kw())
+		return nil
+	}
+	return &Script{Pos: s.pos, Cmd: cmd, Args: args}
 }
 
 // splitCommand splits a script string on unquoted whitespace; single
@@ -454,6 +503,9 @@ func parse(name, abs string, data []byte, opts Options) (*Config, Diagnostics, e
 	cfg.Files = pp.files
 	p.cfg = cfg
 	p.body(topTable(), true)
+	if p.unbalanced > 0 {
+		p.lateErrorf(p.lastPos(), "there are %d missing '}'s or extra '{'s", p.unbalanced)
+	}
 	p.finish()
 	sortDiags(p.diags)
 	return cfg, p.diags, p.diags.Err()
@@ -506,7 +558,7 @@ func topTable() table {
 		"interface_up_down_delays": {fn: (*parser).interfaceDelays, block: true},
 		"track_group":              {fn: (*parser).trackGroup, block: true},
 		"static_ipaddress":         {fn: func(p *parser, s stmt) { p.cfg.StaticAddresses = append(p.cfg.StaticAddresses, p.addressBlock(s)...) }, block: true},
-		"static_routes":            {fn: func(p *parser, s stmt) { p.cfg.StaticRoutes = append(p.cfg.StaticRoutes, p.routeBlock(s)...) }, block: true},
+		"static_routes":            {fn: func(p *parser, s stmt) { p.cfg.StaticRoutes = append(p.cfg.StaticRoutes, p.routeBlock(s, false)...) }, block: true},
 		"static_rules":             {fn: func(p *parser, s stmt) { p.cfg.StaticRules = append(p.cfg.StaticRules, p.ruleBlock(s)...) }, block: true},
 		"vrrp_script":              {fn: (*parser).vrrpScript, block: true},
 		"track_file":               {fn: (*parser).trackFile, block: true},
