@@ -537,4 +537,3 @@ func (p *parser) finish() {
 		p.hostChecks()
 	}
 }
-
