@@ -48,7 +48,7 @@ func maskLen(m [4]byte) (int, bool) {
 
 // addressBlock reads a virtual_ipaddress / static_ipaddress block.
 func (p *parser) addressBlock(s stmt) []*Address {
-	if !p.enter(s) {
+	if !p.enterList(s) {
 		return nil
 	}
 	var out []*Address
@@ -121,6 +121,10 @@ func (p *parser) address(e stmt) *Address {
 					p.errorf(e.pos, "invalid peer address %s", v)
 					continue
 				}
+				if strings.Contains(e.kw(), "/") {
+					p.errorf(e.pos, "cannot specify address prefix when specifying peer address - ignoring")
+					continue
+				}
 				a.Peer = pf
 			}
 		case "home":
@@ -160,7 +164,7 @@ func (p *parser) address(e stmt) *Address {
 
 // routeBlock reads virtual_routes (tracked: virtual true) or static_routes.
 func (p *parser) routeBlock(s stmt, virtual bool) []*Route {
-	if !p.enter(s) {
+	if !p.enterList(s) {
 		return nil
 	}
 	var out []*Route
@@ -176,7 +180,7 @@ func (p *parser) routeBlock(s stmt, virtual bool) []*Route {
 				}
 			}
 		}
-		if virtual && !r.NoTrack && r.Dev == "" {
+		if !r.NoTrack && r.Dev == "" {
 			p.warnf(e.pos, "cannot track route %s with no interface specified, not tracking", r.Dst)
 			r.NoTrack = true
 		}
@@ -389,7 +393,7 @@ func (p *parser) routeDst(e stmt, r *Route, v string) {
 }
 
 func (p *parser) ruleBlock(s stmt) []*Rule {
-	if !p.enter(s) {
+	if !p.enterList(s) {
 		return nil
 	}
 	var out []*Rule
@@ -441,7 +445,7 @@ func (p *parser) rule(e stmt) *Rule {
 			}
 		case "not":
 			r.Not = true
-		case "preference", "pref", "priority", "prio":
+		case "preference", "priority", "prio":
 			if v, ok := val(); ok {
 				if n, err := strconv.ParseUint(v, 10, 32); err == nil {
 					m := uint32(n)

@@ -48,41 +48,54 @@ type kaRecord struct {
 // keepalived 2.2.7, with the reason. A disagreement not listed here fails
 // TestCorpus.
 var deliberate = map[string]string{
+	"golden/newer-keywords.conf":               "deliberate: keywords added after 2.2.7 (state_dump_file, owner_ignore_adverts, v3_checksum_as_v2, timer_expired_backup, sni_name, ...) are accepted with a warning naming the version that introduced them; 2.2.7 reports them as unknown",
 	"pqarmitage-keepalived-devel-tools-6.conf": "deliberate: the file starts with `net_namespace $NAME`; with it keepalived 2.2.7 -t only checks the file in the parent process and exits 0 although it prints the same unknown-keyword errors xalived reports (xalived parses the file once, whatever the namespace, and refuses it)",
 }
 
-func corpusFiles(t testing.TB) []string {
+// corpusEntry is one file compared with keepalived: the shared corpus
+// (key: path under testdata/corpus) and our own golden inputs (key:
+// golden/NAME), each with the config-id both programs get.
+type corpusEntry struct {
+	key, path, id string
+}
+
+func corpusFiles(t testing.TB) []corpusEntry {
 	t.Helper()
-	var files []string
+	var files []corpusEntry
 	err := filepath.WalkDir(corpusDir, func(path string, d os.DirEntry, err error) error {
 		if err != nil {
 			return err
 		}
 		if !d.IsDir() && strings.HasSuffix(path, ".conf") {
 			rel, _ := filepath.Rel(corpusDir, path)
-			files = append(files, rel)
+			files = append(files, corpusEntry{key: rel, path: path, id: "xalived-corpus"})
 		}
 		return nil
 	})
 	if err != nil {
 		t.Fatal(err)
 	}
-	sort.Strings(files)
-	if len(files) < 70 {
-		t.Fatalf("corpus has %d files, expected the 72 shared ones", len(files))
+	n := len(files)
+	if n < 72 {
+		t.Fatalf("corpus has %d files, expected the 72 shared ones", n)
 	}
+	golden, _ := filepath.Glob("testdata/golden/*.conf")
+	for _, g := range golden {
+		files = append(files, corpusEntry{key: "golden/" + filepath.Base(g), path: g, id: "node1"})
+	}
+	sort.Slice(files, func(i, j int) bool { return files[i].key < files[j].key })
 	return files
 }
 
 var kaLineRE = regexp.MustCompile(`^\((?:[^()]*: )?Line (\d+)\)`)
 
 // runKeepalived runs keepalived -t on one corpus file.
-func runKeepalived(t testing.TB, rel string) kaVerdict {
+func runKeepalived(t testing.TB, e corpusEntry) kaVerdict {
 	t.Helper()
-	abs, _ := filepath.Abs(filepath.Join(corpusDir, rel))
+	abs, _ := filepath.Abs(e.path)
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 	defer cancel()
-	cmd := exec.CommandContext(ctx, "keepalived", "-t", "-f", abs)
+	cmd := exec.CommandContext(ctx, "keepalived", "-t", "-i", e.id, "-f", abs)
 	cmd.Dir = filepath.Dir(abs)
 	var out bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &out, &out
@@ -91,7 +104,7 @@ func runKeepalived(t testing.TB, rel string) kaVerdict {
 	if err != nil {
 		ee, ok := err.(*exec.ExitError)
 		if !ok {
-			t.Fatalf("keepalived -t %s: %v", rel, err)
+			t.Fatalf("keepalived -t %s: %v", e.key, err)
 		}
 		v.Exit = ee.ExitCode()
 	}
@@ -139,16 +152,16 @@ type xaVerdict struct {
 	Diags Diagnostics
 }
 
-func xalivedVerdict(t testing.TB, rel string, ifaces []string) xaVerdict {
+func xalivedVerdict(t testing.TB, e corpusEntry, ifaces []string) xaVerdict {
 	t.Helper()
-	path := filepath.Join(corpusDir, rel)
+	path := e.path
 	cfg, diags, err := ParseFile(path, Options{
-		ConfigID:        "xalived-corpus",
+		ConfigID:        e.id,
 		HostChecks:      true,
 		InterfaceExists: func(n string) bool { return slices.Contains(ifaces, n) },
 	})
 	if cfg == nil {
-		t.Fatalf("%s: %v", rel, err)
+		t.Fatalf("%s: %v", e.key, err)
 	}
 	v := xaVerdict{Diags: diags}
 	if err != nil {
@@ -210,7 +223,7 @@ func TestCorpus(t *testing.T) {
 		testenv.RequireCommand(t, "keepalived")
 		rec := kaRecord{Keepalived: keepalivedVersion(), Interfaces: hostInterfaces(), Files: map[string]kaVerdict{}}
 		for _, f := range files {
-			rec.Files[f] = runKeepalived(t, f)
+			rec.Files[f.key] = runKeepalived(t, f)
 		}
 		data, _ := json.MarshalIndent(rec, "", "  ")
 		if err := os.WriteFile(verdictsFile, append(data, '\n'), 0o644); err != nil {
@@ -221,26 +234,26 @@ func TestCorpus(t *testing.T) {
 	var report []string
 	agreed := 0
 	for _, f := range files {
-		ka, ok := rec.Files[f]
+		ka, ok := rec.Files[f.key]
 		if !ok {
-			t.Errorf("%s: no recorded keepalived verdict (run -update-keepalived)", f)
+			t.Errorf("%s: no recorded keepalived verdict (run -update-keepalived)", f.key)
 			continue
 		}
 		xa := xalivedVerdict(t, f, rec.Interfaces)
 		ok, why := agree(ka, xa)
 		if ok {
 			agreed++
-			if _, listed := deliberate[f]; listed {
-				t.Errorf("%s: agrees now; remove it from the deliberate list", f)
+			if _, listed := deliberate[f.key]; listed {
+				t.Errorf("%s: agrees now; remove it from the deliberate list", f.key)
 			}
 			continue
 		}
-		reason, listed := deliberate[f]
+		reason, listed := deliberate[f.key]
 		if !listed {
-			t.Errorf("%s: %s\nkeepalived:\n  %s\nxalived:\n%s", f, why, strings.Join(ka.Messages, "\n  "), xa.Diags)
+			t.Errorf("%s: %s\nkeepalived:\n  %s\nxalived:\n%s", f.key, why, strings.Join(ka.Messages, "\n  "), xa.Diags)
 			reason = "not deliberate: not yet matched"
 		}
-		report = append(report, fmt.Sprintf("| `%s` | %s | %s |", f, why, reason))
+		report = append(report, fmt.Sprintf("| `%s` | %s | %s |", f.key, why, reason))
 	}
 	t.Logf("agreement: %d/%d files", agreed, len(files))
 	if *updateKeepalived {
@@ -282,8 +295,8 @@ func TestCorpusLive(t *testing.T) {
 		xa := xalivedVerdict(t, f, ifaces)
 		if ok, why := agree(ka, xa); ok {
 			agreed++
-		} else if _, listed := deliberate[f]; !listed {
-			t.Errorf("%s: %s\nkeepalived:\n  %s\nxalived:\n%s", f, why, strings.Join(ka.Messages, "\n  "), xa.Diags)
+		} else if _, listed := deliberate[f.key]; !listed {
+			t.Errorf("%s: %s\nkeepalived:\n  %s\nxalived:\n%s", f.key, why, strings.Join(ka.Messages, "\n  "), xa.Diags)
 		}
 	}
 	t.Logf("live agreement: %d/%d files", agreed, len(files))

@@ -60,7 +60,7 @@ func (p *parser) globalDefs(s stmt) {
 	}
 	t["router_id"] = str(&g.RouterID)
 	t["notification_email"] = handler{block: true, fn: func(p *parser, s stmt) {
-		if !p.enter(s) {
+		if !p.enterList(s) {
 			return
 		}
 		n := 0
@@ -112,6 +112,8 @@ func (p *parser) globalDefs(s stmt) {
 	t["vrrp_version"] = handler{fn: func(p *parser, s stmt) {
 		if v, ok := p.intArg(s, 2, 3); ok {
 			g.VRRPVersion = v
+		} else {
+			p.errorf(s.pos, "VRRP error: version must be either 2 or 3")
 		}
 	}}
 	t["vrrp_mcast_group4"] = handler{fn: func(p *parser, s stmt) {
@@ -299,9 +301,17 @@ func (p *parser) globalDefs(s stmt) {
 			g.ShutdownTimeout = Seconds(float64(v))
 		}
 	}}
-	t["state_dump_file"] = str(&g.StateDumpFile)
-	t["stats_dump_file"] = str(&g.StatsDumpFile)
-	t["json_dump_file"] = str(&g.JSONDumpFile)
+	newerStr := func(dst *string) handler {
+		return handler{fn: func(p *parser, s stmt) {
+			p.newer(s, "2.3.0")
+			if v, ok := p.str(s); ok {
+				*dst = v
+			}
+		}}
+	}
+	t["state_dump_file"] = newerStr(&g.StateDumpFile)
+	t["stats_dump_file"] = newerStr(&g.StatsDumpFile)
+	t["json_dump_file"] = newerStr(&g.JSONDumpFile)
 	// Blocks that may also appear inside global_defs.
 	t["static_ipaddress"] = topTable()["static_ipaddress"]
 	t["static_routes"] = topTable()["static_routes"]

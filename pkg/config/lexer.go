@@ -80,7 +80,11 @@ func (p *preprocessor) readFile(name string, depth int, from Pos) bool {
 		p.diag(from, Error, "include nesting deeper than %d levels at %s", maxIncludeDepth, name)
 		return false
 	}
-	if p.seen[name] > 0 {
+	key := name
+	if a, err := filepath.Abs(name); err == nil {
+		key = a
+	}
+	if p.seen[key] > 0 {
 		p.diag(from, Error, "include loop: %s includes itself", name)
 		return false
 	}
@@ -88,8 +92,8 @@ func (p *preprocessor) readFile(name string, depth int, from Pos) bool {
 	if err != nil {
 		return false
 	}
-	p.seen[name]++
-	defer func() { p.seen[name]-- }()
+	p.seen[key]++
+	defer func() { p.seen[key]-- }()
 	p.files = append(p.files, name)
 	p.readData(name, data, depth)
 	return true
@@ -134,6 +138,10 @@ func (p *preprocessor) readData(name string, data []byte, depth int) {
 		}
 		trimmed := strings.TrimSpace(stripComment(text))
 		if trimmed == "" {
+			continue
+		}
+		if f := strings.Fields(trimmed); f[0] == "include_check" {
+			p.setIncludeCheck(f[1:], pos)
 			continue
 		}
 		// include is recognised before conditionals and parameters.
@@ -241,11 +249,12 @@ func (p *preprocessor) include(kw, arg, dir string, pos Pos, depth int) {
 	}
 	sort.Strings(matches)
 	if len(matches) == 0 {
-		sev := Warning
-		if check != 0 {
-			sev = Error
+		switch {
+		case check&incMatch != 0 || (check&incWildcard != 0 && strings.ContainsAny(arg, "*?[")):
+			p.diag(pos, Error, "config files missing '%s'", arg)
+		case check == 0:
+			p.diag(pos, Warning, "config files missing '%s'", arg)
 		}
-		p.diag(pos, sev, "config files missing '%s'", arg)
 		return
 	}
 	for _, m := range matches {
@@ -254,6 +263,44 @@ func (p *preprocessor) include(kw, arg, dir string, pos Pos, depth int) {
 		}
 		if p.overflow {
 			return
+		}
+	}
+}
+
+// setIncludeCheck handles "include_check [+|-]opt ...": readable, match,
+// wildcard_match, brace_match, all (none means all).
+func (p *preprocessor) setIncludeCheck(opts []string, pos Pos) {
+	if len(opts) == 0 {
+		p.includeCheck = incReadable | incMatch | incWildcard | incBrace
+		return
+	}
+	for _, o := range opts {
+		set := true
+		if strings.HasPrefix(o, "-") {
+			set, o = false, o[1:]
+		} else {
+			o = strings.TrimPrefix(o, "+")
+		}
+		var bit int
+		switch o {
+		case "readable":
+			bit = incReadable
+		case "match":
+			bit = incMatch
+		case "wildcard_match":
+			bit = incWildcard
+		case "brace_match":
+			bit = incBrace
+		case "all":
+			bit = incReadable | incMatch | incWildcard | incBrace
+		default:
+			p.diag(pos, Error, "unknown include_check option '%s'", o)
+			continue
+		}
+		if set {
+			p.includeCheck |= bit
+		} else {
+			p.includeCheck &^= bit
 		}
 	}
 }
@@ -485,6 +532,9 @@ func (p *preprocessor) lookup(inner, dir string) (string, bool) {
 	}
 	switch f[0] {
 	case "_PWD":
+		if a, err := filepath.Abs(dir); err == nil {
+			return a, true
+		}
 		return dir, true
 	case "_INSTANCE":
 		return p.configID, true

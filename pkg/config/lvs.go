@@ -12,7 +12,7 @@ var lbAlgos = map[string]bool{"rr": true, "wrr": true, "lc": true, "wlc": true, 
 
 func (p *parser) vsGroup(s stmt) {
 	nm, _ := p.name(s)
-	if !p.enter(s) {
+	if !p.enterList(s) {
 		return
 	}
 	g := &VirtualServerGroup{Pos: s.pos, Name: nm}
@@ -43,6 +43,23 @@ func (p *parser) vsGroup(s stmt) {
 		}
 		g.Entries = append(g.Entries, ent)
 	})
+	has4, has6, bareMark := false, false, false
+	for _, e := range g.Entries {
+		switch {
+		case e.Fwmark != 0:
+			if e.Family == "" {
+				bareMark = true
+			}
+		case e.Addr.Is4():
+			has4 = true
+		default:
+			has6 = true
+		}
+	}
+	if has4 && has6 && bareMark {
+		p.errorf(p.lastClose, "virtual server group %s cannot have IPv4, IPv6 and fwmark without family - removing", nm)
+		return
+	}
 	if nm != "" {
 		p.cfg.VirtualServerGroups = append(p.cfg.VirtualServerGroups, g)
 	}
@@ -203,7 +220,7 @@ func (p *parser) vsTable(vs *VirtualServer, st *lvsState, rss *[]*rsState) table
 			return
 		}
 		if !lbAlgos[w] {
-			p.errorf(s.pos, "invalid lb_algo '%s' - ignoring", w)
+			p.errorf(s.pos, "invalid lvs_scheduler '%s' - ignoring", w)
 			return
 		}
 		vs.LBAlgo = w

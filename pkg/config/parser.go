@@ -202,6 +202,20 @@ func (p *parser) skipBlock() {
 	}
 }
 
+// enterList is enter for blocks of values (addresses, names...): keepalived
+// does not check the brace there and takes the line after the keyword as
+// the block's opening line whatever it holds.
+func (p *parser) enterList(s stmt) bool {
+	if s.open {
+		return true
+	}
+	if p.i < len(p.st) {
+		p.i++
+		return true
+	}
+	return false
+}
+
 // list reads a block whose lines are entries rather than keywords.
 func (p *parser) list(fn func(s stmt)) {
 	for {
@@ -590,7 +604,7 @@ func (p *parser) name(s stmt) (string, bool) {
 }
 
 func (p *parser) linkbeatInterfaces(s stmt) {
-	if !p.enter(s) {
+	if !p.enterList(s) {
 		return
 	}
 	p.list(func(e stmt) {
@@ -608,7 +622,7 @@ func (p *parser) linkbeatInterfaces(s stmt) {
 }
 
 func (p *parser) interfaceDelays(s stmt) {
-	if !p.enter(s) {
+	if !p.enterList(s) {
 		return
 	}
 	p.list(func(e stmt) {
@@ -639,7 +653,7 @@ func (p *parser) trackGroup(s stmt) {
 	tg := &TrackGroup{Pos: s.pos, Name: nm}
 	p.body(table{
 		"group": {fn: func(p *parser, g stmt) {
-			if !p.enter(g) {
+			if !p.enterList(g) {
 				return
 			}
 			p.list(func(e stmt) { tg.Instances = append(tg.Instances, e.words...) })
@@ -681,12 +695,23 @@ func (p *parser) garpGroup(s stmt) {
 	p.body(table{
 		"garp_interval": {fn: func(p *parser, s stmt) { g.Interval, _ = p.secArg(s, 0, 1) }},
 		"gna_interval":  {fn: func(p *parser, s stmt) { g.GnaInterval, _ = p.secArg(s, 0, 1) }},
-		"interface":     {fn: func(p *parser, s stmt) { g.Interface, _ = p.str(s) }},
+		"interface": {fn: func(p *parser, s stmt) {
+			g.Interface, _ = p.str(s)
+			if g.Interface != "" && p.hostIfChecks() && !p.interfaceExists(g.Interface) {
+				p.errorf(s.pos, "interface %s specified for garp_group doesn't exist", g.Interface)
+			}
+		}},
 		"interfaces": {fn: func(p *parser, s stmt) {
-			if !p.enter(s) {
+			if !p.enterList(s) {
 				return
 			}
 			p.list(func(e stmt) { g.Interfaces = append(g.Interfaces, e.words...) })
+			// keepalived checks the names when the list closes.
+			for _, n := range g.Interfaces {
+				if p.hostIfChecks() && !p.interfaceExists(n) {
+					p.errorf(p.lastClose, "interface %s specified for garp_group doesn't exist", n)
+				}
+			}
 		}, block: true},
 	}, false)
 	p.cfg.GarpGroups = append(p.cfg.GarpGroups, g)

@@ -57,7 +57,7 @@ func (p *parser) instanceDefaults(v *VRRPInstance, st *instanceState) {
 	}
 	v.VIPs = kept
 	if len(v.VIPs) == 0 && len(v.ExcludedVIPs) == 0 && !v.NoVirtualIPAddress {
-		p.lateWarnf(v.Pos, "(%s) no VIP specified; at least one is sensible", v.Name)
+		p.lateErrorf(v.Pos, "(%s) no VIP specified; at least one is sensible", v.Name)
 	}
 	if len(v.VIPs) > 255 {
 		p.lateErrorf(v.VIPs[255].Pos, "(%s) more than 255 VIPs; use virtual_ipaddress_excluded", v.Name)
@@ -156,6 +156,10 @@ func (p *parser) instanceDefaults(v *VRRPInstance, st *instanceState) {
 			v.PreemptDelay = 0
 		}
 	}
+	if a := v.Authentication; a != nil && a.Pass == "" {
+		p.lateWarnf(st.authPos, "(%s) authentication specified but no password given - ignoring", v.Name)
+		v.Authentication = nil
+	}
 	if v.Authentication != nil {
 		switch {
 		case v.Version == 3:
@@ -170,7 +174,7 @@ func (p *parser) instanceDefaults(v *VRRPInstance, st *instanceState) {
 		}
 	}
 	if v.UnicastTTL != 0 && len(v.UnicastPeers) == 0 {
-		p.lateErrorf(st.ttlPos, "(%s) unicast_ttl specified without unicast peers - ignoring", v.Name)
+		p.errorf(st.closePos, "(%s) cannot use unicast_ttl without unicast peers - resetting", v.Name)
 		v.UnicastTTL = 0
 	}
 	for _, up := range v.UnicastPeers {
@@ -250,6 +254,7 @@ func (p *parser) instanceDefaults(v *VRRPInstance, st *instanceState) {
 func (p *parser) vsDefaults(vs *VirtualServer, st *lvsState, rss []*rsState) {
 	if !st.lbAlgoSet {
 		vs.LBAlgo = "wlc"
+		p.lateErrorf(vs.Pos, "virtual server %s: no scheduler set, setting default 'wlc'", vsName(vs))
 	}
 	if !st.lbKindSet {
 		vs.LBKind = "NAT"
@@ -261,7 +266,8 @@ func (p *parser) vsDefaults(vs *VirtualServer, st *lvsState, rss []*rsState) {
 		}
 		vs.Protocol = ""
 	} else if !st.protoSet {
-		vs.Protocol = "TCP"
+		vs.Protocol = "UDP"
+		p.lateErrorf(vs.Pos, "virtual server %s: no protocol set - defaulting to UDP", vsName(vs))
 	}
 	if vs.Kind == "ip" && vs.Port == 0 && vs.PersistenceTimeout == 0 {
 		vs.PersistenceTimeout = Seconds(360)

@@ -243,7 +243,7 @@ func (p *parser) bfdInstance(s stmt) {
 // trackTable adds the track_* blocks writing into t.
 func trackTable(tb table, t *Tracking) {
 	tb["track_interface"] = handler{block: true, fn: func(p *parser, s stmt) {
-		if !p.enter(s) {
+		if !p.enterList(s) {
 			return
 		}
 		p.list(func(e stmt) {
@@ -257,7 +257,7 @@ func trackTable(tb table, t *Tracking) {
 	}}
 	ref := func(dst *[]TrackRef, lo, hi int64, reverseOK bool) handler {
 		return handler{block: true, fn: func(p *parser, s stmt) {
-			if !p.enter(s) {
+			if !p.enterList(s) {
 				return
 			}
 			what := s.kw()
@@ -373,7 +373,7 @@ func (p *parser) syncGroup(s stmt) {
 	g := &SyncGroup{Pos: s.pos, Name: nm}
 	tb := table{
 		"group": {block: true, fn: func(p *parser, s stmt) {
-			if !p.enter(s) {
+			if !p.enterList(s) {
 				return
 			}
 			p.list(func(e stmt) { g.Instances = append(g.Instances, e.words...) })
@@ -408,6 +408,7 @@ type instanceState struct {
 	peerPos                                  Pos
 	ttlPos                                   Pos
 	ifPos                                    Pos
+	closePos                                 Pos
 }
 
 func (p *parser) vrrpInstance(s stmt) {
@@ -426,6 +427,7 @@ func (p *parser) vrrpInstance(s stmt) {
 	st := &instanceState{}
 	tb := p.instanceTable(v, st)
 	p.body(tb, false)
+	st.closePos = p.lastClose
 	p.instanceDefaults(v, st)
 	if nm != "" {
 		p.cfg.Instances = append(p.cfg.Instances, v)
@@ -485,7 +487,7 @@ func (p *parser) instanceTable(v *VRRPInstance, st *instanceState) table {
 			if n, ok := p.intArg(s, 1, 255); ok {
 				v.VRID = n
 			} else {
-				p.errorf(s.pos, "(%s) VRID not valid - must be between 1 & 255. reconfigure !", v.Name)
+				p.errorf(s.pos, "(%s): VRID '%s' not valid - must be between 1 & 255", v.Name, s.words[len(s.words)-1])
 			}
 		}},
 		"priority": {fn: func(p *parser, s stmt) {
@@ -563,7 +565,7 @@ func (p *parser) instanceTable(v *VRRPInstance, st *instanceState) table {
 		}},
 		"unicast_peer": {block: true, fn: func(p *parser, s stmt) {
 			st.peerPos = s.pos
-			if !p.enter(s) {
+			if !p.enterList(s) {
 				return
 			}
 			p.list(func(e stmt) { p.unicastPeer(v, e) })
@@ -602,6 +604,10 @@ func (p *parser) instanceTable(v *VRRPInstance, st *instanceState) table {
 					i++
 					vm.Name = a[i]
 				case isMAC(a[i]):
+					if strings.HasPrefix(strings.ToLower(a[i]), "00:00:5e:00:01:") || strings.HasPrefix(strings.ToLower(a[i]), "00:00:5e:00:02:") {
+						p.errorf(s.pos, "VMAC MAC address not allowed to be RFC5798 address (%s) - ignoring", a[i])
+						continue
+					}
 					vm.MAC = a[i]
 				case vm.Name == "":
 					vm.Name = a[i]
@@ -644,7 +650,15 @@ func (p *parser) instanceTable(v *VRRPInstance, st *instanceState) table {
 		}},
 		"native_ipv6": {fn: func(p *parser, s stmt) { v.NativeIPv6 = true }},
 		"virtual_ipaddress": {block: true, fn: func(p *parser, s stmt) {
-			v.VIPs = append(v.VIPs, p.addressBlock(s)...)
+			// The first VIP decides the family; keepalived drops the
+			// others as it reads them.
+			for _, a := range p.addressBlock(s) {
+				if len(v.VIPs) > 0 && a.Prefix.Addr().Is6() != v.VIPs[0].Prefix.Addr().Is6() {
+					p.errorf(a.Pos, "(%s): address family must match VRRP instance [%s] - ignoring", v.Name, a.Prefix)
+					continue
+				}
+				v.VIPs = append(v.VIPs, a)
+			}
 		}},
 		"virtual_ipaddress_excluded": {block: true, fn: func(p *parser, s stmt) {
 			v.ExcludedVIPs = append(v.ExcludedVIPs, p.addressBlock(s)...)
@@ -737,8 +751,6 @@ func (p *parser) instanceTable(v *VRRPInstance, st *instanceState) table {
 				st.refreshRepeatSet = true
 			}
 		}},
-		"garp_interval": {fn: func(p *parser, s stmt) { v.GarpInterval, _ = p.secArg(s, 0, 1) }},
-		"gna_interval":  {fn: func(p *parser, s stmt) { v.GnaInterval, _ = p.secArg(s, 0, 1) }},
 		"garp_extra_if": {fn: func(p *parser, s stmt) {
 			if len(s.words) < 2 || (len(s.words) == 2 && s.words[1] == "all") {
 				p.errorf(s.pos, "(%s): garp_extra_if specified without time - ignoring", v.Name)
