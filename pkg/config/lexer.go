@@ -19,6 +19,7 @@ const (
 	maxExpandDepth  = 32        // nested $VAR expansions / ~SEQ / multi-line definitions
 	maxLines        = 2_000_000 // logical lines produced by the preprocessor
 	maxLineBytes    = 1 << 20   // one logical line after substitution
+	maxTotalBytes   = 256 << 20 // all text produced by substitution
 )
 
 // line is one logical line after preprocessing: its words (quotes removed,
@@ -59,6 +60,10 @@ type preprocessor struct {
 	files    []string
 	seen     map[string]int // files currently open (include loops)
 	overflow bool
+	// maxLines bounds the logical lines (and the work) of one parse.
+	maxLines int
+	// work counts logical() calls; produced counts substituted bytes.
+	work, produced int
 	// includeCheck is the global include_check level (bit set).
 	includeCheck int
 }
@@ -405,6 +410,12 @@ func (p *preprocessor) logical(s string, pos Pos, dir string, depth int) {
 		p.diag(pos, Error, "parameter expansion nested deeper than %d levels", maxExpandDepth)
 		return
 	}
+	p.work++
+	if p.work > 4*p.maxLines {
+		p.diag(pos, Error, "configuration expands to too much work (more than %d line expansions)", 4*p.maxLines)
+		p.overflow = true
+		return
+	}
 	s = strings.TrimSpace(s)
 	for strings.HasPrefix(s, "@") {
 		neg := strings.HasPrefix(s, "@^")
@@ -449,8 +460,8 @@ func (p *preprocessor) logical(s string, pos Pos, dir string, depth int) {
 	if len(words) == 0 {
 		return
 	}
-	if len(p.out) >= maxLines {
-		p.diag(pos, Error, "configuration expands to more than %d lines", maxLines)
+	if len(p.out) >= p.maxLines {
+		p.diag(pos, Error, "configuration expands to more than %d lines", p.maxLines)
 		p.overflow = true
 		return
 	}
@@ -510,6 +521,12 @@ func (p *preprocessor) substitute(s string, pos Pos, dir string, depth int) (str
 		b.WriteByte(c)
 	}
 	out := b.String()
+	p.produced += len(out)
+	if p.produced > maxTotalBytes {
+		p.diag(pos, Error, "configuration expands to more than %d bytes", maxTotalBytes)
+		p.overflow = true
+		return "", false
+	}
 	if len(out) > maxLineBytes {
 		p.diag(pos, Error, "line longer than %d bytes after substitution", maxLineBytes)
 		p.overflow = true
@@ -637,8 +654,8 @@ func (p *preprocessor) repeat(s string, pos Pos, dir string, depth int) {
 			return
 		}
 		count := (stop-start)/step + 1
-		if count > maxLines || int64(len(p.out))+count > maxLines {
-			p.diag(pos, Error, "~SEQ expands to more than %d lines", maxLines)
+		if count > int64(p.maxLines) || int64(p.work)+count > 4*int64(p.maxLines) {
+			p.diag(pos, Error, "~SEQ expands to more than %d lines", p.maxLines)
 			p.overflow = true
 			return
 		}

@@ -448,6 +448,9 @@ type Options struct {
 	HostChecks bool
 	// InterfaceExists overrides the interface lookup used by HostChecks.
 	InterfaceExists func(name string) bool
+	// MaxLines bounds the logical lines the preprocessor may produce
+	// (include, $VAR and ~SEQ expansion); 0 means 2,000,000.
+	MaxLines int
 }
 
 // DefaultConfigID returns keepalived's default config-id: the host name up
@@ -505,7 +508,10 @@ func parse(name, abs string, data []byte, opts Options) (*Config, Diagnostics, e
 		opts.ConfigID = DefaultConfigID()
 	}
 	var diags Diagnostics
-	pp := &preprocessor{fs: opts.FS, configID: opts.ConfigID, diags: &diags, vars: map[string]string{}, seen: map[string]int{}}
+	pp := &preprocessor{fs: opts.FS, configID: opts.ConfigID, diags: &diags, vars: map[string]string{}, seen: map[string]int{}, maxLines: opts.MaxLines}
+	if pp.maxLines <= 0 {
+		pp.maxLines = maxLines
+	}
 	pp.seen[abs] = 1
 	pp.files = append(pp.files, name)
 	pp.readData(name, data, 0)
