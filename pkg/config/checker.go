@@ -1,6 +1,5 @@
 package config
 
-
 func isHexString(s string, wild bool) bool {
 	if len(s)%2 != 0 || s == "" {
 		return false
@@ -12,4 +11,3 @@ func isHexString(s string, wild bool) bool {
 	}
 	return true
 }
-

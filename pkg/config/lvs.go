@@ -410,4 +410,3 @@ func (p *parser) tunnelOpts(s stmt, vs *VirtualServer) {
 		}
 	}
 }
-
