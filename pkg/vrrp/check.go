@@ -137,7 +137,8 @@ func Check(meta Meta, payload []byte, inst *InstanceView) (Advert, DropReason) {
 	if inst.IPv6 && meta.Multicast() == inst.Unicast {
 		return Advert{}, ReasonDst
 	}
-	// 5. length, computed with the configured version, then truncated.
+	// 5. length, computed from the packet's own count and version (the 8 auth bytes
+	// belong to v2 over IPv4), then truncated.
 	alen := IPv4AddrLen
 	if inst.IPv6 {
 		alen = IPv6AddrLen
@@ -146,7 +147,11 @@ func Check(meta Meta, payload []byte, inst *InstanceView) (Advert, DropReason) {
 	if n == 0 {
 		n = len(payload)
 	}
-	if n != Len(inst.Version, int(payload[3]), alen) {
+	want := HeaderLen + int(payload[3])*alen
+	if payload[0]>>4 == Version2 && !inst.IPv6 {
+		want += AuthDataLen
+	}
+	if n != want {
 		return Advert{}, ReasonLength
 	}
 	if len(payload) < n {
