@@ -265,6 +265,25 @@ func (r *Router) apply(in *instance, as []vrrp.Action) {
 		case vrrp.ActMasterRxLowerPrio:
 			n := Notification{Name: cfg.Name, State: vrrp.StateMaster, Priority: in.m.Priority, RxLowerPrio: true}
 			r.hostQueue.push(func() { r.notifier.Notify(n) })
+			r.regarpGroup(in)
+		}
+	}
+}
+
+// regarpGroup: after a split brain the other masters of in's sync group re-announce too.
+func (r *Router) regarpGroup(in *instance) {
+	if in.group == nil {
+		return
+	}
+	for _, m := range in.group.members {
+		g := m.cfg.garp()
+		if m == in || m.m.State != vrrp.StateMaster || g.LowerPrioRepeat <= 0 {
+			continue
+		}
+		mc, rep := m.cfg, g.LowerPrioRepeat
+		r.hostQueue.push(func() { r.hostErr(mc, "garp", r.host.GARP(mc, rep)) })
+		if g.LowerPrioDelay > 0 {
+			r.timers.arm(m.timers[vrrp.TimerGARPLowerPrio], r.now.Add(g.LowerPrioDelay))
 		}
 	}
 }

@@ -562,3 +562,40 @@ func TestValidate(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+func TestSplitBrainHealReannounces(t *testing.T) {
+	nw := &memNet{}
+	cfgFor := func(prio uint8, src string) Config {
+		return Config{Instances: []InstanceConfig{testInstance("VI_1", 1, prio, src), testInstance("VI_2", 2, prio, src)},
+			SyncGroups: []SyncGroupConfig{{Name: "G", Members: []string{"VI_1", "VI_2"}}}}
+	}
+	a := nw.start(t, "198.51.100.1", cfgFor(150, "198.51.100.1"))
+	b := nw.start(t, "198.51.100.2", cfgFor(100, "198.51.100.2"))
+	for _, n := range []string{"VI_1", "VI_2"} {
+		eventually(t, "A master "+n, a.inState(t, n, "MASTER"))
+	}
+	a.cut.Store(true) // partition: B cannot hear A
+	for _, n := range []string{"VI_1", "VI_2"} {
+		eventually(t, "B master "+n, b.inState(t, n, "MASTER"))
+	}
+	garps := func(name string) int {
+		a.host.mu.Lock()
+		defer a.host.mu.Unlock()
+		return a.host.garps[name]
+	}
+	before1, before2 := garps("VI_1"), garps("VI_2")
+	a.cut.Store(false)
+	for _, n := range []string{"VI_1", "VI_2"} {
+		eventually(t, "B yields "+n, b.inState(t, n, "BACKUP"))
+	}
+	// A heard B's lower-priority adverts: it re-announced both members' VIPs.
+	eventually(t, "A re-announces both", func() bool { return garps("VI_1") > before1 && garps("VI_2") > before2 })
+	eventually(t, "master_rx_lower_pri notified", func() bool {
+		for _, n := range a.note.all() {
+			if n.RxLowerPrio {
+				return true
+			}
+		}
+		return false
+	})
+}
