@@ -376,6 +376,7 @@ func (r *Router) demux(p *Received, vrid uint8) *instance {
 }
 
 func (r *Router) receive(p *Received) {
+	p.Meta.Src, p.Meta.Dst = p.Meta.Src.Unmap(), p.Meta.Dst.Unmap() // v4-mapped from dual-stack sockets
 	vrid, ok := vrrp.PeekVRID(p.Payload)
 	if !ok {
 		r.drops[vrrp.ReasonTruncated]++

@@ -486,8 +486,11 @@ func (m *Machine) timer(as *actions, t Timer, due, now time.Time) {
 		}
 		as.send(m.Priority)
 		next := due.Add(m.Cfg.Interval)
-		if !next.After(now) {
-			next = now.Add(m.Cfg.Interval) // we ran late: no burst to catch up
+		if !next.After(now) && m.Cfg.Interval > 0 {
+			// We ran late: skip the missed adverts (no burst) but stay on the grid, so
+			// instances that share a tick keep sharing it.
+			k := now.Sub(due)/m.Cfg.Interval + 1
+			next = due.Add(k * m.Cfg.Interval)
 		}
 		as.arm(TimerAdvert, next)
 	case TimerGARPDelay:

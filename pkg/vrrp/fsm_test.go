@@ -95,9 +95,10 @@ func TestFSMScenarios(t *testing.T) {
 			{md100 + time.Second, evTimer(TimerAdvert, md100+time.Second), StateMaster, fmt.Sprintf("send_advert(100) arm(advert+%v)", md100+2*time.Second)},
 			{md100 + 5*time.Second, evTimer(TimerGARPDelay, md100+5*time.Second), StateMaster, "garp(5)"},
 		}},
-		{name: "advert timer late: next from now, no burst", steps: []step{
+		{name: "advert timer late: one advert, next on the grid, no burst", steps: []step{
 			startBackup, becomeMaster,
-			{md100 + 3500*time.Millisecond, evTimer(TimerAdvert, md100+time.Second), StateMaster, fmt.Sprintf("send_advert(100) arm(advert+%v)", md100+4500*time.Millisecond)},
+			{md100 + 3500*time.Millisecond, evTimer(TimerAdvert, md100+time.Second), StateMaster, fmt.Sprintf("send_advert(100) arm(advert+%v)", md100+4*time.Second)},
+			{md100 + 3*time.Second, evTimer(TimerAdvert, md100+2*time.Second), StateMaster, fmt.Sprintf("send_advert(100) arm(advert+%v)", md100+4*time.Second)},
 		}},
 		{name: "RFC: backup hears equal or higher priority, resets the down timer", steps: []step{
 			startBackup,
