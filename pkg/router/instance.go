@@ -130,6 +130,8 @@ func (r *Router) retrack() {
 		}
 		if prio != in.m.Priority {
 			r.step(in, vrrp.Event{Kind: vrrp.EvPriority, Priority: prio})
+			n := Notification{Name: in.cfg.Name, State: in.m.State, Priority: prio, PriorityChanged: true}
+			r.hostQueue.push(func() { r.notifier.Notify(n) })
 		}
 		if fault != in.m.Faulty {
 			k := vrrp.EvUnfault

@@ -62,6 +62,9 @@ type Notification struct {
 	// RxLowerPrio: a MASTER heard a lower priority (notify_master_rx_lower_pri,
 	// FIFO MASTER_RX_LOWER_PRI); State is MASTER.
 	RxLowerPrio bool
+	// PriorityChanged: the effective priority changed to Priority, State unchanged
+	// (notify_priority_changes).
+	PriorityChanged bool
 }
 
 // Notifier receives notifications in order, after the VIPs of a transition were handled.

@@ -164,7 +164,7 @@ func (f *fakeNotifier) all() []Notification {
 func (f *fakeNotifier) states(name string) []string {
 	var out []string
 	for _, n := range f.all() {
-		if n.Name == name && !n.RxLowerPrio {
+		if n.Name == name && !n.RxLowerPrio && !n.PriorityChanged {
 			out = append(out, n.State.String())
 		}
 	}
@@ -388,6 +388,9 @@ func TestTrackers(t *testing.T) {
 	eventually(t, "first failure counted", func() bool { return a.status(t, "VI_1").EffectivePriority == 150 })
 	a.r.ScriptResult("chk", false)
 	eventually(t, "A at 90", func() bool { return a.status(t, "VI_1").EffectivePriority == 90 })
+	eventually(t, "priority change notified", func() bool {
+		return slices.ContainsFunc(a.note.all(), func(n Notification) bool { return n.PriorityChanged && n.Priority == 90 })
+	})
 	eventually(t, "B preempts", b.inState(t, "VI_1", "MASTER"))
 	eventually(t, "A backup", a.inState(t, "VI_1", "BACKUP"))
 

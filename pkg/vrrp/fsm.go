@@ -116,6 +116,8 @@ type Machine struct {
 	// Zero: the delay has not started; it starts when a lower-priority master is first heard
 	// and stops when an equal or higher one is.
 	PreemptAt time.Time
+	// DownAt is when the armed master-down timer fires (zero: not armed).
+	DownAt time.Time
 	// Transitions counts state changes.
 	Transitions uint64
 }
@@ -316,6 +318,11 @@ func Step(m Machine, ev Event, now time.Time) (Machine, []Action) {
 			m.WantMaster = false
 		}
 	}
+	for _, a := range as {
+		if a.Timer == TimerMasterDown && (a.Kind == ActArm || a.Kind == ActDisarm) {
+			m.DownAt = a.At // zero for ActDisarm
+		}
+	}
 	return m, as
 }
 
@@ -385,16 +392,25 @@ func (m *Machine) yield(as *actions, now time.Time) {
 	m.becomeBackup(as, now, m.MasterDown())
 }
 
+// setPriority: a master carries the new priority in its next advert (as keepalived does, no
+// extra advert); a backup moves its running master-down timer by the change of the skew.
 func (m *Machine) setPriority(as *actions, p uint8, now time.Time) {
 	if p == m.Priority {
 		return
 	}
+	oldDown := m.MasterDown()
 	m.Priority = p
-	if m.State == StateMaster {
-		// Tell the peers at once, so a backup with a now higher priority can preempt.
+	switch m.State {
+	case StateMaster:
 		m.MasterPriority = p
-		as.send(p)
-		as.arm(TimerAdvert, now.Add(m.Cfg.Interval))
+	case StateBackup:
+		if !m.DownAt.IsZero() {
+			at := m.DownAt.Add(m.MasterDown() - oldDown)
+			if at.Before(now) {
+				at = now
+			}
+			as.arm(TimerMasterDown, at)
+		}
 	}
 }
 
@@ -472,6 +488,7 @@ func (m *Machine) timer(as *actions, t Timer, due, now time.Time) {
 	}
 	switch t {
 	case TimerMasterDown:
+		m.DownAt = time.Time{}
 		if m.State != StateBackup {
 			return
 		}
