@@ -569,9 +569,13 @@ func TestValidate(t *testing.T) {
 }
 
 func TestSplitBrainHealReannounces(t *testing.T) {
+	// With higher_prio_send_advert the yielding master's last advert always reaches the
+	// winner, whichever advert crosses the healed link first, so the winner re-announces.
 	nw := &memNet{}
 	cfgFor := func(prio uint8, src string) Config {
-		return Config{Instances: []InstanceConfig{testInstance("VI_1", 1, prio, src), testInstance("VI_2", 2, prio, src)},
+		v1, v2 := testInstance("VI_1", 1, prio, src), testInstance("VI_2", 2, prio, src)
+		v1.HigherPrioSendAdvert, v2.HigherPrioSendAdvert = true, true
+		return Config{Instances: []InstanceConfig{v1, v2},
 			SyncGroups: []SyncGroupConfig{{Name: "G", Members: []string{"VI_1", "VI_2"}}}}
 	}
 	a := nw.start(t, "198.51.100.1", cfgFor(150, "198.51.100.1"))

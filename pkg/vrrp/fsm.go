@@ -493,7 +493,10 @@ func (m *Machine) timer(as *actions, t Timer, due, now time.Time) {
 			return
 		}
 		if m.Cfg.InSyncGroup {
-			m.WantMaster = true // the group decides (SyncDecide → EvSyncMaster)
+			// The group decides (SyncDecide → EvSyncMaster); meanwhile the timer runs again,
+			// as keepalived's vrrp_sync_can_goto_master re-arms it.
+			m.WantMaster = true
+			as.arm(TimerMasterDown, now.Add(m.MasterDown()))
 			return
 		}
 		m.becomeMaster(as, now)

@@ -251,7 +251,7 @@ func TestFSMScenarios(t *testing.T) {
 		}},
 		{name: "sync group: expiry only wants MASTER; the group decides", cfg: func(c *Config) { c.InSyncGroup = true }, steps: []step{
 			startBackup,
-			{md100, evTimer(TimerMasterDown, 0), StateBackup, ""},
+			{md100, evTimer(TimerMasterDown, 0), StateBackup, "arm(master_down+7.21875s)"},
 			{md100, Event{Kind: EvSyncMaster}, StateMaster, mastered(100, md100, time.Second)},
 			{10 * time.Second, Event{Kind: EvSyncBackup}, StateBackup, "send_advert(0) remove_vips " + leaveMaster + " arm(master_down+13.609375s) notify(BACKUP)"},
 			{11 * time.Second, Event{Kind: EvSyncFault}, StateFault, "disarm(master_down) notify(FAULT)"},
