@@ -10,6 +10,8 @@ import (
 	"testing"
 	"time"
 
+	"golang.org/x/sys/unix"
+
 	"github.com/xalived/xalived/internal/nstest"
 	"github.com/xalived/xalived/internal/testenv"
 )
@@ -339,4 +341,51 @@ func TestListenErrors(t *testing.T) {
 	if err == nil {
 		t.Fatal("ipv4 receiver joined an ipv6 group")
 	}
+}
+
+// ipv6Ancillary builds the control messages an IPv6 receive socket gets.
+func ipv6Ancillary(hops int, dst netip.Addr, ifindex int) []byte {
+	b := make([]byte, oob6Len)
+	info := make([]byte, 20)
+	d := dst.As16()
+	copy(info, d[:])
+	binary.NativeEndian.PutUint32(info[16:], uint32(ifindex))
+	n := putCmsg(b, unix.IPPROTO_IPV6, unix.IPV6_PKTINFO, info)
+	h := make([]byte, 4)
+	binary.NativeEndian.PutUint32(h, uint32(hops))
+	putCmsg(b[n:], unix.IPPROTO_IPV6, unix.IPV6_HOPLIMIT, h)
+	return b
+}
+
+func TestParseIPv6(t *testing.T) {
+	from := &unix.SockaddrInet6{Addr: llA.As16(), ZoneId: 7}
+	pl := vrrpV3(1, 100, llA, GroupV6, vip6)
+	p, err := parseIPv6(pl, ipv6Ancillary(255, GroupV6, 7), from)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if p.Src != llA || p.Dst != GroupV6 || p.TTL != 255 || p.IfIndex != 7 || p.IPTotalLen != 40+len(pl) {
+		t.Fatalf("parsed %+v", p)
+	}
+	if _, err := parseIPv6(pl, nil, from); err == nil {
+		t.Error("packet without ancillary data accepted")
+	}
+	if _, err := parseIPv6(pl, ipv6Ancillary(255, GroupV6, 7)[:24], from); err == nil {
+		t.Error("packet without hop limit accepted")
+	}
+	if _, err := parseIPv6(pl, ipv6Ancillary(255, GroupV6, 7), &unix.SockaddrInet4{}); err == nil {
+		t.Error("ipv4 source accepted")
+	}
+}
+
+func FuzzParseIPv6Ancillary(f *testing.F) {
+	f.Add(ipv6Ancillary(255, GroupV6, 7))
+	f.Add([]byte{})
+	from := &unix.SockaddrInet6{Addr: llA.As16()}
+	f.Fuzz(func(t *testing.T, oob []byte) {
+		p, err := parseIPv6([]byte{0x31}, oob, from)
+		if err == nil && (!p.Dst.Is6() || p.IPTotalLen != 41) {
+			t.Fatalf("inconsistent packet %+v", p)
+		}
+	})
 }
