@@ -33,7 +33,10 @@ type RecvStats struct {
 	Malformed uint64 // dropped: truncated or malformed IP header, missing ancillary data
 }
 
-// Receiver reads VRRP packets from one interface and family.
+// Receiver reads VRRP packets from one interface and family: multicast to the groups it
+// joined and unicast to any local address. A receiver stays bound to the interface index it
+// was made for; if the interface is deleted it just receives nothing, so the daemon closes it
+// and listens again when the interface comes back (with a new index).
 type Receiver struct {
 	cfg       ListenConfig
 	f         *os.File
@@ -71,6 +74,14 @@ func Listen(cfg ListenConfig) (*Receiver, error) {
 			if err := unix.SetsockoptInt(fd, unix.SOL_SOCKET, unix.SO_RCVBUF, cfg.RecvBuffer); err != nil {
 				return fmt.Errorf("set receive buffer: %w", err)
 			}
+		}
+		// Only the groups joined on this socket, not every group some socket of the host joined.
+		if cfg.IPv6 {
+			if err := unix.SetsockoptInt(fd, unix.IPPROTO_IPV6, unix.IPV6_MULTICAST_ALL, 0); err != nil {
+				return fmt.Errorf("ipv6 multicast_all: %w", err)
+			}
+		} else if err := unix.SetsockoptInt(fd, unix.IPPROTO_IP, unix.IP_MULTICAST_ALL, 0); err != nil {
+			return fmt.Errorf("ip multicast_all: %w", err)
 		}
 		if cfg.IPv6 {
 			if err := unix.SetsockoptInt(fd, unix.IPPROTO_IPV6, unix.IPV6_RECVHOPLIMIT, 1); err != nil {

@@ -389,3 +389,65 @@ func FuzzParseIPv6Ancillary(f *testing.F) {
 		}
 	})
 }
+
+// A receiver gets the groups it joined and no others, even when another socket on the host
+// joined them; groups can be joined and left while it runs.
+func TestGroups(t *testing.T) {
+	a, b := pair(t)
+	aIdx, bIdx := ifIndex(t, a, "eth0"), ifIndex(t, b, "eth0")
+	other := netip.MustParseAddr("224.0.0.19")
+	var snd *Sender
+	var rDefault, rOther *Receiver
+	inNS(t, a, func() {
+		var err error
+		if snd, err = NewSender(); err != nil {
+			t.Fatal(err)
+		}
+	})
+	t.Cleanup(func() { _ = snd.Close() })
+	inNS(t, b, func() {
+		var err error
+		if rDefault, err = Listen(ListenConfig{IfIndex: bIdx}); err != nil {
+			t.Fatal(err)
+		}
+		if rOther, err = Listen(ListenConfig{IfIndex: bIdx, Groups: []netip.Addr{other}}); err != nil {
+			t.Fatal(err)
+		}
+	})
+	chD, chO := collect(t, rDefault), collect(t, rOther)
+	send := func(dst netip.Addr, vrid byte) {
+		t.Helper()
+		if err := snd.Send([]Outgoing{{IfIndex: aIdx, Src: srcA4, Dst: dst, Payload: vrrpV2(vrid, 100, vip4)}}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	send(other, 1)
+	send(GroupV4, 2)
+	if p := next(t, chD, "default group"); p.Dst != GroupV4 || p.Payload[1] != 2 {
+		t.Errorf("default-group receiver got %+v", p)
+	}
+	if p := next(t, chO, "configured group"); p.Dst != other || p.Payload[1] != 1 {
+		t.Errorf("configured-group receiver got %+v", p)
+	}
+	if err := rOther.LeaveGroup(other); err != nil {
+		t.Fatal(err)
+	}
+	if err := rOther.JoinGroup(GroupV4); err != nil {
+		t.Fatal(err)
+	}
+	send(other, 3)
+	send(GroupV4, 4)
+	if p := next(t, chO, "joined default group"); p.Payload[1] != 4 {
+		t.Errorf("after leave/join got %+v", p)
+	}
+	if p := next(t, chD, "default group again"); p.Payload[1] != 4 {
+		t.Errorf("default-group receiver got %+v", p)
+	}
+	select {
+	case p := <-chO:
+		t.Errorf("unexpected packet %+v", p)
+	case p := <-chD:
+		t.Errorf("unexpected packet %+v", p)
+	case <-time.After(200 * time.Millisecond):
+	}
+}
