@@ -52,11 +52,10 @@ type Outgoing struct {
 }
 
 var (
-	errShort     = errors.New("shorter than an ipv4 header")
-	errVersion   = errors.New("not ipv4")
-	errIHL       = errors.New("bad header length")
-	errTotalLen  = errors.New("total length does not match the datagram")
-	errTruncated = errors.New("datagram truncated by the receive buffer")
+	errShort    = errors.New("shorter than an ipv4 header")
+	errVersion  = errors.New("not ipv4")
+	errIHL      = errors.New("bad header length")
+	errTotalLen = errors.New("total length does not match the datagram")
 )
 
 // parseIPv4 splits a datagram as an IPv4 raw socket delivers it (header included) into

@@ -20,7 +20,6 @@ var (
 	srcA4  = netip.MustParseAddr("198.51.100.1")
 	dstB4  = netip.MustParseAddr("198.51.100.2")
 	llA    = netip.MustParseAddr("fe80::1")
-	llB    = netip.MustParseAddr("fe80::2")
 	globB6 = netip.MustParseAddr("2001:db8::2")
 	vip4   = netip.MustParseAddr("198.51.100.100")
 	vip6   = netip.MustParseAddr("2001:db8::100")
