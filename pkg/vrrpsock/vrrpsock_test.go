@@ -287,6 +287,21 @@ vrrp_instance V4 {
     198.51.100.100/32
   }
 }
+vrrp_instance V4u {
+  state MASTER
+  interface eth0
+  virtual_router_id 63
+  priority 255
+  version 3
+  advert_int 0.1
+  unicast_src_ip 198.51.100.1
+  unicast_peer {
+    198.51.100.2
+  }
+  virtual_ipaddress {
+    198.51.100.101/32
+  }
+}
 vrrp_instance V6 {
   state MASTER
   interface eth0
@@ -299,14 +314,36 @@ vrrp_instance V6 {
   }
 }
 `)
-	p := nextWithin(t, ch4, 15*time.Second, "keepalived v2 advert")
-	if p.Src != srcA4 || p.Dst != GroupV4 || p.TTL != 255 || p.IPTotalLen != 20+len(p.Payload) {
-		t.Errorf("v2 advert ip facts %+v", p)
+	// Both IPv4 instances arrive on one socket: the v2 multicast one and the v3 unicast one.
+	var sawV2, sawUnicast bool
+	deadline := time.Now().Add(15 * time.Second)
+	for !(sawV2 && sawUnicast) && time.Now().Before(deadline) {
+		p := nextWithin(t, ch4, 15*time.Second, "keepalived ipv4 adverts")
+		switch {
+		case len(p.Payload) > 1 && p.Payload[1] == 61:
+			sawV2 = true
+			if p.Src != srcA4 || p.Dst != GroupV4 || p.TTL != 255 || p.IPTotalLen != 40 {
+				t.Errorf("v2 advert ip facts %+v", p)
+			}
+			if len(p.Payload) != 20 || p.Payload[0] != 0x21 || p.Payload[2] != 255 || p.Payload[3] != 1 {
+				t.Errorf("v2 advert payload % x", p.Payload)
+			}
+		case len(p.Payload) > 1 && p.Payload[1] == 63:
+			sawUnicast = true
+			if p.Src != srcA4 || p.Dst != dstB4 || p.TTL != 255 || p.IPTotalLen != 32 {
+				t.Errorf("v3 unicast advert ip facts %+v", p)
+			}
+			if len(p.Payload) != 12 || p.Payload[0] != 0x31 || binary.BigEndian.Uint16(p.Payload[4:])&0x0fff != 10 {
+				t.Errorf("v3 unicast advert payload % x", p.Payload)
+			}
+		default:
+			t.Errorf("unexpected packet %+v", p)
+		}
 	}
-	if len(p.Payload) < 20 || p.Payload[0] != 0x21 || p.Payload[1] != 61 || p.Payload[2] != 255 || p.Payload[3] != 1 {
-		t.Errorf("v2 advert payload % x", p.Payload)
+	if !sawV2 || !sawUnicast {
+		t.Fatalf("v2 multicast seen %v, v3 unicast seen %v", sawV2, sawUnicast)
 	}
-	p = nextWithin(t, ch6, 15*time.Second, "keepalived v3 ipv6 advert")
+	p := nextWithin(t, ch6, 15*time.Second, "keepalived v3 ipv6 advert")
 	if !p.Src.IsLinkLocalUnicast() || p.Dst != GroupV6 || p.TTL != 255 || p.IfIndex != bIdx {
 		t.Errorf("v3 advert ip facts %+v", p)
 	}
