@@ -26,7 +26,6 @@ const DefaultTTL = 255
 const (
 	ipv4HeaderLen = 20
 	ipv6HeaderLen = 40
-	maxPacket     = 65535
 )
 
 // Packet is one received VRRP packet with the IP facts the receive checks need.

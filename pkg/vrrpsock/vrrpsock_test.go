@@ -394,7 +394,7 @@ func ipv6Ancillary(hops int, dst netip.Addr, ifindex int) []byte {
 }
 
 func TestParseIPv6(t *testing.T) {
-	from := &unix.SockaddrInet6{Addr: llA.As16(), ZoneId: 7}
+	from := llA.As16()
 	pl := vrrpV3(1, 100, llA, GroupV6, vip6)
 	p, err := parseIPv6(pl, ipv6Ancillary(255, GroupV6, 7), from)
 	if err != nil {
@@ -409,15 +409,12 @@ func TestParseIPv6(t *testing.T) {
 	if _, err := parseIPv6(pl, ipv6Ancillary(255, GroupV6, 7)[:24], from); err == nil {
 		t.Error("packet without hop limit accepted")
 	}
-	if _, err := parseIPv6(pl, ipv6Ancillary(255, GroupV6, 7), &unix.SockaddrInet4{}); err == nil {
-		t.Error("ipv4 source accepted")
-	}
 }
 
 func FuzzParseIPv6Ancillary(f *testing.F) {
 	f.Add(ipv6Ancillary(255, GroupV6, 7))
 	f.Add([]byte{})
-	from := &unix.SockaddrInet6{Addr: llA.As16()}
+	from := llA.As16()
 	f.Fuzz(func(t *testing.T, oob []byte) {
 		p, err := parseIPv6([]byte{0x31}, oob, from)
 		if err == nil && (!p.Dst.Is6() || p.IPTotalLen != 41) {
