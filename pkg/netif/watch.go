@@ -95,7 +95,7 @@ func NewWatcher() (*Watcher, error) {
 	return w, nil
 }
 
-// Close closes the socket; a Run in progress returns.
+// Close closes the socket; a Run in progress returns nil.
 func (w *Watcher) Close() error { return w.f.Close() }
 
 // Run reads notifications and sends events on ch until ctx is done (it returns nil then) or
@@ -125,7 +125,7 @@ func (w *Watcher) Run(ctx context.Context, ch chan<- Event) error {
 		switch {
 		case err == nil:
 			evs = w.parse(buf[:n])
-		case ctx.Err() != nil:
+		case ctx.Err() != nil || errors.Is(err, os.ErrClosed):
 			return nil
 		case errors.Is(err, unix.ENOBUFS):
 			evs = []Event{{Kind: Resync}}

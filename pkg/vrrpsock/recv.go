@@ -148,7 +148,7 @@ func (r *Receiver) Stats() RecvStats {
 	return RecvStats{Packets: r.packets.Load(), Malformed: r.malformed.Load(), Syscalls: r.syscalls.Load()}
 }
 
-// Close closes the socket; a Run in progress returns.
+// Close closes the socket; a Run in progress returns nil.
 func (r *Receiver) Close() error { return r.f.Close() }
 
 // Run reads packets and calls fn for each, in the calling goroutine, until ctx is done
@@ -199,7 +199,7 @@ func (r *Receiver) run(ctx context.Context, fn func(Packet), batch int) error {
 			err = rerr
 		}
 		if err != nil {
-			if ctx.Err() != nil {
+			if ctx.Err() != nil || errors.Is(err, os.ErrClosed) {
 				return nil
 			}
 			if errors.Is(err, unix.EINTR) || errors.Is(err, unix.ENOMEM) || errors.Is(err, unix.ENOBUFS) {

@@ -484,3 +484,21 @@ func TestGroups(t *testing.T) {
 	case <-time.After(200 * time.Millisecond):
 	}
 }
+
+func TestSendAfterClose(t *testing.T) {
+	a := nstest.New(t, "vsc")
+	var snd *Sender
+	inNS(t, a, func() {
+		var err error
+		if snd, err = NewSender(); err != nil {
+			t.Fatal(err)
+		}
+	})
+	if err := snd.Close(); err != nil {
+		t.Fatal(err)
+	}
+	err := snd.Send([]Outgoing{{IfIndex: 1, Dst: GroupV4, Payload: []byte{1}}, {IfIndex: 1, Dst: GroupV6, Payload: []byte{1}}})
+	if err == nil || len(err.(interface{ Unwrap() []error }).Unwrap()) != 2 {
+		t.Fatalf("send on a closed sender: %v", err)
+	}
+}
