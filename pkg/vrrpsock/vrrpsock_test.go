@@ -502,3 +502,38 @@ func TestSendAfterClose(t *testing.T) {
 		t.Fatalf("send on a closed sender: %v", err)
 	}
 }
+
+// IPv6 unicast to a link-local peer needs the interface as scope; the receiver sees the
+// link-local destination and the sender's link-local source.
+func TestLinkLocalUnicast(t *testing.T) {
+	a, b := pair(t)
+	aIdx, bIdx := ifIndex(t, a, "eth0"), ifIndex(t, b, "eth0")
+	llB := netip.MustParseAddr("fe80::2")
+	var snd *Sender
+	var r *Receiver
+	inNS(t, a, func() {
+		var err error
+		if snd, err = NewSender(); err != nil {
+			t.Fatal(err)
+		}
+	})
+	t.Cleanup(func() { _ = snd.Close() })
+	inNS(t, b, func() {
+		var err error
+		if r, err = Listen(ListenConfig{IfIndex: bIdx, IPv6: true, Groups: []netip.Addr{}}); err != nil {
+			t.Fatal(err)
+		}
+	})
+	ch := collect(t, r)
+	adv := vrrpV3(9, 100, llA, llB, vip6)
+	if err := snd.Send([]Outgoing{
+		{IfIndex: aIdx, Src: llA, Dst: GroupV6, Payload: adv}, // not joined: not received
+		{IfIndex: aIdx, Src: llA, Dst: llB, TTL: 64, Payload: adv},
+	}); err != nil {
+		t.Fatal(err)
+	}
+	p := next(t, ch, "link-local unicast")
+	if p.Src != llA || p.Dst != llB || p.TTL != 64 || p.IfIndex != bIdx || !bytes.Equal(p.Payload, adv) {
+		t.Fatalf("received %+v", p)
+	}
+}
