@@ -126,8 +126,9 @@ func (s *servers) start(t testing.TB) {
 		_, _ = w.Write([]byte(okBody))
 	})
 	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second}
-	go func() { _ = srv.Serve(listen(t, "tcp", serverIP4+":8080")) }()
-	go func() { _ = srv.Serve(listen(t, "tcp", "["+serverIP6+"]:8080")) }()
+	ln4, ln6 := listen(t, "tcp", serverIP4+":8080"), listen(t, "tcp", "["+serverIP6+"]:8080")
+	go func() { _ = srv.Serve(ln4) }()
+	go func() { _ = srv.Serve(ln6) }()
 	cert := selfSigned(t)
 	tlsSrv := &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second, TLSConfig: &tls.Config{
 		Certificates: []tls.Certificate{cert},
@@ -138,7 +139,8 @@ func (s *servers) start(t testing.TB) {
 			return nil, nil
 		},
 	}}
-	go func() { _ = tlsSrv.ServeTLS(listen(t, "tcp", serverIP4+":8443"), "", "") }()
+	lnTLS := listen(t, "tcp", serverIP4+":8443")
+	go func() { _ = tlsSrv.ServeTLS(lnTLS, "", "") }()
 	t.Cleanup(func() { srv.Close(); tlsSrv.Close() })
 	acceptAndHold(t, listen(t, "tcp", serverIP4+":8081")) // HTTP that never answers
 	slowLoris(t, listen(t, "tcp", serverIP4+":8082"))

@@ -115,6 +115,9 @@ func TestDispatcherVRRPScriptsAndFIFO(t *testing.T) {
 	if len(errs) > 0 {
 		t.Fatalf("delivery errors: %v", errs)
 	}
+	for deadline := time.Now().Add(10 * time.Second); d.Stats().Scripts.Delivered < 6 && time.Now().Before(deadline); {
+		time.Sleep(10 * time.Millisecond)
+	}
 	if st := d.Stats(); st.Scripts.Delivered != 6 || st.Scripts.Dropped != 0 {
 		t.Fatalf("stats %+v", st)
 	}
