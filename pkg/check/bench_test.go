@@ -86,7 +86,11 @@ func BenchmarkScheduler10k(b *testing.B) {
 		if n, _ := out.Read(buf); !strings.Contains(string(buf[:n]), "serving") {
 			b.Fatalf("server did not start: %q", buf[:n])
 		}
-		for _, l := range strings.Split(inNetns(b, ns), "\n") {
+		var extra []string
+		if p := os.Getenv("XALIVED_CHECK_CPUPROFILE"); p != "" {
+			extra = append(extra, "-test.cpuprofile="+p)
+		}
+		for _, l := range strings.Split(inNetns(b, ns, extra...), "\n") {
 			if strings.Contains(l, "Benchmark") || strings.Contains(l, "lateness") {
 				b.Log(strings.TrimSpace(l))
 			}
@@ -111,6 +115,7 @@ func BenchmarkScheduler10k(b *testing.B) {
 		mu       sync.Mutex
 		lateness = make([]time.Duration, 0, n*12)
 		fails    int
+		errKinds = map[string]int{}
 		started  time.Time
 	)
 	s, err := New([]VirtualServer{{Key: VSKey{Addr: netip.MustParseAddr("203.0.113.10"), Port: 80, Protocol: "TCP"}, RealServers: rss}}, Config{
@@ -120,6 +125,13 @@ func BenchmarkScheduler10k(b *testing.B) {
 				lateness = append(lateness, r.Start.Sub(r.Due))
 				if !r.OK {
 					fails++
+					if r.Err != nil {
+						msg := r.Err.Error()
+						if i := strings.LastIndex(msg, ": "); i >= 0 {
+							msg = msg[i+2:]
+						}
+						errKinds[msg]++
+					}
 				}
 			}
 			mu.Unlock()
@@ -163,6 +175,6 @@ func BenchmarkScheduler10k(b *testing.B) {
 	b.ReportMetric(float64(len(lateness))/(run-time.Second).Seconds(), "checks/s")
 	b.ReportMetric(float64(fails), "failed-checks")
 	b.ReportMetric(float64(st.Skipped), "skipped-slots")
-	b.Logf("lateness p50 %.2f ms p99 %.2f ms max %.2f ms over %d checks; %.3f cores; %d failed; stats %+v",
-		pct(0.5), pct(0.99), pct(1), len(lateness), cores, fails, st)
+	b.Logf("lateness p50 %.2f ms p99 %.2f ms max %.2f ms over %d checks; %.3f cores; %d failed %v; stats %+v",
+		pct(0.5), pct(0.99), pct(1), len(lateness), cores, fails, errKinds, st)
 }
