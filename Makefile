@@ -27,12 +27,17 @@ test: deps ## run every test tier that exists (unit, BPF, network namespaces, VM
 	$(GO) test -count=1 -timeout 40m ./...
 
 .PHONY: demo
-demo: ## two xalived nodes and a client in network namespaces: election, failover, measured outage
-	@echo "make demo: not yet; it lands with the VRRP engine (issue 3)" >&2; exit 1
+demo: deps build ## two xalived nodes and a client in network namespaces: election, failover, measured outage (root)
+	@scripts/demo.sh
 
 .PHONY: generate
-generate: ## regenerate committed generated files (bpf2go objects and Go bindings)
+generate: deps ## regenerate committed generated files (bpf2go objects and Go bindings; clang-14)
 	$(GO) generate ./...
+
+.PHONY: check-generate
+check-generate: generate ## regenerate and fail if the committed generated files are stale
+	@git diff --exit-code --stat || { echo "generated files are stale: run make generate and commit" >&2; exit 1; }
+	@test -z "$$(git status --porcelain --untracked-files=all | grep '^??')" || { git status --porcelain; echo "generate made new files: commit them" >&2; exit 1; }
 
 .PHONY: lint
 lint: ## go vet, gofmt and staticcheck
