@@ -107,12 +107,16 @@ func New(vss []VirtualServer, cfg Config) (*Scheduler, error) {
 					}
 					ck.tls = t
 				case MISC:
-					sc, err := notify.ParseScript(spec.Misc.Path)
-					if err != nil {
-						return nil, fmt.Errorf("real server %s: misc_path: %w", r.key, err)
+					sc := notify.Script{Argv: spec.Misc.Argv}
+					if len(sc.Argv) == 0 {
+						var err error
+						if sc, err = notify.ParseScript(spec.Misc.Path); err != nil {
+							return nil, fmt.Errorf("real server %s: misc_path: %w", r.key, err)
+						}
 					}
 					sc.Cred = cfg.ScriptUser
 					if spec.Misc.User != "" {
+						var err error
 						if sc.Cred, err = notify.RunAs(spec.Misc.User, spec.Misc.Group); err != nil {
 							return nil, fmt.Errorf("real server %s: %w", r.key, err)
 						}
