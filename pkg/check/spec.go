@@ -1,9 +1,9 @@
 package check
 
 import (
-	"regexp"
 	"fmt"
 	"net/netip"
+	"regexp"
 	"strconv"
 	"strings"
 	"time"
