@@ -116,7 +116,8 @@ func TestSchedulerFlappingBackend(t *testing.T) {
 	}
 	mu.Lock()
 	defer mu.Unlock()
-	if !slices.Equal(events, []string{"down", "up", "down", "up"}) {
+	// The first event is the initial state (up: no alpha), then one per change.
+	if !slices.Equal(events, []string{"up", "down", "up", "down", "up"}) {
 		t.Fatalf("events %q", events)
 	}
 	if !st[0].RealServers[0].Healthy || st[0].RealServers[0].Weight != 1 {

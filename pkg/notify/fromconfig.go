@@ -46,14 +46,24 @@ func ConfigFromGlobal(g config.GlobalDefs) (Config, error) {
 	} else {
 		c.ScriptUser = DefaultScriptUser()
 	}
+	var err error
 	if g.NotifyFifo != nil {
 		c.VRRPFIFO, c.LVSFIFO = g.NotifyFifo.Path, g.NotifyFifo.Path
+		if c.VRRPFIFOScript, err = ScriptFromConfig(g.NotifyFifo.Script); err != nil {
+			return c, fmt.Errorf("notify_fifo_script: %w", err)
+		}
 	}
 	if g.VRRPNotifyFifo != nil {
 		c.VRRPFIFO = g.VRRPNotifyFifo.Path
+		if c.VRRPFIFOScript, err = ScriptFromConfig(g.VRRPNotifyFifo.Script); err != nil {
+			return c, fmt.Errorf("vrrp_notify_fifo_script: %w", err)
+		}
 	}
 	if g.LVSNotifyFifo != nil {
 		c.LVSFIFO = g.LVSNotifyFifo.Path
+		if c.LVSFIFOScript, err = ScriptFromConfig(g.LVSNotifyFifo.Script); err != nil {
+			return c, fmt.Errorf("lvs_notify_fifo_script: %w", err)
+		}
 	}
 	c.SMTP = SMTPConfig{
 		HeloName: g.SMTPHeloName, From: g.NotificationEmailFrom, To: append([]string(nil), g.NotificationEmail...),
