@@ -18,6 +18,8 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -313,6 +315,8 @@ func TestCheckersAgainstRealServers(t *testing.T) {
 		{"HTTP_GET wrong digest", serverIP4, 0, httpSpec(HTTP, 8080, URL{Path: "/", Digest: md5hex("other")}), false, 0},
 		{"HTTP_GET virtualhost + http_protocol 1.1", serverIP4, 0, withVhost(httpSpec(HTTP, 8080, URL{Path: "/vhost"}), "1.1", "www.example", false), true, 0},
 		{"HTTP_GET without the virtualhost", serverIP4, 0, httpSpec(HTTP, 8080, URL{Path: "/vhost"}), false, 0},
+		{"HTTP_GET regex matches", serverIP4, 0, httpSpec(HTTP, 8080, URL{Path: "/", Regex: regexp.MustCompile("from the real")}), true, 0},
+		{"HTTP_GET regex_no_match", serverIP4, 0, httpSpec(HTTP, 8080, URL{Path: "/", Regex: regexp.MustCompile("hello"), RegexNoMatch: true}), false, 0},
 		{"HTTP_GET accept, never answer", serverIP4, 0, httpSpec(HTTP, 8081, root), false, timeout},
 		{"HTTP_GET slow-loris response", serverIP4, 0, httpSpec(HTTP, 8082, root), false, timeout},
 		{"HTTP_GET hung host", hungIP4, 0, httpSpec(HTTP, 8080, root), false, timeout},
@@ -378,7 +382,8 @@ func TestCheckersAgainstRealServers(t *testing.T) {
 		t.Errorf("bindto/bind_port: the server saw %q, want %s:47999", srv.peers, bindIP4)
 	}
 	srv.mu.Unlock()
-	if o := results[21].o; o.Weight == nil || *o.Weight != 12-2-1 {
+	dyn := slices.IndexFunc(modes, func(m mode) bool { return strings.Contains(m.what, "misc_dynamic") })
+	if o := results[dyn].o; o.Weight == nil || *o.Weight != 12-2-1 {
 		t.Errorf("misc_dynamic exit 12 with weight 1: delta %v, want 9", o.Weight)
 	}
 	if sni := srv.sniSeen(); len(sni) == 0 || sni[0] != "www.example" {
