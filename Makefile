@@ -27,8 +27,8 @@ test: deps ## run every test tier that exists (unit, BPF, network namespaces, VM
 	$(GO) test -count=1 -timeout 40m ./...
 
 .PHONY: demo
-demo: ## two xalived nodes and a client in network namespaces: election, failover, measured outage
-	@echo "make demo: not yet; it lands with the VRRP engine (issue 3)" >&2; exit 1
+demo: deps build ## two xalived nodes and a client in network namespaces: election, failover, measured outage (root)
+	@scripts/demo.sh
 
 .PHONY: generate
 generate: deps ## regenerate committed generated files (bpf2go objects and Go bindings; clang-14)

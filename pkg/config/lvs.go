@@ -1,0 +1,496 @@
+package config
+
+import (
+	"net/netip"
+	"strconv"
+	"strings"
+)
+
+// lbAlgos are the IPVS schedulers keepalived accepts for lb_algo.
+var lbAlgos = map[string]bool{"rr": true, "wrr": true, "lc": true, "wlc": true, "lblc": true, "sh": true,
+	"mh": true, "dh": true, "fo": true, "ovf": true, "lblcr": true, "sed": true, "nq": true, "twos": true}
+
+func (p *parser) vsGroup(s stmt) {
+	nm, _ := p.name(s)
+	if !p.enter(s) {
+		return
+	}
+	g := &VirtualServerGroup{Pos: s.pos, Name: nm}
+	p.list(func(e stmt) {
+		if e.kw() == "fwmark" {
+			ent := VSGEntry{Pos: e.pos}
+			if len(e.words) < 2 {
+				p.errorf(e.pos, "virtual_server_group %s: fwmark without value", nm)
+				return
+			}
+			if n, ok := p.intIn(e.pos, e.words[1], 1, 1<<32-1); ok {
+				ent.Fwmark = uint32(n)
+			}
+			if len(e.words) > 2 {
+				ent.Family = e.words[2]
+			}
+			g.Entries = append(g.Entries, ent)
+			return
+		}
+		ent := VSGEntry{Pos: e.pos}
+		if !p.vsgAddress(e, e.kw(), &ent) {
+			return
+		}
+		if len(e.words) > 1 {
+			if v, ok := p.port(e.pos, e.words[1]); ok {
+				ent.Port = v
+			}
+		}
+		g.Entries = append(g.Entries, ent)
+	})
+	if nm != "" {
+		p.cfg.VirtualServerGroups = append(p.cfg.VirtualServerGroups, g)
+	}
+}
+
+// vsgAddress reads a.b.c.d, a.b.c.d-e, a.b.c.d-w.x.y.z, a.b.c.d/nn.
+func (p *parser) vsgAddress(e stmt, w string, ent *VSGEntry) bool {
+	if i := strings.IndexByte(w, '-'); i > 0 {
+		a, err := netip.ParseAddr(w[:i])
+		if err != nil {
+			p.errorf(e.pos, "invalid virtual server group address %s", w)
+			return false
+		}
+		rest := w[i+1:]
+		end, err := netip.ParseAddr(rest)
+		if err != nil {
+			// last-part form
+			n, err2 := strconv.ParseUint(rest, 16, 16)
+			if a.Is4() {
+				n, err2 = strconv.ParseUint(rest, 10, 8)
+			}
+			if err2 != nil {
+				p.errorf(e.pos, "invalid virtual server group range %s", w)
+				return false
+			}
+			b := a.AsSlice()
+			if a.Is4() {
+				b[3] = byte(n)
+			} else {
+				b[14], b[15] = byte(n>>8), byte(n)
+			}
+			end, _ = netip.AddrFromSlice(b)
+		}
+		if end.Less(a) {
+			p.errorf(e.pos, "virtual server group range %s ends before it starts", w)
+			return false
+		}
+		ent.Addr, ent.RangeEnd = a, end
+		return true
+	}
+	if strings.Contains(w, "/") {
+		pf, err := netip.ParsePrefix(w)
+		if err != nil {
+			p.errorf(e.pos, "invalid virtual server group address %s", w)
+			return false
+		}
+		pf = pf.Masked()
+		ent.Addr = pf.Addr()
+		ent.RangeEnd = lastAddr(pf)
+		return true
+	}
+	a, err := netip.ParseAddr(w)
+	if err != nil {
+		p.errorf(e.pos, "invalid virtual server group address %s", w)
+		return false
+	}
+	ent.Addr = a
+	return true
+}
+
+func lastAddr(pf netip.Prefix) netip.Addr {
+	b := pf.Addr().AsSlice()
+	bits := pf.Bits()
+	for i := range b {
+		for j := 0; j < 8; j++ {
+			if i*8+j >= bits {
+				b[i] |= 0x80 >> j
+			}
+		}
+	}
+	a, _ := netip.AddrFromSlice(b)
+	return a
+}
+
+// lvsState is what a virtual or real server set explicitly, for the
+// VS -> RS -> checker inheritance.
+type lvsState struct {
+	delayLoop *Duration
+	protoSet  bool
+	lbKindSet bool
+	lbAlgoSet bool
+}
+
+func (p *parser) virtualServer(s stmt) {
+	vs := &VirtualServer{Pos: s.pos, Quorum: 1, DelayLoop: Seconds(60)}
+	a := s.args()
+	ok := true
+	switch {
+	case len(a) == 0:
+		p.errorf(s.pos, "virtual_server: missing address")
+		ok = false
+	case a[0] == "fwmark":
+		vs.Kind = "fwmark"
+		if len(a) < 2 {
+			p.errorf(s.pos, "virtual_server fwmark: missing value")
+			ok = false
+		} else if n, good := p.intIn(s.pos, a[1], 1, 1<<32-1); good {
+			vs.Fwmark = uint32(n)
+		} else {
+			ok = false
+		}
+	case a[0] == "group":
+		vs.Kind = "group"
+		if len(a) < 2 {
+			p.errorf(s.pos, "virtual_server group: missing name")
+			ok = false
+		} else {
+			vs.Group = a[1]
+		}
+	default:
+		vs.Kind = "ip"
+		ad, good := p.addr(s.pos, a[0])
+		if !good {
+			ok = false
+			break
+		}
+		vs.Address = ad
+		if len(a) < 2 {
+			p.errorf(s.pos, "virtual_server %s: no port specified", a[0])
+		} else if v, good := p.port(s.pos, a[1]); good {
+			vs.Port = v
+		}
+		if len(a) > 2 {
+			p.errorf(s.pos, "virtual_server %s: unexpected parameters '%s'", a[0], strings.Join(a[2:], " "))
+		}
+	}
+	if !p.enter(s) {
+		return
+	}
+	st := &lvsState{}
+	var rsStates []*rsState
+	tb := p.vsTable(vs, st, &rsStates)
+	p.body(tb, false)
+	if !ok {
+		return
+	}
+	p.vsDefaults(vs, st, rsStates)
+	p.cfg.VirtualServers = append(p.cfg.VirtualServers, vs)
+}
+
+func (p *parser) vsTable(vs *VirtualServer, st *lvsState, rss *[]*rsState) table {
+	dur := func(dst **Duration, lo, hi float64) handler {
+		return handler{fn: func(p *parser, s stmt) {
+			if d, ok := p.secArg(s, lo, hi); ok {
+				*dst = &d
+			}
+		}}
+	}
+	flag := func(dst *bool) handler { return handler{fn: func(p *parser, s stmt) { *dst = true }} }
+	algo := handler{fn: func(p *parser, s stmt) {
+		w, ok := p.str(s)
+		if !ok {
+			return
+		}
+		if !lbAlgos[w] {
+			p.errorf(s.pos, "invalid lb_algo '%s' - ignoring", w)
+			return
+		}
+		vs.LBAlgo = w
+		st.lbAlgoSet = true
+	}}
+	kind := handler{fn: func(p *parser, s stmt) {
+		w, ok := p.str(s)
+		if !ok {
+			return
+		}
+		switch strings.ToUpper(w) {
+		case "NAT", "DR":
+			vs.LBKind = strings.ToUpper(w)
+			st.lbKindSet = true
+		case "TUN":
+			vs.LBKind = "TUN"
+			st.lbKindSet = true
+			p.tunnelOpts(s, vs)
+		default:
+			p.errorf(s.pos, "PARSER : unknown [%s] routing method for virtual server.", w)
+		}
+	}}
+	tb := table{
+		"delay_loop": {fn: func(p *parser, s stmt) {
+			if d, ok := p.secArg(s, 0.000001, 1<<31); ok {
+				vs.DelayLoop = d
+				st.delayLoop = &d
+			}
+		}},
+		"lb_algo":    algo,
+		"lvs_sched":  algo,
+		"lb_kind":    kind,
+		"lvs_method": kind,
+		"protocol": {fn: func(p *parser, s stmt) {
+			w, ok := p.str(s)
+			if !ok {
+				return
+			}
+			switch strings.ToUpper(w) {
+			case "TCP", "UDP", "SCTP":
+				vs.Protocol = strings.ToUpper(w)
+				st.protoSet = true
+			default:
+				p.errorf(s.pos, "unknown protocol %s - ignoring", w)
+			}
+		}},
+		"persistence_timeout": {fn: func(p *parser, s stmt) {
+			if len(s.words) < 2 {
+				vs.PersistenceTimeout = Seconds(360)
+				return
+			}
+			n, err := strconv.ParseUint(s.words[1], 10, 32)
+			if err != nil || n < 1 || n > 1<<32-1 {
+				p.errorf(s.pos, "persistence_timeout invalid")
+				return
+			}
+			vs.PersistenceTimeout = Seconds(float64(n))
+		}},
+		"persistence_granularity": {fn: func(p *parser, s stmt) {
+			w, ok := p.str(s)
+			if !ok {
+				return
+			}
+			if _, err := netip.ParseAddr(w); err != nil {
+				if n, err := strconv.Atoi(w); err != nil || n < 1 || n > 128 {
+					p.errorf(s.pos, "invalid persistence_granularity %s", w)
+					return
+				}
+			}
+			vs.PersistenceGranularity = w
+		}},
+		"persistence_engine": {fn: func(p *parser, s stmt) { vs.PersistenceEngine, _ = p.str(s) }},
+		"ha_suspend":         flag(&vs.HASuspend),
+		"alpha":              flag(&vs.Alpha),
+		"omega":              flag(&vs.Omega),
+		"quorum": {fn: func(p *parser, s stmt) {
+			if n, ok := p.intArg(s, 0, 1<<31-1); ok {
+				vs.Quorum = n
+			}
+		}},
+		"hysteresis": {fn: func(p *parser, s stmt) {
+			if n, ok := p.intArg(s, 0, 1<<31-1); ok {
+				vs.Hysteresis = n
+			}
+		}},
+		"quorum_up":   {fn: func(p *parser, s stmt) { vs.QuorumUp = p.script(s) }},
+		"quorum_down": {fn: func(p *parser, s stmt) { vs.QuorumDown = p.script(s) }},
+		"sorry_server": {fn: func(p *parser, s stmt) {
+			if !p.need(s, 1) {
+				return
+			}
+			ad, ok := p.addr(s.pos, s.words[1])
+			if !ok {
+				return
+			}
+			rs := &RealServer{Pos: s.pos, Address: ad, Weight: 1}
+			if len(s.words) > 2 {
+				rs.Port, _ = p.port(s.pos, s.words[2])
+			}
+			vs.SorryServer = rs
+		}},
+		"sorry_server_inhibit": flag(&vs.SorryServerInhibit),
+		"sorry_server_lvs_method": {fn: func(p *parser, s stmt) {
+			w, ok := p.str(s)
+			if !ok {
+				return
+			}
+			switch strings.ToUpper(w) {
+			case "NAT", "DR", "TUN":
+				if vs.SorryServer != nil {
+					vs.SorryServer.LVSMethod = strings.ToUpper(w)
+				}
+			default:
+				p.errorf(s.pos, "PARSER : unknown [%s] routing method for sorry server.", w)
+			}
+		}},
+		"inhibit_on_failure": flag(&vs.InhibitOnFailure),
+		"connect_timeout":    dur(&vs.ConnectTimeout, 0.000001, 1<<31),
+		"delay_before_retry": dur(&vs.DelayBeforeRetry, 0, 1<<31),
+		"warmup":             dur(&vs.Warmup, 0, 1<<31),
+		"retry": {fn: func(p *parser, s stmt) {
+			if n, ok := p.intArg(s, 0, 1<<31-1); ok {
+				vs.Retry = &n
+			}
+		}},
+		"virtualhost": {fn: func(p *parser, s stmt) { vs.Virtualhost, _ = p.str(s) }},
+		"smtp_alert":  {fn: func(p *parser, s stmt) { v := p.boolArg(s); vs.SMTPAlert = &v }},
+		"snmp_name":   {fn: func(p *parser, s stmt) { vs.SNMPName, _ = p.str(s) }},
+		"ip_family": {fn: func(p *parser, s stmt) {
+			w, ok := p.str(s)
+			if !ok {
+				return
+			}
+			if w != "inet" && w != "inet6" {
+				p.errorf(s.pos, "unknown ip_family %s", w)
+				return
+			}
+			vs.IPFamily = w
+		}},
+		"ops":    {fn: func(p *parser, s stmt) { vs.OPS = true }},
+		"hashed": {fn: func(p *parser, s stmt) { vs.Hashed = true }},
+		"real_server": {block: true, fn: func(p *parser, s stmt) {
+			if rs, rst := p.realServer(s); rs != nil {
+				vs.RealServers = append(vs.RealServers, rs)
+				*rss = append(*rss, rst)
+			}
+		}},
+	}
+	for _, f := range []string{"flag-1", "flag-2", "flag-3", "sh-port", "sh-fallback", "mh-port", "mh-fallback"} {
+		tb[f] = handler{fn: func(p *parser, s stmt) { vs.SchedFlags = append(vs.SchedFlags, s.kw()) }}
+	}
+	return tb
+}
+
+func (p *parser) tunnelOpts(s stmt, vs *VirtualServer) {
+	a := s.words[2:]
+	for i := 0; i < len(a); i++ {
+		switch a[i] {
+		case "type":
+			if i+1 >= len(a) {
+				p.errorf(s.pos, "missing tunnel type")
+				return
+			}
+			i++
+			switch a[i] {
+			case "ipip", "gre":
+				vs.TunnelType = a[i]
+			case "gue":
+				vs.TunnelType = a[i]
+				if i+2 < len(a) && a[i+1] == "port" {
+					if v, ok := p.port(s.pos, a[i+2]); ok {
+						vs.TunnelPort = v
+					}
+					i += 2
+				} else {
+					p.errorf(s.pos, "gue tunnel needs a port")
+				}
+			default:
+				p.errorf(s.pos, "unknown tunnel type %s", a[i])
+			}
+		case "nocsum", "csum", "remcsum":
+			vs.TunnelCsum = a[i]
+		default:
+			p.errorf(s.pos, "unknown TUN option %s", a[i])
+		}
+	}
+}
+
+// rsState records what a real server set explicitly.
+type rsState struct {
+	delayLoop *Duration
+	checkers  []*checkerState
+}
+
+type checkerState struct {
+	c                *Checker
+	connectTimeout   *Duration
+	retry            *int
+	delayBeforeRetry *Duration
+	warmup           *Duration
+	delayLoop        *Duration
+	connectPortSet   bool
+}
+
+func (p *parser) realServer(s stmt) (*RealServer, *rsState) {
+	rs := &RealServer{Pos: s.pos, Weight: 1}
+	ok := true
+	if len(s.words) < 2 {
+		p.errorf(s.pos, "real_server: missing address")
+		ok = false
+	} else if ad, good := p.addr(s.pos, s.words[1]); good {
+		rs.Address = ad
+		if len(s.words) > 2 {
+			if v, good := p.port(s.pos, s.words[2]); good {
+				rs.Port = v
+			}
+		}
+	} else {
+		ok = false
+	}
+	if !p.enter(s) {
+		return nil, nil
+	}
+	st := &rsState{}
+	dur := func(dst **Duration, lo, hi float64) handler {
+		return handler{fn: func(p *parser, s stmt) {
+			if d, ok := p.secArg(s, lo, hi); ok {
+				*dst = &d
+			}
+		}}
+	}
+	tb := table{
+		"weight": {fn: func(p *parser, s stmt) {
+			if n, ok := p.intArg(s, 0, 65535); ok {
+				rs.Weight = n
+			}
+		}},
+		"lvs_method": {fn: func(p *parser, s stmt) {
+			w, ok := p.str(s)
+			if !ok {
+				return
+			}
+			switch strings.ToUpper(w) {
+			case "NAT", "DR", "TUN":
+				rs.LVSMethod = strings.ToUpper(w)
+			default:
+				p.errorf(s.pos, "PARSER : unknown [%s] routing method for real server.", w)
+			}
+		}},
+		"uthreshold": {fn: func(p *parser, s stmt) {
+			if n, ok := p.intArg(s, 0, 1<<32-1); ok {
+				rs.UThreshold = n
+			}
+		}},
+		"lthreshold": {fn: func(p *parser, s stmt) {
+			if n, ok := p.intArg(s, 0, 1<<32-1); ok {
+				rs.LThreshold = n
+			}
+		}},
+		"notify_up":          {fn: func(p *parser, s stmt) { rs.NotifyUp = p.script(s) }},
+		"notify_down":        {fn: func(p *parser, s stmt) { rs.NotifyDown = p.script(s) }},
+		"inhibit_on_failure": {fn: func(p *parser, s stmt) { rs.InhibitOnFailure = true }},
+		"alpha":              {fn: func(p *parser, s stmt) { rs.Alpha = true }},
+		"delay_loop": {fn: func(p *parser, s stmt) {
+			if d, ok := p.secArg(s, 0.000001, 1<<31); ok {
+				st.delayLoop = &d
+			}
+		}},
+		"connect_timeout":    dur(&rs.ConnectTimeout, 0.000001, 1<<31),
+		"delay_before_retry": dur(&rs.DelayBeforeRetry, 0, 1<<31),
+		"warmup":             dur(&rs.Warmup, 0, 1<<31),
+		"retry": {fn: func(p *parser, s stmt) {
+			if n, ok := p.intArg(s, 0, 1<<31-1); ok {
+				rs.Retry = &n
+			}
+		}},
+		"virtualhost": {fn: func(p *parser, s stmt) { rs.Virtualhost, _ = p.str(s) }},
+		"smtp_alert":  {fn: func(p *parser, s stmt) { v := p.boolArg(s); rs.SMTPAlert = &v }},
+		"snmp_name":   {fn: func(p *parser, s stmt) { rs.SNMPName, _ = p.str(s) }},
+	}
+	for _, ct := range []string{CheckTCP, CheckHTTP, CheckSSL, CheckMisc, CheckSMTP, CheckDNS, CheckUDP, CheckPing, CheckFile, CheckBFD} {
+		ct := ct
+		tb[ct] = handler{block: true, fn: func(p *parser, s stmt) {
+			if cs := p.checker(s, ct); cs != nil {
+				rs.Checkers = append(rs.Checkers, cs.c)
+				st.checkers = append(st.checkers, cs)
+			}
+		}}
+	}
+	p.body(tb, false)
+	if !ok {
+		return nil, nil
+	}
+	return rs, st
+}

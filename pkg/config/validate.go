@@ -1,0 +1,561 @@
+package config
+
+import (
+	"math"
+	"time"
+)
+
+// instanceDefaults applies keepalived's defaults and per-instance rules
+// once the block has been read.
+func (p *parser) instanceDefaults(v *VRRPInstance, st *instanceState) {
+	g := &p.cfg.Global
+	// Priority and state.
+	if !st.prioSet {
+		if v.State == StateMaster {
+			v.Priority = 255
+		} else {
+			v.Priority = 100
+		}
+	}
+	if v.State == "" {
+		if v.Priority == 255 {
+			v.State = StateMaster
+		} else {
+			v.State = StateBackup
+		}
+	}
+	if v.VRID == 0 {
+		p.errorf(v.Pos, "(%s) the virtual router id must be set", v.Name)
+	}
+	// Family from the first VIP, otherwise from the source / peers.
+	v.Family = "inet"
+	switch {
+	case len(v.VIPs) > 0:
+		if v.VIPs[0].Prefix.Addr().Is6() {
+			v.Family = "inet6"
+		}
+	case v.UnicastSrcIP.IsValid():
+		if v.UnicastSrcIP.Is6() {
+			v.Family = "inet6"
+		}
+	case v.McastSrcIP.IsValid():
+		if v.McastSrcIP.Is6() {
+			v.Family = "inet6"
+		}
+	case len(v.UnicastPeers) > 0:
+		if v.UnicastPeers[0].Addr.Is6() {
+			v.Family = "inet6"
+		}
+	}
+	kept := v.VIPs[:0]
+	for _, a := range v.VIPs {
+		if (a.Prefix.Addr().Is6()) != (v.Family == "inet6") {
+			p.errorf(a.Pos, "(%s) address family must match VRRP instance - ignoring %s", v.Name, a.Prefix)
+			continue
+		}
+		kept = append(kept, a)
+	}
+	v.VIPs = kept
+	if len(v.VIPs) == 0 && len(v.ExcludedVIPs) == 0 && !v.NoVirtualIPAddress {
+		p.warnf(v.Pos, "(%s) no VIP specified; at least one is sensible", v.Name)
+	}
+	if len(v.VIPs) > 255 {
+		p.errorf(v.VIPs[255].Pos, "(%s) more than 255 VIPs; use virtual_ipaddress_excluded", v.Name)
+	}
+	// Version.
+	if !st.versionSet {
+		v.Version = g.VRRPVersion
+	}
+	if v.Family == "inet6" && v.Version == 2 {
+		if st.versionSet {
+			p.errorf(v.Pos, "(%s) cannot use IPv6 with VRRP version 2; setting version 3", v.Name)
+		}
+		v.Version = 3
+	}
+	// advert_int rounding.
+	if !st.advertSet {
+		v.AdvertInt = Seconds(1)
+	}
+	if v.Version == 2 {
+		secs := math.Round(float64(v.AdvertInt) / 1e9)
+		if secs < 1 {
+			secs = 1
+		}
+		if st.advertSet && float64(v.AdvertInt) != secs*1e9 {
+			p.errorf(st.advertPos, "(%s) VRRPv2 advert_int %s must be an integer - rounding to %g", v.Name, st.advertRaw, secs)
+		}
+		v.AdvertInt = Duration(time.Duration(secs) * time.Second)
+	} else {
+		cs := math.Round(float64(v.AdvertInt) / 1e7)
+		if cs < 1 {
+			cs = 1
+		}
+		if cs > 4095 {
+			p.errorf(st.advertPos, "(%s) VRRPv3 advert_int %s is greater than 40.95 - setting to 40.95", v.Name, st.advertRaw)
+			cs = 4095
+		}
+		v.AdvertInt = Duration(time.Duration(cs) * 10 * time.Millisecond)
+	}
+	if v.DownTimerAdverts == 0 {
+		v.DownTimerAdverts = g.VRRPDownTimerAdverts
+	}
+	// Preemption rules.
+	if v.Nopreempt && v.State == StateMaster {
+		p.errorf(st.nopreemptPos, "(%s) warning - nopreempt will not work with initial state MASTER - clearing", v.Name)
+		v.Nopreempt = false
+	}
+	if v.Nopreempt && v.Priority == 255 {
+		p.errorf(st.nopreemptPos, "(%s) nopreempt is incompatible with priority 255 - clearing", v.Name)
+		v.Nopreempt = false
+	}
+	if st.preemptDelaySet && v.PreemptDelay > 0 {
+		switch {
+		case v.State == StateMaster:
+			p.errorf(st.preemptDelayPos, "(%s) warning - preempt_delay will not work with initial state MASTER - clearing", v.Name)
+			v.PreemptDelay = 0
+		case v.Nopreempt:
+			p.errorf(st.preemptDelayPos, "(%s) preempt_delay is incompatible with nopreempt - clearing", v.Name)
+			v.PreemptDelay = 0
+		}
+	}
+	// Strict mode.
+	strict := g.VRRPStrict || v.StrictMode
+	v.StrictMode = strict
+	if st.lowerPrioSet {
+	} else {
+		v.LowerPrioNoAdvert = g.VRRPLowerPrioNoAdvert || strict
+	}
+	if !st.higherPrioSet {
+		v.HigherPrioSendAdvert = g.VRRPHigherPrioSendAdvert
+	}
+	if !v.SkipCheckAdvAddr {
+		v.SkipCheckAdvAddr = g.VRRPSkipCheckAdvAddr
+	}
+	if !v.CheckUnicastSrc {
+		v.CheckUnicastSrc = g.VRRPCheckUnicastSrc
+	}
+	if !v.V3ChecksumAsV2 {
+		v.V3ChecksumAsV2 = g.V3ChecksumAsV2
+	}
+	v.Accept = true
+	if st.acceptSet {
+		v.Accept = !st.noAccept
+	} else if strict && v.Priority != 255 {
+		v.Accept = false
+	}
+	if strict {
+		if v.Authentication != nil {
+			p.errorf(st.authPos, "(%s) strict mode does not support authentication. Ignoring.", v.Name)
+			v.Authentication = nil
+		}
+		if len(v.UnicastPeers) > 0 {
+			p.errorf(st.peerPos, "(%s) strict mode does not support unicast peers", v.Name)
+		}
+		if v.PreemptDelay > 0 {
+			p.errorf(st.preemptDelayPos, "(%s) strict mode does not support preempt_delay. Disabling.", v.Name)
+			v.PreemptDelay = 0
+		}
+	}
+	if v.Authentication != nil {
+		switch {
+		case v.Version == 3:
+			p.errorf(st.authPos, "(%s) authentication is not supported with VRRPv3 - ignoring", v.Name)
+			v.Authentication = nil
+		case v.Authentication.Type == "AH" && v.Family == "inet6":
+			p.errorf(st.authPos, "(%s) AH authentication is not supported with IPv6 - ignoring", v.Name)
+			v.Authentication = nil
+		case v.Authentication.Type == "AH" && v.State == StateMaster:
+			p.errorf(v.Pos, "(%s) initial state master is incompatible with AH authentication - clearing", v.Name)
+			v.State = StateBackup
+		}
+	}
+	if v.UnicastTTL != 0 && len(v.UnicastPeers) == 0 {
+		p.errorf(st.ttlPos, "(%s) unicast_ttl specified without unicast peers - ignoring", v.Name)
+		v.UnicastTTL = 0
+	}
+	for _, up := range v.UnicastPeers {
+		if up.MinTTL != 0 || up.MaxTTL != 0 {
+			v.CheckUnicastSrc = true
+		}
+		if up.Addr.Is6() != (v.Family == "inet6") {
+			p.errorf(up.Pos, "(%s) unicast peer %s address family does not match the instance", v.Name, up.Addr)
+		}
+	}
+	// GARP settings inherit the globals.
+	if !st.garpDelaySet {
+		v.GarpMasterDelay = g.VRRPGarpMasterDelay
+	}
+	if !st.garpRepeatSet {
+		v.GarpMasterRepeat = g.VRRPGarpMasterRepeat
+	}
+	if !st.refreshSet {
+		v.GarpMasterRefresh = g.VRRPGarpMasterRefresh
+	}
+	if !st.refreshRepeatSet {
+		v.GarpMasterRefreshRepeat = g.VRRPGarpRefreshRepeat
+	}
+	if g.VRRPMinGarp {
+		if !st.garpRepeatSet {
+			v.GarpMasterRepeat = 1
+		}
+		if !st.garpDelaySet {
+			v.GarpMasterDelay = 0
+		}
+	}
+	if !st.lpDelaySet {
+		if g.VRRPGarpLowerPrioDelay != nil {
+			v.GarpLowerPrioDelay = *g.VRRPGarpLowerPrioDelay
+		} else {
+			v.GarpLowerPrioDelay = v.GarpMasterDelay
+		}
+	}
+	if !st.lpRepeatSet {
+		if g.VRRPGarpLowerPrioRepeat != nil {
+			v.GarpLowerPrioRepeat = *g.VRRPGarpLowerPrioRepeat
+		} else {
+			v.GarpLowerPrioRepeat = v.GarpMasterRepeat
+		}
+	}
+	if v.GarpInterval == 0 {
+		v.GarpInterval = g.VRRPGarpInterval
+	}
+	if v.GnaInterval == 0 {
+		v.GnaInterval = g.VRRPGnaInterval
+	}
+	if v.GarpExtraIf == nil && g.VRRPGarpExtraIf != nil {
+		x := *g.VRRPGarpExtraIf
+		v.GarpExtraIf = &x
+	}
+	// The own interface is tracked implicitly.
+	kt := v.TrackInterfaces[:0]
+	for _, ti := range v.TrackInterfaces {
+		if ti.Name == v.Interface && v.Interface != "" {
+			p.errorf(ti.Pos, "(%s) ignoring track_interface %s since own interface", v.Name, ti.Name)
+			continue
+		}
+		kt = append(kt, ti)
+	}
+	v.TrackInterfaces = kt
+	if v.Interface == "" && !(v.UnicastSrcIP.IsValid() && len(v.UnicastPeers) > 0) && v.VRF == "" {
+		if g.DefaultInterface != "" {
+			v.Interface = g.DefaultInterface
+		} else {
+			v.Interface = "eth0"
+		}
+	}
+}
+
+// vsDefaults applies virtual/real server defaults and the VS -> RS ->
+// checker inheritance.
+func (p *parser) vsDefaults(vs *VirtualServer, st *lvsState, rss []*rsState) {
+	if !st.lbAlgoSet {
+		vs.LBAlgo = "wlc"
+	}
+	if !st.lbKindSet {
+		vs.LBKind = "NAT"
+		p.errorf(vs.Pos, "virtual server %s: no forwarding method set, setting default NAT", vsName(vs))
+	}
+	if vs.Kind == "fwmark" {
+		if st.protoSet {
+			p.errorf(vs.Pos, "virtual server FWM %d: protocol specified for fwmark - protocol will be ignored", vs.Fwmark)
+		}
+		vs.Protocol = ""
+	} else if !st.protoSet {
+		vs.Protocol = "TCP"
+	}
+	if vs.Kind == "ip" && vs.Port == 0 && vs.PersistenceTimeout == 0 {
+		vs.PersistenceTimeout = Seconds(360)
+	}
+	if vs.OPS && vs.Protocol != "UDP" {
+		p.errorf(vs.Pos, "virtual server %s: ops is only valid for UDP - ignoring", vsName(vs))
+		vs.OPS = false
+	}
+	// Real servers: inherit and default.
+	seen := map[string]bool{}
+	keep := vs.RealServers[:0]
+	keepSt := rss[:0]
+	for i, rs := range vs.RealServers {
+		key := rs.Address.String() + ":" + itoa(int(rs.Port))
+		if seen[key] {
+			p.errorf(rs.Pos, "VS %s: real server %s is duplicated - removing second rs", vsName(vs), key)
+			continue
+		}
+		seen[key] = true
+		keep = append(keep, rs)
+		keepSt = append(keepSt, rss[i])
+	}
+	vs.RealServers = keep
+	rss = keepSt
+	total := 0
+	for i, rs := range vs.RealServers {
+		rst := rss[i]
+		if vs.Kind == "ip" && vs.Port != 0 && rs.Port == 0 {
+			rs.Port = vs.Port
+		}
+		if vs.LBKind == "DR" && vs.Kind == "ip" && rs.Port != vs.Port && vs.Port != 0 {
+			p.errorf(rs.Pos, "virtual server %s and real server port %d don't match - resetting", vsName(vs), rs.Port)
+			rs.Port = vs.Port
+		}
+		if rs.LVSMethod == "" {
+			rs.LVSMethod = vs.LBKind
+		}
+		if !rs.InhibitOnFailure {
+			rs.InhibitOnFailure = vs.InhibitOnFailure
+		}
+		if !rs.Alpha {
+			rs.Alpha = vs.Alpha
+		}
+		if rs.Virtualhost == "" {
+			rs.Virtualhost = vs.Virtualhost
+		}
+		rs.DelayLoop = vs.DelayLoop
+		if rst.delayLoop != nil {
+			rs.DelayLoop = *rst.delayLoop
+		}
+		total += rs.Weight
+		for _, cs := range rst.checkers {
+			p.checkerDefaults(vs, rs, cs)
+		}
+	}
+	if vs.Quorum > total && len(vs.RealServers) > 0 {
+		p.warnf(vs.Pos, "quorum %d for %s exceeds total weight of real servers %d, reducing quorum to %d", vs.Quorum, vsName(vs), total, total)
+		vs.Quorum = total
+	}
+}
+
+func (p *parser) checkerDefaults(vs *VirtualServer, rs *RealServer, cs *checkerState) {
+	c := cs.c
+	defRetry, defDBR := 1, Seconds(1)
+	switch c.Type {
+	case CheckHTTP, CheckSSL:
+		defDBR = Seconds(3)
+	case CheckMisc:
+		defRetry = 0
+	case CheckDNS:
+		defRetry = 3
+	}
+	c.DelayLoop = rs.DelayLoop
+	if cs.delayLoop != nil {
+		c.DelayLoop = *cs.delayLoop
+	}
+	if c.Type == CheckDNS {
+		defDBR = c.DelayLoop
+	}
+	pickD := func(own, rsv, vsv *Duration, def Duration) Duration {
+		switch {
+		case own != nil:
+			return *own
+		case rsv != nil:
+			return *rsv
+		case vsv != nil:
+			return *vsv
+		}
+		return def
+	}
+	c.ConnectTimeout = pickD(cs.connectTimeout, rs.ConnectTimeout, vs.ConnectTimeout, Seconds(5))
+	c.DelayBeforeRetry = pickD(cs.delayBeforeRetry, rs.DelayBeforeRetry, vs.DelayBeforeRetry, defDBR)
+	c.Warmup = pickD(cs.warmup, rs.Warmup, vs.Warmup, c.DelayLoop)
+	switch {
+	case cs.retry != nil:
+		c.Retry = *cs.retry
+	case rs.Retry != nil:
+		c.Retry = *rs.Retry
+	case vs.Retry != nil:
+		c.Retry = *vs.Retry
+	default:
+		c.Retry = defRetry
+	}
+	if rs.Alpha || vs.Alpha {
+		c.Alpha = true
+	}
+	if c.Type != CheckMisc && c.Type != CheckFile && c.Type != CheckBFD && c.Type != CheckPing {
+		if !cs.connectPortSet {
+			c.ConnectPort = rs.Port
+		}
+		if !c.ConnectIP.IsValid() {
+			c.ConnectIP = rs.Address
+		}
+	}
+	if c.Type == CheckPing && !c.ConnectIP.IsValid() {
+		c.ConnectIP = rs.Address
+	}
+	if c.HTTP != nil && c.HTTP.Virtualhost == "" {
+		c.HTTP.Virtualhost = rs.Virtualhost
+	}
+	if c.SMTP != nil {
+		for _, h := range c.SMTP.Hosts {
+			if !h.ConnectIP.IsValid() {
+				h.ConnectIP = rs.Address
+			}
+			if h.ConnectPort == 0 {
+				h.ConnectPort = 25
+			}
+			h.ConnectTimeout = c.ConnectTimeout
+			h.Retry, h.DelayBeforeRetry, h.Warmup, h.DelayLoop = c.Retry, c.DelayBeforeRetry, c.Warmup, c.DelayLoop
+		}
+		if !cs.connectPortSet && rs.Port == 0 {
+			c.ConnectPort = 25
+		}
+	}
+	if c.Type == CheckDNS && !cs.connectPortSet && rs.Port == 0 {
+		c.ConnectPort = 53
+	}
+}
+
+func itoa(n int) string {
+	const digits = "0123456789"
+	if n == 0 {
+		return "0"
+	}
+	var b [20]byte
+	i := len(b)
+	neg := n < 0
+	if neg {
+		n = -n
+	}
+	for n > 0 {
+		i--
+		b[i] = digits[n%10]
+		n /= 10
+	}
+	if neg {
+		i--
+		b[i] = '-'
+	}
+	return string(b[i:])
+}
+
+// vsName formats a virtual server the way messages name it.
+func vsName(vs *VirtualServer) string {
+	switch vs.Kind {
+	case "fwmark":
+		return "FWM " + itoa(int(vs.Fwmark))
+	case "group":
+		return "[" + vs.Group + "]:" + itoa(int(vs.Port))
+	}
+	proto := vs.Protocol
+	if proto == "" {
+		proto = "TCP"
+	}
+	return "[" + vs.Address.String() + "]:" + lower(proto) + ":" + itoa(int(vs.Port))
+}
+
+func lower(s string) string {
+	b := []byte(s)
+	for i, c := range b {
+		if c >= 'A' && c <= 'Z' {
+			b[i] = c + 32
+		}
+	}
+	return string(b)
+}
+
+// finish resolves references between blocks once everything is read.
+func (p *parser) finish() {
+	c := p.cfg
+	insts := map[string]*VRRPInstance{}
+	for _, v := range c.Instances {
+		insts[v.Name] = v
+	}
+	scripts := map[string]*VRRPScript{}
+	for _, s := range c.Scripts {
+		scripts[s.Name] = s
+	}
+	files := map[string]bool{}
+	for _, f := range c.TrackFiles {
+		files[f.Name] = true
+	}
+	procs := map[string]bool{}
+	for _, t := range c.TrackProcesses {
+		procs[t.Name] = true
+	}
+	bfds := map[string]bool{}
+	for _, b := range c.BFDInstances {
+		bfds[b.Name] = true
+	}
+	checkRefs := func(owner string, t *Tracking) {
+		t.TrackScripts = filterRefs(p, owner, "track script", t.TrackScripts, func(n string) bool { return scripts[n] != nil })
+		t.TrackFiles = filterRefs(p, owner, "track file", t.TrackFiles, func(n string) bool { return files[n] })
+		t.TrackProcesses = filterRefs(p, owner, "track process", t.TrackProcesses, func(n string) bool { return procs[n] })
+		t.TrackBFDs = filterRefs(p, owner, "track bfd", t.TrackBFDs, func(n string) bool { return bfds[n] })
+	}
+	for _, v := range c.Instances {
+		checkRefs(v.Name, &v.Tracking)
+	}
+	for _, g := range c.SyncGroups {
+		checkRefs(g.Name, &g.Tracking)
+		kept := g.Instances[:0]
+		for _, n := range g.Instances {
+			v, ok := insts[n]
+			if !ok {
+				p.errorf(g.Pos, "virtual router %s specified in sync group %s doesn't exist - ignoring", n, g.Name)
+				continue
+			}
+			if v.SyncGroup != "" {
+				p.errorf(g.Pos, "vrrp instance %s cannot be in more than one sync group - ignoring in %s", n, g.Name)
+				continue
+			}
+			v.SyncGroup = g.Name
+			kept = append(kept, n)
+		}
+		g.Instances = kept
+		if len(kept) == 0 {
+			p.errorf(g.Pos, "sync group %s, no matching virtual router found in group declaration - removing", g.Name)
+		}
+	}
+	// Duplicate (interface, family, vrid) among multicast instances.
+	type key struct {
+		ifc    string
+		family string
+		vrid   int
+	}
+	seen := map[key]string{}
+	for _, v := range c.Instances {
+		if len(v.UnicastPeers) > 0 || v.VRID == 0 {
+			continue
+		}
+		k := key{v.Interface, v.Family, v.VRID}
+		if o, ok := seen[k]; ok {
+			p.errorf(v.Pos, "(%s) VRID %d is already used by %s on interface %s", v.Name, v.VRID, o, v.Interface)
+			continue
+		}
+		seen[k] = v.Name
+	}
+	groups := map[string]bool{}
+	for _, g := range c.VirtualServerGroups {
+		groups[g.Name] = true
+	}
+	for _, vs := range c.VirtualServers {
+		if vs.Kind == "group" && !groups[vs.Group] {
+			p.errorf(vs.Pos, "virtual server group %s does not exist", vs.Group)
+		}
+		for _, rs := range vs.RealServers {
+			for _, ch := range rs.Checkers {
+				if ch.File != nil && !files[ch.File.TrackFile] {
+					p.errorf(ch.Pos, "FILE_CHECK: track_file %s not found", ch.File.TrackFile)
+				}
+				if ch.BFD != nil && !bfds[ch.BFD.Name] {
+					p.errorf(ch.Pos, "BFD_CHECK: bfd_instance %s not found", ch.BFD.Name)
+				}
+			}
+		}
+	}
+	if c.Global.RouterID == "" {
+		c.Global.RouterID = hostname()
+	}
+	if p.opts.HostChecks {
+		p.hostChecks()
+	}
+}
+
+func filterRefs(p *parser, owner, what string, refs []TrackRef, exists func(string) bool) []TrackRef {
+	kept := refs[:0]
+	for _, r := range refs {
+		if !exists(r.Name) {
+			p.errorf(r.Pos, "(%s) %s %s not found, ignoring...", owner, what, r.Name)
+			continue
+		}
+		kept = append(kept, r)
+	}
+	return kept
+}
