@@ -8,6 +8,8 @@ import (
 	"path/filepath"
 	"testing"
 	"time"
+
+	"github.com/xalived/xalived/pkg/vrrp"
 )
 
 const (
@@ -30,13 +32,13 @@ func TestCaptures(t *testing.T) {
 		in   Instance
 	}{
 		{"keepalived-2.2.7-v2-ipv4-authpass.pcap", Instance{Version: 2, Interval: 1, AuthType: 1, AuthPass: "secret12",
-			VIPs: []netip.Addr{a100, a101}, CheckAddrList: true}},
-		{"keepalived-2.2.7-v2-ipv4-unicast.pcap", Instance{Version: 2, Interval: 1, Unicast: true,
-			VIPs: []netip.Addr{a100}, CheckAddrList: true}},
-		{"keepalived-2.2.7-v3-ipv4-100ms.pcap", Instance{Version: 3, Interval: 10, VIPs: []netip.Addr{a100}, CheckAddrList: true}},
-		{"keepalived-2.2.7-v3-ipv4-vmac.pcap", Instance{Version: 3, Interval: 100, VIPs: []netip.Addr{a100}, CheckAddrList: true}},
+			VIPs: []netip.Addr{a101, a100}}},
+		{"keepalived-2.2.7-v2-ipv4-unicast.pcap", Instance{Version: 2, Interval: 1, Unicast: true, VIPs: []netip.Addr{a100},
+			CheckUnicastSrc: true, UnicastPeers: []UnicastPeer{{Addr: netip.MustParseAddr("10.99.0.1")}, {Addr: netip.MustParseAddr("10.99.0.2")}}}},
+		{"keepalived-2.2.7-v3-ipv4-100ms.pcap", Instance{Version: 3, Interval: 10, VIPs: []netip.Addr{a100}}},
+		{"keepalived-2.2.7-v3-ipv4-vmac.pcap", Instance{Version: 3, Interval: 100, VIPs: []netip.Addr{a100}}},
 		{"keepalived-2.2.7-v3-ipv6.pcap", Instance{Version: 3, Interval: 100,
-			VIPs: []netip.Addr{netip.MustParseAddr("2001:db8::100")}, CheckAddrList: true}},
+			VIPs: []netip.Addr{netip.MustParseAddr("2001:db8::100")}}},
 	}
 	d := newDP(t, Options{})
 	for _, c := range cases {
@@ -56,6 +58,9 @@ func TestCaptures(t *testing.T) {
 				t.Fatal(err)
 			}
 			defer func() { _ = d.DeleteInstance(in.Key) }()
+			if err := d.SetState(in.Key, StateBackup, 0); err != nil {
+				t.Fatal(err)
+			}
 			adverts := 0
 			for i, f := range frames {
 				isVRRP := isVRRPFrame(f)
@@ -72,8 +77,11 @@ func TestCaptures(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if adverts == 0 || cnt.Adverts[ReasonOK] != uint64(adverts) {
-				t.Errorf("valid adverts %d, want %d; counters %v", cnt.Adverts[ReasonOK], adverts, cnt.Adverts)
+			if adverts == 0 || cnt.Adverts[vrrp.Accept] != uint64(adverts) {
+				t.Errorf("valid adverts %d, want %d; counters %v", cnt.Adverts[vrrp.Accept], adverts, cnt.Adverts)
+			}
+			if cnt.Notes != [NumReasons]uint64{} {
+				t.Errorf("notes %v, want none", cnt.Notes)
 			}
 			drainEvents(t, d, 0)
 		})
@@ -96,10 +104,12 @@ func isVRRPFrame(f []byte) bool {
 	return false
 }
 
-// TestReasons: one frame per receive check, with the verdict and the counter it must move.
+// TestReasons: one frame per rung of the receive ladder (pkg/vrrp/RECEIVE.md), with the verdict,
+// the counter it must move and the notes of accepted adverts.
 func TestReasons(t *testing.T) {
 	v2 := func(in *Instance) { in.Version, in.Interval, in.AuthType, in.AuthPass = 2, 1, 1, "pw" }
 	v2a := advert{version: 2, authType: 1, pass: "pw", interval: 1}
+	with := func(a advert, f func(*advert)) advert { f(&a); return a }
 	big := make([]netip.Addr, 255)
 	for i := range big {
 		big[i] = netip.AddrFrom4([4]byte{203, 0, 113, byte(i)})
@@ -109,73 +119,87 @@ func TestReasons(t *testing.T) {
 		big6[i] = netip.AddrFrom16([16]byte{0x20, 0x01, 0x0d, 0xb8, 14: byte(i >> 8), 15: byte(i)})
 	}
 	unicast := func(in *Instance) { in.Unicast = true }
+	ucheck := func(in *Instance) {
+		in.Unicast, in.CheckUnicastSrc = true, true
+		in.UnicastPeers = []UnicastPeer{{Addr: peer4, MinTTL: 60, MaxTTL: 64}, {Addr: netip.MustParseAddr("198.51.100.3")}}
+	}
 	cases := []struct {
 		name   string
 		cfg    func(*Instance)
+		state  State // default BACKUP
 		v6     bool
 		adv    advert
 		raw    []byte // instead of adv
-		reason Reason
+		reason vrrp.DropReason
+		notes  []vrrp.DropReason
 		global bool // counted in the global counters (no instance)
 		none   bool // not VRRP for us: passed, nothing counted
 	}{
-		{name: "v3 ipv4", reason: ReasonOK},
-		{name: "v3 ipv4 rfc9568 checksum", adv: advert{csumV2Form: true}, reason: ReasonOK},
-		{name: "v3 ipv6", v6: true, reason: ReasonOK},
-		{name: "v2 password", cfg: v2, adv: v2a, reason: ReasonOK},
-		{name: "v2 padded to 60 bytes", cfg: v2, adv: func() advert { a := v2a; a.trailer = make([]byte, 6); return a }(), reason: ReasonOK},
-		{name: "ipv4 options", adv: advert{ihl: 24}, reason: ReasonOK},
-		{name: "vlan", cfg: func(in *Instance) { in.Key.VLAN = 100 }, adv: advert{vlan: 100}, reason: ReasonOK},
-		{name: "vlan ipv6", v6: true, cfg: func(in *Instance) { in.Key.VLAN = 4094 }, adv: advert{vlan: 4094}, reason: ReasonOK},
-		{name: "ipv6 hop-by-hop header", v6: true, adv: advert{ipv6HopByHop: true}, reason: ReasonOK},
-		{name: "255 addresses", cfg: func(in *Instance) { in.VIPs = big; in.CheckAddrList = true }, adv: advert{addrs: big}, reason: ReasonOK},
-		{name: "200 ipv6 addresses", v6: true, cfg: func(in *Instance) { in.VIPs = big6; in.CheckAddrList = true }, adv: advert{addrs: big6}, reason: ReasonOK},
-		{name: "address list in another order", cfg: func(in *Instance) { in.VIPs = []netip.Addr{vip4, vip4b}; in.CheckAddrList = true },
-			adv: advert{addrs: []netip.Addr{vip4b, vip4}}, reason: ReasonOK},
-		{name: "unicast", cfg: unicast, adv: advert{dst: ours4, ttl: 64}, reason: ReasonOK},
+		{name: "v3 ipv4", reason: vrrp.Accept},
+		{name: "v3 ipv4 master", state: StateMaster, reason: vrrp.Accept},
+		{name: "v3 ipv4 rfc9568 checksum", adv: advert{csumV2Form: true}, reason: vrrp.Accept},
+		{name: "v3 ipv6", v6: true, reason: vrrp.Accept},
+		{name: "v2 password", cfg: v2, adv: v2a, reason: vrrp.Accept},
+		{name: "v2 padded to 60 bytes", cfg: v2, adv: with(v2a, func(a *advert) { a.trailer = make([]byte, 6) }), reason: vrrp.Accept},
+		{name: "long trailer after the ip packet", adv: advert{trailer: make([]byte, 100)}, reason: vrrp.Accept},
+		{name: "ipv4 options", adv: advert{ihl: 24}, reason: vrrp.Accept},
+		{name: "vlan", cfg: func(in *Instance) { in.Key.VLAN = 100 }, adv: advert{vlan: 100}, reason: vrrp.Accept},
+		{name: "vlan ipv6", v6: true, cfg: func(in *Instance) { in.Key.VLAN = 4094 }, adv: advert{vlan: 4094}, reason: vrrp.Accept},
+		{name: "ipv6 hop-by-hop header", v6: true, adv: advert{ipv6HopByHop: true}, reason: vrrp.Accept},
+		{name: "255 addresses", cfg: func(in *Instance) { in.VIPs = big }, adv: advert{addrs: big}, reason: vrrp.Accept},
+		{name: "200 ipv6 addresses", v6: true, cfg: func(in *Instance) { in.VIPs = big6 }, adv: advert{addrs: big6}, reason: vrrp.Accept},
+		{name: "address list in another order", cfg: func(in *Instance) { in.VIPs = []netip.Addr{vip4, vip4b} },
+			adv: advert{addrs: []netip.Addr{vip4b, vip4}}, reason: vrrp.Accept},
+		{name: "unicast", cfg: unicast, adv: advert{dst: ours4, ttl: 64}, reason: vrrp.Accept},
+		{name: "unicast from a checked peer", cfg: ucheck, adv: advert{dst: ours4, ttl: 63}, reason: vrrp.Accept},
+		{name: "unicast from an unbounded peer", cfg: ucheck, adv: advert{src: netip.MustParseAddr("198.51.100.3"), dst: ours4, ttl: 1}, reason: vrrp.Accept},
 
-		{name: "truncated vrrp header", adv: advert{truncate: 6}, reason: DropTruncated, global: true},
-		{name: "ipv4 ihl below 5", adv: advert{ihl: 16}, reason: DropTruncated, global: true},
-		{name: "unknown vrid", adv: advert{vrid: 52}, reason: DropUnknownVRID, global: true},
-		{name: "other vlan", cfg: func(in *Instance) { in.Key.VLAN = 100 }, adv: advert{vlan: 200}, reason: DropUnknownVRID, global: true},
-		{name: "tagged advert, untagged instance", adv: advert{vlan: 7}, reason: DropUnknownVRID, global: true},
+		{name: "truncated vrrp header", adv: advert{truncate: 6}, reason: vrrp.ReasonTruncated, global: true},
+		{name: "unknown vrid", adv: advert{vrid: 52}, reason: vrrp.ReasonUnknownVRID, global: true},
+		{name: "other vlan", cfg: func(in *Instance) { in.Key.VLAN = 100 }, adv: advert{vlan: 200}, reason: vrrp.ReasonUnknownVRID, global: true},
+		{name: "tagged advert, untagged instance", adv: advert{vlan: 7}, reason: vrrp.ReasonUnknownVRID, global: true},
+		{name: "ipv4 ihl below 5", adv: advert{ihl: 16}, none: true},
 		{name: "ipv6 fragment header", v6: true, adv: advert{ipv6Fragment: true}, none: true},
 		{name: "not vrrp", raw: ether(macOurs, macPeer, 0, 0x0800, append([]byte{0x45, 0, 0, 28, 0, 0, 0, 0, 64, 17, 0, 0, 198, 51, 100, 2, 198, 51, 100, 1}, make([]byte, 8)...)), none: true},
 		{name: "vlan tag cut", raw: append(ether(macOurs, macPeer, 0, 0x8100, nil), 0), none: true},
 
-		{name: "ipv6 multicast on unicast instance", v6: true, cfg: unicast, reason: DropMulticastMismatch},
-		{name: "count larger than addresses", adv: advert{countDelta: 1}, reason: DropLength},
-		// Fewer addresses than sent fit the 46-byte padding allowance; the IP length then disagrees.
-		{name: "count smaller than addresses", adv: advert{countDelta: -1}, reason: DropIPLength},
-		{name: "count smaller than addresses, long frame", adv: advert{addrs: big[:20], countDelta: -1}, reason: DropLength},
-		{name: "oversized: trailing bytes", adv: advert{trailer: make([]byte, 20)}, reason: DropLength},
-		{name: "frame cut in the address list", adv: advert{addrs: []netip.Addr{vip4, vip4b}, truncate: 2}, reason: DropLength},
-		{name: "v2 without auth data", cfg: v2, adv: func() advert { a := v2a; a.version = 2; a.truncate = 8; return a }(), reason: DropLength},
-		{name: "ttl 254", adv: advert{ttl: 254}, reason: DropTTL},
-		{name: "hop limit 1", v6: true, adv: advert{ttl: 1}, reason: DropTTL},
-		// Length runs before version (keepalived's order): a short v2 advert passes as v3 plus padding.
-		{name: "v2 advert to v3 instance", adv: advert{version: 2, interval: 1}, reason: DropVersion},
-		{name: "v3 advert to v2 instance", cfg: v2, adv: advert{addrs: []netip.Addr{vip4, vip4b}}, reason: DropLength},
-		{name: "v3 advert to v2 instance, padded to the v2 length", cfg: v2, adv: advert{trailer: make([]byte, 8)}, reason: DropVersion},
-		{name: "v2 wrong password", cfg: v2, adv: func() advert { a := v2a; a.pass = "pX"; return a }(), reason: DropAuth},
-		{name: "v2 auth type 0 to password instance", cfg: v2, adv: func() advert { a := v2a; a.authType, a.pass = 0, ""; return a }(), reason: DropAuth},
-		{name: "v2 auth type 2 (AH)", cfg: v2, adv: func() advert { a := v2a; a.authType = 2; return a }(), reason: DropAuth},
-		{name: "v2 interval mismatch", cfg: v2, adv: func() advert { a := v2a; a.interval = 2; return a }(), reason: DropInterval},
-		{name: "v3 interval 0", adv: advert{interval: 0xf000}, reason: DropInterval},
-		{name: "type 2", adv: advert{typ: 2}, reason: DropType},
-		{name: "ip total length too big", adv: advert{ipLenDelta: 4}, reason: DropIPLength},
-		{name: "ip total length too small", adv: advert{ipLenDelta: -4}, reason: DropIPLength},
-		{name: "ipv6 payload length", v6: true, adv: advert{ipLenDelta: 2}, reason: DropIPLength},
-		{name: "checksum", adv: advert{csumDelta: 1}, reason: DropChecksum},
-		{name: "ipv6 checksum", v6: true, adv: advert{csumDelta: 0x100}, reason: DropChecksum},
-		{name: "v2 checksum", cfg: v2, adv: func() advert { a := v2a; a.csumDelta = 7; return a }(), reason: DropChecksum},
-		{name: "ipv6 rfc9568-form-less checksum", v6: true, adv: advert{csumV2Form: true}, reason: DropChecksum},
-		{name: "ipv4 multicast on unicast instance", cfg: unicast, reason: DropMulticastMismatch},
-		{name: "ipv4 unicast on multicast instance", adv: advert{dst: ours4}, reason: DropMulticastMismatch},
-		{name: "owner ignores adverts", cfg: func(in *Instance) { in.Priority = 255; in.OwnerIgnoreAdverts = true }, reason: DropOwner},
-		{name: "address list differs", cfg: func(in *Instance) { in.CheckAddrList = true }, adv: advert{addrs: []netip.Addr{vip4b}}, reason: DropAddrList},
-		{name: "address count differs", cfg: func(in *Instance) { in.CheckAddrList = true }, adv: advert{addrs: []netip.Addr{vip4, vip4b}}, reason: DropAddrList},
-		{name: "address list differs, not checked", adv: advert{addrs: []netip.Addr{vip4b}}, reason: ReasonOK},
+		{name: "init", state: StateInit, reason: vrrp.ReasonState},
+		{name: "fault", state: StateFault, reason: vrrp.ReasonState},
+		{name: "ipv6 multicast on unicast instance", v6: true, cfg: unicast, reason: vrrp.ReasonDst},
+		{name: "count larger than addresses", adv: advert{countDelta: 1}, reason: vrrp.ReasonLength},
+		{name: "count smaller than addresses", adv: advert{countDelta: -1}, reason: vrrp.ReasonLength},
+		{name: "ip total length too big", adv: advert{ipLenDelta: 4}, reason: vrrp.ReasonLength},
+		{name: "ip total length too small", adv: advert{ipLenDelta: -4}, reason: vrrp.ReasonLength},
+		{name: "ipv6 payload length", v6: true, adv: advert{ipLenDelta: 2}, reason: vrrp.ReasonLength},
+		{name: "v2 advert to v3 instance", adv: advert{version: 2, interval: 1}, reason: vrrp.ReasonLength},
+		{name: "v3 advert to v2 instance", cfg: v2, reason: vrrp.ReasonLength},
+		{name: "ip length beyond the frame", adv: advert{countDelta: 1, ipLenDelta: 4}, reason: vrrp.ReasonTruncated},
+		{name: "frame cut in the address list", adv: advert{addrs: []netip.Addr{vip4, vip4b}, truncate: 2}, reason: vrrp.ReasonTruncated},
+		{name: "v2 frame cut in the auth data", cfg: v2, adv: with(v2a, func(a *advert) { a.truncate = 8 }), reason: vrrp.ReasonTruncated},
+		{name: "ttl 254", adv: advert{ttl: 254}, reason: vrrp.ReasonTTL},
+		{name: "hop limit 1", v6: true, adv: advert{ttl: 1}, reason: vrrp.ReasonTTL},
+		{name: "v3 advert with the v2 length to v2 instance", cfg: v2, adv: advert{trailer: make([]byte, 8), ipLenDelta: 8}, reason: vrrp.ReasonVersion},
+		{name: "v2 wrong password", cfg: v2, adv: with(v2a, func(a *advert) { a.pass = "pX" }), reason: vrrp.ReasonAuth},
+		{name: "v2 auth type 0 to password instance", cfg: v2, adv: with(v2a, func(a *advert) { a.authType, a.pass = 0, "" }), reason: vrrp.ReasonAuth},
+		{name: "v2 auth type 2 (AH)", cfg: v2, adv: with(v2a, func(a *advert) { a.authType = 2 }), reason: vrrp.ReasonAuth},
+		{name: "v2 interval mismatch", cfg: v2, adv: with(v2a, func(a *advert) { a.interval = 2 }), reason: vrrp.ReasonInterval},
+		{name: "v3 interval 0", adv: advert{interval: 0xf000}, reason: vrrp.ReasonInterval},
+		{name: "v3 interval mismatch is a note", adv: advert{interval: 50}, reason: vrrp.Accept, notes: []vrrp.DropReason{vrrp.ReasonInterval}},
+		{name: "type 2", adv: advert{typ: 2}, reason: vrrp.ReasonType},
+		{name: "checksum", adv: advert{csumDelta: 1}, reason: vrrp.ReasonChecksum},
+		{name: "ipv6 checksum", v6: true, adv: advert{csumDelta: 0x100}, reason: vrrp.ReasonChecksum},
+		{name: "ipv6 message-only checksum", v6: true, adv: advert{csumV2Form: true}, reason: vrrp.ReasonChecksum},
+		{name: "v2 checksum", cfg: v2, adv: with(v2a, func(a *advert) { a.csumDelta = 7 }), reason: vrrp.ReasonChecksum},
+		{name: "ipv4 multicast on unicast instance", cfg: unicast, reason: vrrp.ReasonDst},
+		{name: "ipv4 unicast on multicast instance", adv: advert{dst: ours4}, reason: vrrp.ReasonDst},
+		{name: "owner ignores adverts", cfg: func(in *Instance) { in.Priority = 255; in.OwnerIgnoreAdverts = true }, reason: vrrp.ReasonOwner},
+		{name: "owner processes adverts by default", cfg: func(in *Instance) { in.Priority = 255 }, reason: vrrp.Accept},
+		{name: "address list differs", adv: advert{addrs: []netip.Addr{vip4b}}, reason: vrrp.Accept, notes: []vrrp.DropReason{vrrp.ReasonAddrList}},
+		{name: "address count differs", adv: advert{addrs: []netip.Addr{vip4, vip4b}}, reason: vrrp.Accept, notes: []vrrp.DropReason{vrrp.ReasonAddrCount}},
+		{name: "v3 no addresses", adv: advert{addrs: []netip.Addr{}}, reason: vrrp.Accept, notes: []vrrp.DropReason{vrrp.ReasonAddrCount}},
+		{name: "unicast from a stranger", cfg: ucheck, adv: advert{src: netip.MustParseAddr("198.51.100.77"), dst: ours4, ttl: 64}, reason: vrrp.ReasonUnicastSrc},
+		{name: "unicast peer ttl above bound", cfg: ucheck, adv: advert{dst: ours4, ttl: 255}, reason: vrrp.ReasonTTL},
+		{name: "unicast peer ttl below bound", cfg: ucheck, adv: advert{dst: ours4, ttl: 59}, reason: vrrp.ReasonTTL},
 	}
 	d := newDP(t, Options{})
 	for _, c := range cases {
@@ -191,6 +215,13 @@ func TestReasons(t *testing.T) {
 				t.Fatal(err)
 			}
 			defer func() { _ = d.DeleteInstance(in.Key) }()
+			st := c.state
+			if st == 0 && c.name != "init" {
+				st = StateBackup
+			}
+			if err := d.SetState(in.Key, st, time.Hour); err != nil {
+				t.Fatal(err)
+			}
 			frame := c.raw
 			if frame == nil {
 				a := c.adv
@@ -201,9 +232,6 @@ func TestReasons(t *testing.T) {
 					if a.addrs == nil {
 						a.addrs = []netip.Addr{vip6}
 					}
-				}
-				if in.Unicast && c.reason == ReasonOK {
-					a.dst = ours4
 				}
 				frame = a.frame()
 			}
@@ -233,6 +261,15 @@ func TestReasons(t *testing.T) {
 					t.Errorf("verdict %s, counters %v; want DROP and %s", verdictName(v), cnt.Adverts, c.reason)
 				}
 			}
+			var notes []vrrp.DropReason
+			for i, n := range cnt.Notes {
+				if n != 0 {
+					notes = append(notes, vrrp.DropReason(i))
+				}
+			}
+			if fmt.Sprint(notes) != fmt.Sprint(c.notes) {
+				t.Errorf("notes %v, want %v", notes, c.notes)
+			}
 			drainEvents(t, d, 0)
 		})
 	}
@@ -252,13 +289,14 @@ func TestSocketPath(t *testing.T) {
 	if err := d.SetInstance(inst4()); err != nil {
 		t.Fatal(err)
 	}
+	_ = d.SetState(inst4().Key, StateBackup, 0)
 	for _, a := range []advert{{}, {ttl: 1}} {
 		if v, _ := run(t, d, a.frame()); v != xdpPass {
 			t.Errorf("verdict %s, want PASS", verdictName(v))
 		}
 	}
 	c, _ := d.Counters(inst4().Key)
-	if c.Adverts[ReasonOK] != 1 || c.Adverts[DropTTL] != 1 {
+	if c.Adverts[vrrp.Accept] != 1 || c.Adverts[vrrp.ReasonTTL] != 1 {
 		t.Errorf("counters %v", c.Adverts)
 	}
 }
@@ -287,7 +325,7 @@ func TestElection(t *testing.T) {
 			down: 3*time.Second + 609375*time.Microsecond},
 		{name: "same master again", state: StateBackup, adv: advert{src: peer4, prio: 150}, peer: 150},
 		{name: "priority change", state: StateBackup, adv: advert{src: peer4, prio: 120}, events: []EventType{EventPeerChanged}, peer: 120},
-		{name: "interval change (v3 adopts)", state: StateBackup, adv: advert{src: peer4, prio: 120, interval: 50}, events: []EventType{EventPeerChanged}, peer: 120,
+		{name: "interval change (v3 adopts)", state: StateBackup, adv: advert{src: peer4, prio: 120, interval: 50}, events: []EventType{EventPeerChanged, EventCheckFailed}, peer: 120,
 			down: 1500*time.Millisecond + 304687500},
 		{name: "lower priority discarded (preempt)", state: StateBackup, adv: advert{src: hi, prio: 50}, peer: 120},
 		{name: "priority 0", state: StateBackup, adv: advert{src: peer4, prio: 0, interval: 50}, events: []EventType{EventPrioZero}, peer: 0,
@@ -356,16 +394,17 @@ func TestCheckFailedEvents(t *testing.T) {
 	if err := d.SetInstance(in); err != nil {
 		t.Fatal(err)
 	}
+	_ = d.SetState(in.Key, StateBackup, 0)
 	bad := advert{version: 2, interval: 3, prio: 77}.frame()
 	run(t, d, bad)
 	run(t, d, bad)
 	run(t, d, advert{version: 2, interval: 1, ttl: 3}.frame()) // TTL: not a config mismatch
 	evs := drainEvents(t, d, 50*time.Millisecond)
-	if len(evs) != 1 || evs[0].Type != EventCheckFailed || evs[0].Reason != DropInterval || evs[0].Priority != 77 || evs[0].Interval != 3 {
+	if len(evs) != 1 || evs[0].Type != EventCheckFailed || evs[0].Reason != vrrp.ReasonInterval || evs[0].Priority != 77 || evs[0].Interval != 3 {
 		t.Fatalf("events %+v, want one check_failed/interval", evs)
 	}
 	c, _ := d.Counters(in.Key)
-	if c.Adverts[DropInterval] != 2 || c.Events != 1 {
+	if c.Adverts[vrrp.ReasonInterval] != 2 || c.Events != 1 {
 		t.Errorf("counters %+v", c)
 	}
 }
