@@ -48,7 +48,7 @@ var variants = []variant{
 	{name: "v3-ipv6-mcast", version: 3, advert: "0.1", ipv6: true, kinds: pairKinds, masterDue: 3 * time.Second},
 	{name: "v3-ipv4-unicast", version: 3, advert: "0.1", unicast: true, kinds: pairKinds, masterDue: 3 * time.Second},
 	{name: "v3-ipv6-unicast", version: 3, advert: "0.1", ipv6: true, unicast: true, kinds: []string{"xk", "kx"}, masterDue: 3 * time.Second},
-	{name: "v3-ipv4-vmac", version: 3, advert: "0.1", vmac: true, kinds: []string{"xx", "xk"}, masterDue: 3 * time.Second},
+	{name: "v3-ipv4-vmac", version: 3, advert: "0.1", vmac: true, kinds: pairKinds, masterDue: 3 * time.Second},
 	{name: "v2-ipv4-mcast", version: 2, advert: "1", kinds: pairKinds, masterDue: 8 * time.Second},
 	{name: "v2-ipv4-auth", version: 2, advert: "1", auth: "s3cr3t", kinds: []string{"xk", "kx"}, masterDue: 8 * time.Second},
 }

@@ -1,3 +1,5 @@
+//go:build !xalived_router
+
 package daemon
 
 import (
@@ -5,7 +7,8 @@ import (
 	"errors"
 )
 
-// newRealEngine builds the engine from the configuration; it lands with pkg/router.
+// newRealEngine is replaced by engine.go once pkg/router is on this branch (until then
+// `-tags xalived_router` with the router package present builds the real one).
 func newRealEngine(ctx context.Context, d *Daemon) (engine, error) {
 	return nil, errors.New("daemon: the VRRP engine is not built in yet")
 }
