@@ -113,6 +113,8 @@ type Machine struct {
 	Master         netip.Addr
 	MasterPriority uint8
 	// PreemptAt: before this instant a BACKUP accepts lower-priority masters (preempt_delay).
+	// Zero: the delay has not started; it starts when a lower-priority master is first heard
+	// and stops when an equal or higher one is.
 	PreemptAt time.Time
 	// Transitions counts state changes.
 	Transitions uint64
@@ -324,9 +326,6 @@ func (m *Machine) start(as *actions, now time.Time, initial bool) {
 		return
 	}
 	m.MasterInterval = m.Cfg.Interval
-	if m.Cfg.PreemptDelay > 0 {
-		m.PreemptAt = now.Add(m.Cfg.PreemptDelay)
-	}
 	owner := m.Cfg.Priority == PriorityOwner
 	switch {
 	case owner && (m.Cfg.InitialMaster || !initial):
@@ -349,6 +348,7 @@ func (m *Machine) enter(as *actions, s State) {
 
 func (m *Machine) becomeBackup(as *actions, now time.Time, down time.Duration) {
 	m.WantMaster = false
+	m.PreemptAt = time.Time{}
 	as.arm(TimerMasterDown, now.Add(down))
 	m.enter(as, StateBackup)
 }

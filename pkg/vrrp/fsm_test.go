@@ -118,12 +118,12 @@ func TestFSMScenarios(t *testing.T) {
 			{0, Event{Kind: EvStartup}, StateBackup, "arm(master_down+1.00390625s) notify(BACKUP)"},
 			{500 * time.Millisecond, evAdvert(adv(2, 50, 1), fHigh), StateBackup, ""},
 		}},
-		{name: "preempt_delay: lower master accepted until the delay passed", cfg: func(c *Config) { c.PreemptDelay = 10 * time.Second }, steps: []step{
+		{name: "preempt_delay: lower master accepted until the delay since first sight passed", cfg: func(c *Config) { c.PreemptDelay = 10 * time.Second }, steps: []step{
 			startBackup,
 			{time.Second, evAdvert(adv(2, 50, 1), fHigh), StateBackup, "arm(master_down+4.609375s)"},
-			{9 * time.Second, evAdvert(adv(2, 50, 1), fHigh), StateBackup, "arm(master_down+12.609375s)"},
-			{10 * time.Second, evAdvert(adv(2, 50, 1), fHigh), StateBackup, ""},
-			{12*time.Second + 609375*time.Microsecond, evTimer(TimerMasterDown, 0), StateMaster, "*"},
+			{10 * time.Second, evAdvert(adv(2, 50, 1), fHigh), StateBackup, "arm(master_down+13.609375s)"},
+			{11 * time.Second, evAdvert(adv(2, 50, 1), fHigh), StateBackup, ""},
+			{13*time.Second + 609375*time.Microsecond, evTimer(TimerMasterDown, 0), StateMaster, "*"},
 		}},
 		{name: "preempt_delay restarts on first sight of a lower master", cfg: func(c *Config) { c.PreemptDelay = 10 * time.Second }, steps: []step{
 			startBackup,
