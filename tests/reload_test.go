@@ -1,5 +1,3 @@
-//go:build xalived_daemon
-
 package tests
 
 import (

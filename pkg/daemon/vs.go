@@ -1,5 +1,3 @@
-//go:build xalived_router
-
 package daemon
 
 import (
