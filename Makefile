@@ -25,14 +25,20 @@ test: deps ## run every test tier that exists (unit, BPF, network namespaces, VM
 	$(GO) vet ./...
 	@test -z "$$(gofmt -l $$(git ls-files '*.go'))" || { echo "gofmt would change:"; gofmt -l $$(git ls-files '*.go'); exit 1; }
 	$(GO) test -count=1 -timeout 40m ./...
+	$(GO) run ./vmtest
 
 .PHONY: demo
-demo: ## two xalived nodes and a client in network namespaces: election, failover, measured outage
-	@echo "make demo: not yet; it lands with the VRRP engine (issue 3)" >&2; exit 1
+demo: deps build ## two xalived nodes and a client in network namespaces: election, failover, measured outage (root)
+	@scripts/demo.sh
 
 .PHONY: generate
-generate: ## regenerate committed generated files (bpf2go objects and Go bindings)
+generate: deps ## regenerate committed generated files (bpf2go objects and Go bindings; clang-14)
 	$(GO) generate ./...
+
+.PHONY: check-generate
+check-generate: generate ## regenerate and fail if the committed generated files are stale
+	@git diff --exit-code --stat || { echo "generated files are stale: run make generate and commit" >&2; exit 1; }
+	@test -z "$$(git status --porcelain --untracked-files=all | grep '^??')" || { git status --porcelain; echo "generate made new files: commit them" >&2; exit 1; }
 
 .PHONY: lint
 lint: ## go vet, gofmt and staticcheck
@@ -45,5 +51,5 @@ bench: deps ## benchmarks: each prints ratios against a baseline measured in the
 	$(GO) test -run '^$$' -bench . -benchtime 1x -timeout 60m ./...
 
 .PHONY: vmtest
-vmtest: deps ## boot Debian kernels under qemu and run the tests that need them
-	@echo "make vmtest: not yet; it lands with issue 5" >&2; exit 1
+vmtest: deps ## boot Debian kernels (VMTEST_KERNELS) under qemu and run the //go:build vmtest tests in each
+	$(GO) run ./vmtest

@@ -1,10 +1,52 @@
 package main
 
-import "errors"
+import (
+	"context"
+	"log/slog"
+	"os"
+	"path/filepath"
 
-// runDaemon starts the daemon with the parsed options. It is a placeholder
-// that the daemon wiring replaces; keep its signature.
+	"github.com/xalived/xalived/pkg/daemon"
+)
+
+// runDaemon runs the daemon in the foreground until SIGTERM/SIGINT or `xalivectl stop`.
+// xalived never forks: -n is accepted for keepalived compatibility, and systemd units use
+// Type=notify (READY=1 is sent once every instance runs). Logs go to stderr (the journal under
+// systemd); -D adds debug detail. The ready file comes from XALIVED_READY_FILE until the
+// command line has a --ready-file flag.
 func runDaemon(o options) error {
-	_ = o
-	return errors.New("daemon not built yet")
+	level := slog.LevelInfo
+	if o.LogDetail {
+		level = slog.LevelDebug
+	}
+	log := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: level}))
+	slog.SetDefault(log)
+	dataplane := o.Dataplane
+	if dataplane == "auto" {
+		dataplane = "socket" // the XDP dataplane is wired in by its own issue
+	}
+	pidFile := o.PidFile
+	if pidFile == "" {
+		name := o.Name
+		if name == "" {
+			name = "xalived"
+		}
+		pidFile = filepath.Join("/run/xalived", name+".pid")
+	}
+	err := daemon.Run(context.Background(), daemon.Options{
+		ConfigFile: o.ConfigFile,
+		Name:       o.Name,
+		Control:    o.Control,
+		PIDFile:    pidFile,
+		ReadyFile:  os.Getenv("XALIVED_READY_FILE"),
+		Dataplane:  dataplane,
+		BPFFS:      o.BPFFS,
+		ConfigID:   o.ConfigID,
+		Logger:     log,
+	})
+	if err != nil {
+		log.Error("xalived stopped", "err", err)
+		return &exitError{code: exitFatal}
+	}
+	return nil
 }

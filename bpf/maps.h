@@ -1,0 +1,79 @@
+/* maps.h: every map, pinned by name under BPFFS/xalived/NAME/ by the loader. */
+#ifndef XA_MAPS_H
+#define XA_MAPS_H
+
+#include <bpf/bpf_helpers.h>
+#include "types.h"
+
+/* Instance configuration by (ifindex, VLAN, family, VRID); user space writes, XDP reads. */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, MAX_INSTANCES);
+	__type(key, struct xa_inst_key);
+	__type(value, struct xa_inst_config);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} instances SEC(".maps");
+
+/* Instance state and MASTER lease by slot; user space writes (state flips, lease renewals). */
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, MAX_INSTANCES);
+	__type(key, __u32);
+	__type(value, struct xa_inst_state);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} states SEC(".maps");
+
+/* Peer record and master-down timer by slot; XDP writes, user space reads (and zeroes on
+ * delete, which also cancels the timer). */
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, MAX_INSTANCES);
+	__type(key, __u32);
+	__type(value, struct xa_peer);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} peers SEC(".maps");
+
+/* Per-CPU counters by slot. */
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, MAX_INSTANCES);
+	__type(key, __u32);
+	__type(value, struct xa_counters);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} counters SEC(".maps");
+
+/* Per-CPU counters of adverts that match no instance (one entry). */
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct xa_counters);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} global SEC(".maps");
+
+/* Virtual addresses by (ifindex, VLAN, family, address): owning slot and reply MAC. */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, MAX_VIPS);
+	__type(key, struct xa_vip_key);
+	__type(value, struct xa_vip);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} vips SEC(".maps");
+
+/* Unicast peers by (slot, address) with their TTL bounds (check_unicast_src). */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, MAX_UNICAST_PEERS);
+	__type(key, struct xa_upeer_key);
+	__type(value, struct xa_upeer);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} unicast_peers SEC(".maps");
+
+/* Events for user space (struct xa_event), only when the election may change. */
+struct {
+	__uint(type, BPF_MAP_TYPE_RINGBUF);
+	__uint(max_entries, RINGBUF_BYTES);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} events SEC(".maps");
+
+#endif

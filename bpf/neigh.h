@@ -1,0 +1,161 @@
+/* neigh.h: ARP and IPv6 neighbour solicitation responder for the VIPs of MASTER instances. */
+#ifndef XA_NEIGH_H
+#define XA_NEIGH_H
+
+#include "maps.h"
+#include "parse.h"
+
+/* Decides what to do with a request for a VIP: 1 answer, 0 pass, -1 drop (lease ran out). */
+XA_INLINE int vip_verdict(const struct xa_vip *vip, struct xa_counters **cp)
+{
+	__u32 slot = vip->slot;
+	struct xa_inst_state *st = bpf_map_lookup_elem(&states, &slot);
+	*cp = bpf_map_lookup_elem(&counters, &slot);
+	if (!st || st->state != XA_STATE_MASTER || !(vip->flags & XA_VIP_ANSWER))
+		return 0; /* BACKUP and others: the kernel does not hold the VIP, let it decide */
+	if (bpf_ktime_get_ns() >= st->lease_until_ns) {
+		if (*cp)
+			(*cp)->lease_drops++;
+		return -1; /* a control plane that stopped renewing must not keep the address */
+	}
+	return 1;
+}
+
+XA_INLINE int handle_arp(struct xdp_md *ctx, const struct xa_l2 *l2)
+{
+	void *data = (void *)(long)ctx->data;
+	void *end = (void *)(long)ctx->data_end;
+	struct xa_eth *eth = data;
+	struct xa_arp *arp = data + (l2->l3off & 0xff);
+	if ((void *)(arp + 1) > end || (void *)(eth + 1) > end)
+		return XDP_PASS;
+	if (arp->htype != bpf_htons(1) || arp->ptype != bpf_htons(ETH_P_IP) || arp->hlen != ETH_ALEN ||
+	    arp->plen != 4 || arp->op != bpf_htons(ARP_REQUEST))
+		return XDP_PASS;
+	if (*(__u32 *)arp->spa == *(__u32 *)arp->tpa)
+		return XDP_PASS; /* gratuitous ARP: an announcement, not a question */
+
+	struct xa_vip_key k = {
+		.ifindex = ctx->ingress_ifindex, .vlan = l2->vlan, .family = AF_INET,
+	};
+	__builtin_memcpy(k.addr, arp->tpa, 4);
+	struct xa_vip *vip = bpf_map_lookup_elem(&vips, &k);
+	if (!vip)
+		return XDP_PASS;
+	struct xa_counters *c;
+	int v = vip_verdict(vip, &c);
+	if (v == 0)
+		return XDP_PASS;
+	if (v < 0)
+		return XDP_DROP;
+
+	__u8 mac[ETH_ALEN], req_mac[ETH_ALEN], req_ip[4];
+	__builtin_memcpy(mac, vip->mac, ETH_ALEN);
+	__builtin_memcpy(req_mac, arp->sha, ETH_ALEN);
+	__builtin_memcpy(req_ip, arp->spa, 4);
+
+	__builtin_memcpy(eth->dst, eth->src, ETH_ALEN);
+	__builtin_memcpy(eth->src, mac, ETH_ALEN);
+	arp->op = bpf_htons(ARP_REPLY);
+	__builtin_memcpy(arp->tha, req_mac, ETH_ALEN);
+	__builtin_memcpy(arp->tpa, req_ip, 4);
+	__builtin_memcpy(arp->sha, mac, ETH_ALEN);
+	__builtin_memcpy(arp->spa, k.addr, 4);
+	if (c)
+		c->arp_replies++;
+	return XDP_TX;
+}
+
+XA_INLINE int handle_ns(struct xdp_md *ctx, const struct xa_l2 *l2)
+{
+	void *data = (void *)(long)ctx->data;
+	void *end = (void *)(long)ctx->data_end;
+	__u32 l3off = l2->l3off & 0xff;
+	struct xa_eth *eth = data;
+	struct xa_ip6 *ip = data + l3off;
+	if ((void *)(eth + 1) > end || (void *)(ip + 1) > end)
+		return XDP_PASS;
+	if (ip->nexthdr != IPPROTO_ICMPV6 || ip->hop_limit != 255)
+		return XDP_PASS;
+	/* type, code, checksum, reserved, target */
+	__u8 *icmp = (void *)(ip + 1);
+	if ((void *)(icmp + 24) > end)
+		return XDP_PASS;
+	if (icmp[0] != ND_NS || icmp[1] != 0)
+		return XDP_PASS;
+
+	struct xa_vip_key k = {
+		.ifindex = ctx->ingress_ifindex, .vlan = l2->vlan, .family = AF_INET6,
+	};
+	__builtin_memcpy(k.addr, icmp + 8, 16);
+	struct xa_vip *vip = bpf_map_lookup_elem(&vips, &k);
+	if (!vip)
+		return XDP_PASS;
+	struct xa_counters *c;
+	int v = vip_verdict(vip, &c);
+	if (v == 0)
+		return XDP_PASS;
+	if (v < 0)
+		return XDP_DROP;
+
+	__u8 mac[ETH_ALEN], req_mac[ETH_ALEN], dst[16];
+	__builtin_memcpy(mac, vip->mac, ETH_ALEN);
+	__builtin_memcpy(req_mac, eth->src, ETH_ALEN);
+	__builtin_memcpy(dst, ip->saddr, 16);
+	__u32 flags = ND_NA_SOLICITED | ND_NA_OVERRIDE;
+	__u64 unspec = 0;
+#pragma unroll
+	for (int i = 0; i < 16; i++)
+		unspec |= dst[i];
+	if (!unspec) {
+		/* Duplicate address detection: answer all nodes, not solicited (RFC 4861 7.2.4). */
+		__builtin_memset(dst, 0, 16);
+		dst[0] = 0xff, dst[1] = 0x02, dst[15] = 0x01;
+		req_mac[0] = 0x33, req_mac[1] = 0x33, req_mac[2] = 0, req_mac[3] = 0, req_mac[4] = 0,
+		req_mac[5] = 1;
+		flags = ND_NA_OVERRIDE;
+	}
+
+	/* The reply is exactly L2 + IPv6 + NA with one target link-layer address option. */
+	int want = l3off + sizeof(struct xa_ip6) + sizeof(struct xa_nd);
+	int delta = want - (int)(end - data);
+	if (delta && bpf_xdp_adjust_tail(ctx, delta))
+		return XDP_PASS;
+	data = (void *)(long)ctx->data;
+	end = (void *)(long)ctx->data_end;
+	eth = data;
+	ip = data + l3off;
+	struct xa_nd *nd = (void *)(ip + 1);
+	if ((void *)(nd + 1) > end || (void *)(eth + 1) > end)
+		return XDP_DROP; /* cannot happen: we just sized it */
+
+	__builtin_memcpy(eth->dst, req_mac, ETH_ALEN);
+	__builtin_memcpy(eth->src, mac, ETH_ALEN);
+	ip->ver_tc_flow = bpf_htonl(6 << 28);
+	ip->payload_len = bpf_htons(sizeof(*nd));
+	ip->nexthdr = IPPROTO_ICMPV6;
+	ip->hop_limit = 255;
+	__builtin_memcpy(ip->saddr, k.addr, 16);
+	__builtin_memcpy(ip->daddr, dst, 16);
+	nd->type = ND_NA;
+	nd->code = 0;
+	nd->check = 0;
+	nd->flags = bpf_htonl(flags);
+	__builtin_memcpy(nd->target, k.addr, 16);
+	nd->opt_type = ND_OPT_TLLA;
+	nd->opt_len = 1;
+	__builtin_memcpy(nd->opt_mac, mac, ETH_ALEN);
+
+	__u64 sum = csum_addr16(k.addr) + csum_addr16(dst) + bpf_htonl(sizeof(*nd)) +
+		    bpf_htonl(IPPROTO_ICMPV6);
+	__u32 *w = (__u32 *)nd;
+#pragma unroll
+	for (int i = 0; i < (int)(sizeof(*nd) / 4); i++)
+		sum += w[i];
+	nd->check = ~csum_fold64(sum);
+	if (c)
+		c->na_replies++;
+	return XDP_TX;
+}
+
+#endif

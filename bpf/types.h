@@ -1,0 +1,107 @@
+/* types.h: structs shared with Go. bpf2go turns each into a Go type from BTF (-type NAME), so
+ * the layouts here are the only definition; keep fields naturally aligned (no packing). */
+#ifndef XA_TYPES_H
+#define XA_TYPES_H
+
+#include "kernel.h"
+#include "consts.h"
+#include "reasons.h"
+
+/* Identifies a VRRP instance as the wire sees it. */
+struct xa_inst_key {
+	__u32 ifindex; /* receiving interface (the one the program is attached to) */
+	__u16 vlan;    /* 802.1Q VLAN ID of the frame, 0 when untagged */
+	__u8 family;   /* AF_INET or AF_INET6 */
+	__u8 vrid;
+};
+
+/* What the receive checks compare an advert against; written by user space. */
+struct xa_inst_config {
+	__u32 slot;            /* index into peers, states and counters; unique per instance */
+	__u16 interval;        /* advert interval in wire units: v2 seconds, v3 centiseconds */
+	__u16 mode;            /* enum xa_mode bits */
+	__u8 version;          /* 2 or 3 */
+	__u8 priority;         /* effective priority (skew, tie-break, preemption) */
+	__u8 auth_type;        /* v2: 0 none, 1 simple password */
+	__u8 vip_count;        /* addresses the instance announces */
+	__u8 down_adverts;     /* Master_Down_Interval = down_adverts x interval + skew (3) */
+	__u8 pad[3];
+	__u8 auth_pass[8];     /* v2 simple password, zero padded */
+	__u8 local_addr[16];   /* our primary address for the tie-break (IPv4: first 4 bytes) */
+	__u64 addr_hash;       /* order-independent hash of the VIP list (addr_list note) */
+};
+
+/* Instance state, written by user space. MASTER is a lease: ARP/NS for the instance's VIPs are
+ * answered only while bpf_ktime_get_ns() < lease_until_ns, and dropped once it has run out. */
+struct xa_inst_state {
+	__u32 state;           /* enum xa_state */
+	__u32 pad;
+	__u64 lease_until_ns;  /* CLOCK_MONOTONIC */
+};
+
+/* The current master as this node sees it, and the master-down timer; written by the program. */
+struct xa_peer {
+	struct bpf_timer timer;    /* master-down timer, re-armed by every accepted advert */
+	struct xa_inst_key key;    /* owning instance (for the timer callback's event) */
+	__u8 addr[16];             /* master's source address (IPv4: first 4 bytes) */
+	__u64 last_seen_ns;        /* CLOCK_MONOTONIC of the last accepted advert */
+	__u64 down_ns;             /* the master-down interval last armed */
+	__u64 last_fail_ns;        /* last XA_EV_CHECK_FAILED event (rate limit) */
+	__u16 interval;            /* master's advert interval, wire units */
+	__u8 priority;             /* master's priority */
+	__u8 pad[5];
+};
+
+/* Per-instance counters (per CPU; user space sums them). The global map uses the same type for
+ * frames that match no instance (truncated, unknown VRID). */
+struct xa_counters {
+	__u64 adverts[XA_REASON_MAX]; /* by verdict: [XA_ACCEPT] valid, otherwise dropped for reason */
+	__u64 notes[XA_REASON_MAX];   /* findings on accepted adverts (interval, addr_count, addr_list) */
+	__u64 prio_zero;              /* valid adverts with priority 0 */
+	__u64 arp_replies;            /* ARP requests answered with XDP_TX */
+	__u64 na_replies;             /* neighbour solicitations answered with XDP_TX */
+	__u64 lease_drops;            /* ARP/NS for a VIP dropped because the MASTER lease ran out */
+	__u64 master_down;            /* master-down timer expiries */
+	__u64 events;                 /* ring buffer events sent */
+	__u64 events_lost;            /* ring buffer reservations that failed */
+};
+
+/* A ring buffer record: something that can change the election. */
+struct xa_event {
+	__u64 time_ns;         /* CLOCK_MONOTONIC */
+	struct xa_inst_key key;
+	__u32 type;            /* enum xa_event_type */
+	__u32 reason;          /* XA_EV_CHECK_FAILED: enum xa_reason */
+	__u8 addr[16];         /* advert source (master-down: the last master) */
+	__u16 interval;        /* advert interval, wire units */
+	__u8 priority;         /* advert priority */
+	__u8 pad[5];
+};
+
+/* A unicast peer of an instance (XA_MODE_CHECK_UNICAST_SRC). */
+struct xa_upeer_key {
+	__u32 slot;
+	__u8 addr[16];         /* IPv4: first 4 bytes */
+};
+
+struct xa_upeer {
+	__u8 min_ttl;          /* 0: no bound */
+	__u8 max_ttl;          /* 0: 255 */
+};
+
+/* Key of a virtual address on an interface. */
+struct xa_vip_key {
+	__u32 ifindex;
+	__u16 vlan;
+	__u8 family;
+	__u8 pad;
+	__u8 addr[16];         /* IPv4: first 4 bytes */
+};
+
+struct xa_vip {
+	__u32 slot;            /* owning instance */
+	__u16 flags;           /* enum xa_vip_flags */
+	__u8 mac[6];           /* source MAC of replies: the VMAC or the interface MAC */
+};
+
+#endif

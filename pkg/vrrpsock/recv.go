@@ -1,0 +1,346 @@
+package vrrpsock
+
+import (
+	"context"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"net/netip"
+	"os"
+	"strconv"
+	"sync/atomic"
+	"time"
+	"unsafe"
+
+	"golang.org/x/sys/unix"
+)
+
+// ListenConfig says what a Receiver listens to.
+type ListenConfig struct {
+	IfIndex int  // interface to bind to; required
+	IPv6    bool // family: false for IPv4, true for IPv6
+	// Groups are the multicast groups to join on the interface. Nil means the family's
+	// VRRP group (224.0.0.18 or ff02::12); an empty non-nil slice joins none (unicast only).
+	// Unicast packets to any local address arriving on the interface are always received.
+	Groups []netip.Addr
+	// RecvBuffer sets SO_RCVBUF in bytes when non-zero (keepalived's kernel_rx_buf_size).
+	RecvBuffer int
+}
+
+// RecvStats counts what a Receiver has seen.
+type RecvStats struct {
+	Packets   uint64 // delivered to the callback
+	Malformed uint64 // dropped: truncated or malformed IP header, missing ancillary data
+	Syscalls  uint64 // receive system calls made
+}
+
+// Receiver reads VRRP packets from one interface and family: multicast to the groups it
+// joined and unicast to any local address. A receiver stays bound to the interface index it
+// was made for; if the interface is deleted it just receives nothing, so the daemon closes it
+// and listens again when the interface comes back (with a new index).
+type Receiver struct {
+	cfg       ListenConfig
+	f         *os.File
+	packets   atomic.Uint64
+	malformed atomic.Uint64
+	syscalls  atomic.Uint64
+}
+
+// Listen opens a raw protocol-112 socket bound to cfg.IfIndex and joins the groups, in the
+// network namespace of the calling thread.
+func Listen(cfg ListenConfig) (*Receiver, error) {
+	if cfg.IfIndex <= 0 {
+		return nil, fmt.Errorf("listen vrrp: interface index %d", cfg.IfIndex)
+	}
+	fam, name := unix.AF_INET, "vrrp4-"+strconv.Itoa(cfg.IfIndex)
+	if cfg.IPv6 {
+		fam, name = unix.AF_INET6, "vrrp6-"+strconv.Itoa(cfg.IfIndex)
+	}
+	if cfg.Groups == nil {
+		if cfg.IPv6 {
+			cfg.Groups = []netip.Addr{GroupV6}
+		} else {
+			cfg.Groups = []netip.Addr{GroupV4}
+		}
+	}
+	f, err := newRawSocket(fam, Protocol, name)
+	if err != nil {
+		return nil, fmt.Errorf("listen vrrp on ifindex %d: %w", cfg.IfIndex, err)
+	}
+	r := &Receiver{cfg: cfg, f: f}
+	err = control(f, func(fd int) error {
+		if err := unix.SetsockoptInt(fd, unix.SOL_SOCKET, unix.SO_BINDTOIFINDEX, cfg.IfIndex); err != nil {
+			return fmt.Errorf("bind to device: %w", err)
+		}
+		if cfg.RecvBuffer > 0 {
+			if err := unix.SetsockoptInt(fd, unix.SOL_SOCKET, unix.SO_RCVBUF, cfg.RecvBuffer); err != nil {
+				return fmt.Errorf("set receive buffer: %w", err)
+			}
+		}
+		// Only the groups joined on this socket, not every group some socket of the host joined.
+		if cfg.IPv6 {
+			if err := unix.SetsockoptInt(fd, unix.IPPROTO_IPV6, unix.IPV6_MULTICAST_ALL, 0); err != nil {
+				return fmt.Errorf("ipv6 multicast_all: %w", err)
+			}
+		} else if err := unix.SetsockoptInt(fd, unix.IPPROTO_IP, unix.IP_MULTICAST_ALL, 0); err != nil {
+			return fmt.Errorf("ip multicast_all: %w", err)
+		}
+		if cfg.IPv6 {
+			if err := unix.SetsockoptInt(fd, unix.IPPROTO_IPV6, unix.IPV6_RECVHOPLIMIT, 1); err != nil {
+				return fmt.Errorf("ipv6 recvhoplimit: %w", err)
+			}
+			if err := unix.SetsockoptInt(fd, unix.IPPROTO_IPV6, unix.IPV6_RECVPKTINFO, 1); err != nil {
+				return fmt.Errorf("ipv6 recvpktinfo: %w", err)
+			}
+		}
+		return nil
+	})
+	if err == nil {
+		for _, g := range cfg.Groups {
+			if err = r.JoinGroup(g); err != nil {
+				break
+			}
+		}
+	}
+	if err != nil {
+		_ = f.Close()
+		return nil, fmt.Errorf("listen vrrp on ifindex %d: %w", cfg.IfIndex, err)
+	}
+	return r, nil
+}
+
+// JoinGroup joins a multicast group on the receiver's interface.
+func (r *Receiver) JoinGroup(g netip.Addr) error { return r.membership(g, true) }
+
+// LeaveGroup leaves a multicast group on the receiver's interface.
+func (r *Receiver) LeaveGroup(g netip.Addr) error { return r.membership(g, false) }
+
+func (r *Receiver) membership(g netip.Addr, join bool) error {
+	if !g.IsMulticast() || g.Is6() != r.cfg.IPv6 || g.Is4In6() {
+		return fmt.Errorf("join group %s: not a multicast group of this family", g)
+	}
+	err := control(r.f, func(fd int) error {
+		if g.Is4() {
+			opt := unix.IP_ADD_MEMBERSHIP
+			if !join {
+				opt = unix.IP_DROP_MEMBERSHIP
+			}
+			return unix.SetsockoptIPMreqn(fd, unix.IPPROTO_IP, opt, &unix.IPMreqn{Multiaddr: g.As4(), Ifindex: int32(r.cfg.IfIndex)})
+		}
+		opt := unix.IPV6_JOIN_GROUP
+		if !join {
+			opt = unix.IPV6_LEAVE_GROUP
+		}
+		return unix.SetsockoptIPv6Mreq(fd, unix.IPPROTO_IPV6, opt, &unix.IPv6Mreq{Multiaddr: g.As16(), Interface: uint32(r.cfg.IfIndex)})
+	})
+	if err != nil {
+		verb := "join"
+		if !join {
+			verb = "leave"
+		}
+		return fmt.Errorf("%s group %s on ifindex %d: %w", verb, g, r.cfg.IfIndex, err)
+	}
+	return nil
+}
+
+// Stats returns the receiver's counters.
+func (r *Receiver) Stats() RecvStats {
+	return RecvStats{Packets: r.packets.Load(), Malformed: r.malformed.Load(), Syscalls: r.syscalls.Load()}
+}
+
+// Close closes the socket; a Run in progress returns nil.
+func (r *Receiver) Close() error { return r.f.Close() }
+
+// Run reads packets and calls fn for each, in the calling goroutine, until ctx is done
+// (then it returns nil) or the socket fails. Packets are read with recvmmsg(2), up to
+// RecvBatch per system call when they queue up. Each Packet's Payload is a fresh slice the
+// callback may keep. Run must not be called concurrently with itself.
+func (r *Receiver) Run(ctx context.Context, fn func(Packet)) error {
+	return r.run(ctx, fn, RecvBatch)
+}
+
+// RecvBatch is how many packets one receive system call can return.
+const RecvBatch = 32
+
+// recvBufSize holds the largest valid VRRP packet with room to spare: IPv6 with 255 addresses
+// is 4088 bytes, IPv4 with 255 addresses and a full IP header 1096. Longer datagrams are
+// counted as malformed.
+const recvBufSize = 4160
+
+const recvOOBSize = 64 // IPV6_PKTINFO and IPV6_HOPLIMIT
+
+func (r *Receiver) run(ctx context.Context, fn func(Packet), batch int) error {
+	if err := r.f.SetReadDeadline(time.Time{}); err != nil {
+		return fmt.Errorf("vrrp receive on ifindex %d: %w", r.cfg.IfIndex, err)
+	}
+	stop := context.AfterFunc(ctx, func() { _ = r.f.SetReadDeadline(time.Unix(1, 0)) })
+	defer stop()
+	rc, err := r.f.SyscallConn()
+	if err != nil {
+		return fmt.Errorf("vrrp receive on ifindex %d: %w", r.cfg.IfIndex, err)
+	}
+	ring := newRxRing(batch)
+	for {
+		var n int
+		var rerr error
+		err := rc.Read(func(fd uintptr) bool {
+			r.syscalls.Add(1)
+			r1, _, e := unix.Syscall6(unix.SYS_RECVMMSG, fd, uintptr(unsafe.Pointer(&ring.msgs[0])), uintptr(len(ring.msgs)), 0, 0, 0)
+			if e == unix.EAGAIN {
+				return false
+			}
+			n, rerr = int(r1), nil
+			if e != 0 {
+				n, rerr = 0, e
+			}
+			return true
+		})
+		if err == nil {
+			err = rerr
+		}
+		if err != nil {
+			if ctx.Err() != nil || errors.Is(err, os.ErrClosed) {
+				return nil
+			}
+			if errors.Is(err, unix.EINTR) || errors.Is(err, unix.ENOMEM) || errors.Is(err, unix.ENOBUFS) {
+				continue
+			}
+			return fmt.Errorf("vrrp receive on ifindex %d: %w", r.cfg.IfIndex, err)
+		}
+		now := time.Now()
+		for i := range n {
+			m := &ring.msgs[i]
+			if m.Hdr.Flags&(unix.MSG_TRUNC|unix.MSG_CTRUNC) != 0 {
+				r.malformed.Add(1)
+				continue
+			}
+			buf := ring.buf(i)[:m.Len]
+			var p Packet
+			var perr error
+			if r.cfg.IPv6 {
+				p, perr = parseIPv6(buf, ring.oob(i)[:m.Hdr.Controllen], ring.names[i].Addr)
+			} else {
+				p, perr = parseIPv4(buf)
+				p.IfIndex = r.cfg.IfIndex
+			}
+			if perr != nil {
+				r.malformed.Add(1)
+				continue
+			}
+			p.Payload = append([]byte(nil), p.Payload...)
+			p.Time = now
+			r.packets.Add(1)
+			fn(p)
+		}
+		ring.rearm(n)
+	}
+}
+
+// rxRing holds the kernel structures of one recvmmsg call, reused from call to call.
+type rxRing struct {
+	msgs  []unix.Mmsghdr
+	iovs  []unix.Iovec
+	bufs  []byte
+	oobs  []byte
+	names []unix.RawSockaddrInet6
+}
+
+func newRxRing(n int) *rxRing {
+	r := &rxRing{
+		msgs:  make([]unix.Mmsghdr, n),
+		iovs:  make([]unix.Iovec, n),
+		bufs:  make([]byte, n*recvBufSize),
+		oobs:  make([]byte, n*recvOOBSize),
+		names: make([]unix.RawSockaddrInet6, n),
+	}
+	for i := range n {
+		r.iovs[i].Base = &r.bufs[i*recvBufSize]
+		r.iovs[i].SetLen(recvBufSize)
+		h := &r.msgs[i].Hdr
+		h.Iov = &r.iovs[i]
+		h.SetIovlen(1)
+		h.Name = (*byte)(unsafe.Pointer(&r.names[i]))
+		h.Control = &r.oobs[i*recvOOBSize]
+	}
+	r.rearm(n)
+	return r
+}
+
+// rearm resets what the kernel wrote into the first n headers.
+func (r *rxRing) rearm(n int) {
+	for i := range n {
+		h := &r.msgs[i].Hdr
+		h.Namelen = unix.SizeofSockaddrInet6
+		h.SetControllen(recvOOBSize)
+		h.Flags = 0
+		r.msgs[i].Len = 0
+	}
+}
+
+func (r *rxRing) buf(i int) []byte { return r.bufs[i*recvBufSize : (i+1)*recvBufSize] }
+func (r *rxRing) oob(i int) []byte { return r.oobs[i*recvOOBSize : (i+1)*recvOOBSize] }
+
+var (
+	errNoAncillary = errors.New("missing hop limit or packet info")
+	errBadCmsg     = errors.New("malformed control message")
+)
+
+// parseIPv6 builds a Packet from an IPv6 raw socket read: the payload, the IPV6_HOPLIMIT and
+// IPV6_PKTINFO ancillary data, and the source address.
+func parseIPv6(b, oob []byte, src [16]byte) (p Packet, err error) {
+	var haveHops, haveInfo bool
+	err = walkCmsgs(oob, func(level, typ int32, data []byte) {
+		if level != unix.IPPROTO_IPV6 {
+			return
+		}
+		switch typ {
+		case unix.IPV6_HOPLIMIT:
+			if len(data) >= 4 {
+				p.TTL = uint8(binary.NativeEndian.Uint32(data))
+				haveHops = true
+			}
+		case unix.IPV6_PKTINFO:
+			if len(data) >= int(unsafe.Sizeof(unix.Inet6Pktinfo{})) {
+				p.Dst = netip.AddrFrom16([16]byte(data[:16]))
+				p.IfIndex = int(binary.NativeEndian.Uint32(data[16:20]))
+				haveInfo = true
+			}
+		}
+	})
+	if err != nil {
+		return p, err
+	}
+	if !haveHops || !haveInfo {
+		return p, errNoAncillary
+	}
+	p.Src = netip.AddrFrom16(src) // no zone: IfIndex says where it came from
+	p.IPTotalLen = ipv6HeaderLen + len(b)
+	p.Payload = b
+	return p, nil
+}
+
+// walkCmsgs calls fn for each control message in oob without allocating.
+func walkCmsgs(oob []byte, fn func(level, typ int32, data []byte)) error {
+	hdr := unix.CmsgLen(0)
+	lenSize := int(unsafe.Sizeof(unix.Cmsghdr{}.Len)) // size_t
+	for len(oob) >= hdr {
+		var l uint64
+		if lenSize == 8 {
+			l = binary.NativeEndian.Uint64(oob)
+		} else {
+			l = uint64(binary.NativeEndian.Uint32(oob))
+		}
+		if l < uint64(hdr) || l > uint64(len(oob)) {
+			return errBadCmsg
+		}
+		level := int32(binary.NativeEndian.Uint32(oob[lenSize:]))
+		typ := int32(binary.NativeEndian.Uint32(oob[lenSize+4:]))
+		fn(level, typ, oob[hdr:l])
+		next := unix.CmsgSpace(int(l) - hdr)
+		if next >= len(oob) {
+			break
+		}
+		oob = oob[next:]
+	}
+	return nil
+}
