@@ -362,7 +362,11 @@ func (p *parser) vsTable(vs *VirtualServer, st *lvsState, rss *[]*rsState) table
 			}
 			vs.IPFamily = w
 		}},
-		"ops":    {fn: func(p *parser, s stmt) { vs.OPS = true }},
+		"ops": {fn: func(p *parser, s stmt) { vs.OPS = true }},
+		// 2.2.7 accepts (and ignores) weight in a virtual server.
+		"weight": {fn: func(p *parser, s stmt) {
+			vs.Other = append(vs.Other, Setting{Pos: s.pos, Keyword: s.kw(), Args: append([]string(nil), s.args()...)})
+		}},
 		"hashed": {fn: func(p *parser, s stmt) { vs.Hashed = true }},
 		"real_server": {block: true, fn: func(p *parser, s stmt) {
 			if rs, rst := p.realServer(s); rs != nil {

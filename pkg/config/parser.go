@@ -590,7 +590,6 @@ func topTable() table {
 		"track_file":               {fn: (*parser).trackFile, block: true},
 		"vrrp_track_file":          {fn: (*parser).trackFile, block: true},
 		"vrrp_track_process":       {fn: (*parser).trackProcess, block: true},
-		"track_process":            {fn: (*parser).trackProcess, block: true},
 		"bfd_instance":             {fn: (*parser).bfdInstance, block: true},
 		"vrrp_sync_group":          {fn: (*parser).syncGroup, block: true},
 		"garp_group":               {fn: (*parser).garpGroup, block: true},
@@ -599,6 +598,7 @@ func topTable() table {
 		"virtual_server_group":     {fn: (*parser).vsGroup, block: true},
 		"virtual_server":           {fn: (*parser).virtualServer, block: true},
 		"include_check":            {fn: func(p *parser, s stmt) {}},
+		"namespace_with_ipsets":    {fn: func(p *parser, s stmt) { p.keepGlobal(s) }},
 	}
 }
 

@@ -217,13 +217,13 @@ func specificChecker(typ string) tableT[*checkerState] {
 		}}
 		t["fast_recovery"] = boolField(func(cs *checkerState) *bool { return &cs.c.HTTP.FastRecovery })
 		t["virtualhost"] = strField(func(cs *checkerState) *string { return &cs.c.HTTP.Virtualhost })
+		t["enable_sni"] = boolField(func(cs *checkerState) *bool { return &cs.c.HTTP.EnableSNI })
 		t["url"] = entry[*checkerState]{block: true, fn: func(p *parser, s stmt, cs *checkerState) {
 			if u := p.url(s); u != nil {
 				cs.c.HTTP.URLs = append(cs.c.HTTP.URLs, u)
 			}
 		}}
 		if typ == CheckSSL {
-			t["enable_sni"] = boolField(func(cs *checkerState) *bool { return &cs.c.HTTP.EnableSNI })
 			t["sni_name"] = entry[*checkerState]{fn: func(p *parser, s stmt, cs *checkerState) {
 				p.newer(s, "2.3.0")
 				cs.c.HTTP.SNIName, _ = p.str(s)
@@ -307,7 +307,6 @@ func specificChecker(typ string) tableT[*checkerState] {
 	case CheckFile:
 		tf := entry[*checkerState]{fn: func(p *parser, s stmt, cs *checkerState) { cs.c.File.TrackFile, _ = p.str(s) }}
 		t["track_file"] = tf
-		t["file"] = tf
 		t["dynamic"] = entry[*checkerState]{fn: func(p *parser, s stmt, cs *checkerState) { cs.c.File.Dynamic = true; p.newer(s, "2.3.0") }}
 		t["weight"] = entry[*checkerState]{fn: func(p *parser, s stmt, cs *checkerState) {
 			if n, ok := p.intArg(s, -254, 254); ok {
