@@ -1,7 +1,6 @@
 package config
 
 import (
-	"fmt"
 	"net/netip"
 	"strconv"
 	"strings"
@@ -512,4 +511,3 @@ func setOpt(m map[string]string, k, v string) map[string]string {
 	return m
 }
 
-var _ = fmt.Sprintf

@@ -307,25 +307,6 @@ func (p *parser) globalDefs(s stmt) {
 	p.body(t, false)
 }
 
-// validHostname accepts DNS-looking names.
-func validHostname(h string) bool {
-	if h == "" || len(h) > 253 {
-		return false
-	}
-	for _, l := range strings.Split(h, ".") {
-		if l == "" || len(l) > 63 {
-			return false
-		}
-		for i := 0; i < len(l); i++ {
-			c := l[i]
-			if !(c == '-' || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9')) {
-				return false
-			}
-		}
-	}
-	return true
-}
-
 func (p *parser) garpExtraIf(s stmt) *GarpExtraIf {
 	args := s.args()
 	g := &GarpExtraIf{}

@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"os"
 	"os/exec"
-	"path/filepath"
 	"regexp"
 	"sort"
 	"strings"
@@ -219,4 +218,3 @@ func TestKeywordsMatchKeepalived(t *testing.T) {
 	t.Logf("%d candidates x %d contexts; accepted as newer than 2.2.7: %s", len(rec.Candidates), len(kwContexts()), strings.Join(newer, " "))
 }
 
-var _ = filepath.Join
