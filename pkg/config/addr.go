@@ -510,4 +510,3 @@ func setOpt(m map[string]string, k, v string) map[string]string {
 	m[k] = v
 	return m
 }
-

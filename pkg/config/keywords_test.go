@@ -217,4 +217,3 @@ func TestKeywordsMatchKeepalived(t *testing.T) {
 	}
 	t.Logf("%d candidates x %d contexts; accepted as newer than 2.2.7: %s", len(rec.Candidates), len(kwContexts()), strings.Join(newer, " "))
 }
-
