@@ -173,6 +173,9 @@ func (p *parser) instanceDefaults(v *VRRPInstance, st *instanceState) {
 			v.State = StateBackup
 		}
 	}
+	if v.UnicastSrcIP.IsValid() && len(v.UnicastPeers) == 0 {
+		p.lateErrorf(v.Pos, "(%s) a unicast keyword has been specified without any unicast peers; defaulting to multicast (deprecated - please update your configuration)", v.Name)
+	}
 	if v.UnicastTTL != 0 && len(v.UnicastPeers) == 0 {
 		p.errorf(st.closePos, "(%s) cannot use unicast_ttl without unicast peers - resetting", v.Name)
 		v.UnicastTTL = 0
@@ -326,6 +329,11 @@ func (p *parser) vsDefaults(vs *VirtualServer, st *lvsState, rss []*rsState) {
 	if vs.Quorum > total && len(vs.RealServers) > 0 {
 		p.lateWarnf(vs.Pos, "quorum %d for %s exceeds total weight of real servers %d, reducing quorum to %d", vs.Quorum, vsName(vs), total, total)
 		vs.Quorum = total
+	}
+	if vs.Hysteresis >= vs.Quorum && (vs.Hysteresis > 0 || len(vs.RealServers) > 0) {
+		h := max(vs.Quorum-1, 0)
+		p.lateErrorf(vs.Pos, "virtual server %s: hysteresis %d >= quorum %d; setting hysteresis to %d", vsName(vs), vs.Hysteresis, vs.Quorum, h)
+		vs.Hysteresis = h
 	}
 }
 

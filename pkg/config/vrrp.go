@@ -722,6 +722,10 @@ func (p *parser) instanceTable(v *VRRPInstance, st *instanceState) table {
 		}},
 		"garp_master_repeat": {fn: func(p *parser, s stmt) {
 			if n, ok := p.intArg(s, 0, 1<<31-1); ok {
+				if n == 0 {
+					p.errorf(s.pos, "(%s): garp_master_repeat must be greater than 0, setting to 1", v.Name)
+					n = 1
+				}
 				v.GarpMasterRepeat = n
 				st.garpRepeatSet = true
 			}
