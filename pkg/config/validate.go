@@ -272,7 +272,20 @@ func (p *parser) vsDefaults(vs *VirtualServer, st *lvsState, rss []*rsState) {
 		vs.Protocol = "UDP"
 		p.lateErrorf(vs.Pos, "virtual server %s: no protocol set - defaulting to UDP", vsName(vs))
 	}
-	if vs.Kind == "ip" && vs.Port == 0 && vs.PersistenceTimeout == 0 {
+	zeroPort := vs.Kind == "ip" && vs.Port == 0
+	if vs.Kind == "group" {
+		for _, g := range p.cfg.VirtualServerGroups {
+			if g.Name == vs.Group {
+				for _, e := range g.Entries {
+					if e.Fwmark == 0 && e.Port == 0 {
+						zeroPort = true
+					}
+				}
+			}
+		}
+	}
+	if zeroPort && vs.PersistenceTimeout == 0 {
+		p.lateErrorf(vs.Pos, "virtual server %s: zero port only valid for persistent services - setting persistence_timeout 360", vsName(vs))
 		vs.PersistenceTimeout = Seconds(360)
 	}
 	if vs.OPS && vs.Protocol != "UDP" {

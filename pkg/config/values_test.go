@@ -36,6 +36,22 @@ var valueBases = map[string]string{
 		" real_server 198.51.100.11 53 {\n  DNS_CHECK {\n%s\n  }\n }\n}\n",
 	"UDP_CHECK": "virtual_server 198.51.100.10 53 {\n lb_algo rr\n lb_kind NAT\n protocol UDP\n" +
 		" real_server 198.51.100.11 53 {\n  UDP_CHECK {\n%s\n  }\n }\n}\n",
+	"virtual_ipaddress": "global_defs {\n dynamic_interfaces\n}\n" +
+		"vrrp_instance VI_1 {\n interface eth0\n virtual_router_id 1\n virtual_ipaddress {\n  198.51.100.1\n%s\n }\n}\n",
+	"virtual_routes": "global_defs {\n dynamic_interfaces\n}\n" +
+		"vrrp_instance VI_1 {\n interface eth0\n virtual_router_id 1\n virtual_ipaddress {\n  198.51.100.1\n }\n virtual_routes {\n%s\n }\n}\n",
+	"virtual_rules": "global_defs {\n dynamic_interfaces\n}\n" +
+		"vrrp_instance VI_1 {\n interface eth0\n virtual_router_id 1\n virtual_ipaddress {\n  198.51.100.1\n }\n virtual_rules {\n%s\n }\n}\n",
+	"unicast_peer": "global_defs {\n dynamic_interfaces\n}\n" +
+		"vrrp_instance VI_1 {\n interface eth0\n virtual_router_id 1\n unicast_src_ip 198.51.100.2\n virtual_ipaddress {\n  198.51.100.1\n }\n unicast_peer {\n  198.51.100.3\n%s\n }\n}\n",
+	"track_interface": "global_defs {\n dynamic_interfaces\n}\n" +
+		"vrrp_instance VI_1 {\n interface eth0\n virtual_router_id 1\n virtual_ipaddress {\n  198.51.100.1\n }\n track_interface {\n%s\n }\n}\n",
+	"virtual_server_group": "virtual_server_group G {\n 198.51.100.99 80\n%s\n}\nvirtual_server group G {\n lb_algo rr\n lb_kind NAT\n protocol TCP\n" +
+		" real_server 198.51.100.11 80 {\n  TCP_CHECK {\n  }\n }\n}\n",
+	"track_file": "global_defs {\n dynamic_interfaces\n}\ntrack_file F {\n file /tmp/xalived-probe\n%s\n}\n" +
+		"vrrp_instance VI_1 {\n interface eth0\n virtual_router_id 1\n virtual_ipaddress {\n  198.51.100.1\n }\n track_file {\n  F\n }\n}\n",
+	"bfd_instance": "global_defs {\n dynamic_interfaces\n}\nbfd_instance B {\n neighbor_ip 198.51.100.9\n%s\n}\n" +
+		"vrrp_instance VI_1 {\n interface eth0\n virtual_router_id 1\n virtual_ipaddress {\n  198.51.100.1\n }\n track_bfd {\n  B\n }\n}\n",
 	"MISC_CHECK": "global_defs {\n enable_script_security\n script_user root\n}\n" +
 		"virtual_server 198.51.100.10 80 {\n lb_algo rr\n lb_kind NAT\n protocol TCP\n" +
 		" real_server 198.51.100.11 80 {\n  MISC_CHECK {\n   misc_path /bin/true\n%s\n  }\n }\n}\n",
@@ -110,6 +126,32 @@ var valueProbes = map[string][]string{
 		"payload 0a0b", "payload zz", "payload 0a0", "require_reply 0a0b", "require_reply", "require_reply 0aXX",
 		"min_reply_length 0", "min_reply_length 10", "max_reply_length 100",
 	},
+	"virtual_ipaddress": {
+		"198.51.100.2/24", "198.51.100.2/33", "198.51.100.2/255.255.255.0", "198.51.100.2 dev eth0", "198.51.100.2 brd 198.51.100.255",
+		"198.51.100.2/24 brd +", "198.51.100.2 brd foo", "198.51.100.2 scope link", "198.51.100.2 scope foo", "198.51.100.2 label eth0:1",
+		"198.51.100.2 peer 198.51.100.3", "198.51.100.2 home", "198.51.100.2 no_track", "198.51.100.2 foo", "198.51.100.2 dev",
+		"2001:db8::1", "198.51.100.256", "198.51.100.2 preferred_lft 0", "198.51.100.2 preferred_lft forever", "198.51.100.2 use_vmac",
+	},
+	"virtual_routes": {
+		"203.0.113.0/24 dev eth0", "203.0.113.0/24 via 198.51.100.254 dev eth0", "203.0.113.1/24 dev eth0", "default via 198.51.100.254 dev eth0",
+		"203.0.113.0/24 via 198.51.100.254", "blackhole 203.0.113.0/24", "203.0.113.0/24 dev eth0 table 100", "203.0.113.0/24 dev eth0 metric 5",
+		"203.0.113.0/24 dev eth0 foo", "foo dev eth0", "203.0.113.0/24 dev eth0 no_track", "src 198.51.100.1 203.0.113.0/24 dev eth0",
+		"203.0.113.0/24 dev eth0 scope link", "203.0.113.0/24 dev eth0 mtu 1400", "203.0.113.0/24 dev eth0 proto static",
+	},
+	"virtual_rules": {
+		"from 198.51.100.1 table 100", "from 198.51.100.1 table 100 priority 10", "to 203.0.113.0/24 table 100 preference 20",
+		"from 198.51.100.1 lookup 100 prio 30", "from all fwmark 5 table 100 priority 40", "iif eth0 table 100 priority 50",
+		"from 198.51.100.1 foo", "from 2001:db8::1 to 198.51.100.1 table 1 priority 1", "from foo table 100 priority 1",
+	},
+	"unicast_peer":    {"198.51.100.4", "198.51.100.4 min_ttl 5", "198.51.100.4 max_ttl 300", "198.51.100.4 foo", "2001:db8::4", "abc"},
+	"track_interface": {"eth1", "eth1 weight 10", "eth1 weight 254", "eth1 weight -253", "eth1 weight 10 reverse", "eth1 foo", "eth1 weight"},
+	"virtual_server_group": {
+		"198.51.100.10 80", "198.51.100.10-20 80", "198.51.100.10-198.51.100.20 80", "198.51.100.0/28 80", "fwmark 5",
+		"198.51.100.10", "abc 80", "198.51.100.10 70000", "198.51.100.20-10 80",
+	},
+	"track_file": {"weight 0", "weight 254", "weight 255", "weight -254", "weight -255", "weight 5 reverse", "init_file", "init_file 5 overwrite", "init_file foo"},
+	"bfd_instance": {"min_rx 10", "min_rx 0", "min_tx 100", "idle_tx 1000", "multiplier 3", "multiplier 0", "multiplier 256",
+		"passive", "ttl 64", "ttl 0", "max_hops 5", "weight 10", "weight 254", "source_ip 198.51.100.8", "source_ip abc"},
 	"MISC_CHECK": {"misc_timeout 0", "misc_timeout 5", "misc_timeout abc", "misc_dynamic", "user root", "retry 1"},
 }
 

@@ -829,6 +829,18 @@ func (p *parser) unicastPeer(v *VRRPInstance, e stmt) {
 		return
 	}
 	a := pf.Addr()
+	var fam netipAddr
+	// keepalived compares with the source address, not with the VIPs.
+	switch {
+	case v.UnicastSrcIP.IsValid():
+		fam = v.UnicastSrcIP
+	case v.McastSrcIP.IsValid():
+		fam = v.McastSrcIP
+	}
+	if fam.IsValid() && fam.Is6() != a.Is6() {
+		p.errorf(e.pos, "configuration error: VRRP instance[%s] and unicast peer address[%s] must be of the same family - skipping", v.Name, a)
+		return
+	}
 	up := UnicastPeer{Pos: e.pos, Addr: a}
 	args := e.args()
 	for i := 0; i < len(args); i++ {
