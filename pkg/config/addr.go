@@ -1,7 +1,6 @@
 package config
 
 import (
-	"fmt"
 	"net/netip"
 	"strconv"
 	"strings"
@@ -511,5 +510,3 @@ func setOpt(m map[string]string, k, v string) map[string]string {
 	m[k] = v
 	return m
 }
-
-var _ = fmt.Sprintf

@@ -25,9 +25,8 @@ var otherGlobals = []string{
 	"vrrp_netlink_cmd_rcv_bufs", "vrrp_netlink_cmd_rcv_bufs_force", "vrrp_netlink_monitor_rcv_bufs",
 	"vrrp_netlink_monitor_rcv_bufs_force", "vrrp_no_swap", "vrrp_priority", "vrrp_process_name", "vrrp_rlimit_rttime",
 	"vrrp_rlimit_rtime", "vrrp_rt_priority", "vrrp_rx_bufs_multiplier", "vrrp_rx_bufs_policy", "vrrp_delay_after_boot",
-	"snmp_vs_stats_update_interval", "snmp_rs_stats_update_interval", "json_version", "use_pid_dir",
-	"net_namespace_ipvs", "child_wait_time", "state_dump_file_location", "stats_dump_file_location",
-	"json_dump_file_location",
+	"snmp_vs_stats_update_interval", "snmp_rs_stats_update_interval", "json_version",
+	"state_dump_file_location", "stats_dump_file_location", "json_dump_file_location", "process_name",
 }
 
 // removedGlobals are keywords older keepalived versions had; 2.2.7 treats
@@ -106,9 +105,6 @@ func (p *parser) globalDefs(s stmt) {
 			g.DynamicInterfacesAllow = true
 		}
 	}}
-	t["net_namespace"] = str(&g.NetNamespace)
-	t["instance"] = str(&g.Instance)
-	t["linkbeat_use_polling"] = flag(&g.LinkbeatUsePolling)
 	t["vrrp_version"] = handler{fn: func(p *parser, s stmt) {
 		if v, ok := p.intArg(s, 2, 3); ok {
 			g.VRRPVersion = v
@@ -204,10 +200,6 @@ func (p *parser) globalDefs(s stmt) {
 			empty := ""
 			g.Nftables = &empty
 		}
-	}}
-	t["vrrp_ipsets"] = handler{fn: func(p *parser, s stmt) {
-		g.VRRPIpsets = append([]string{}, s.args()...)
-		p.errorf(s.pos, "ipsets not supported, using nftables instead. Please replace 'vrrp_iptables' and 'vrrp_ipsets' with 'nftables' config option")
 	}}
 	t["nftables"] = handler{fn: func(p *parser, s stmt) {
 		v := "keepalived"
@@ -312,33 +304,7 @@ func (p *parser) globalDefs(s stmt) {
 	t["state_dump_file"] = newerStr(&g.StateDumpFile)
 	t["stats_dump_file"] = newerStr(&g.StatsDumpFile)
 	t["json_dump_file"] = newerStr(&g.JSONDumpFile)
-	// Blocks that may also appear inside global_defs.
-	t["static_ipaddress"] = topTable()["static_ipaddress"]
-	t["static_routes"] = topTable()["static_routes"]
-	t["static_rules"] = topTable()["static_rules"]
-	t["linkbeat_interfaces"] = topTable()["linkbeat_interfaces"]
-	t["track_group"] = topTable()["track_group"]
-	t["vrrp_track_process"] = topTable()["vrrp_track_process"]
 	p.body(t, false)
-}
-
-// validHostname accepts DNS-looking names.
-func validHostname(h string) bool {
-	if h == "" || len(h) > 253 {
-		return false
-	}
-	for _, l := range strings.Split(h, ".") {
-		if l == "" || len(l) > 63 {
-			return false
-		}
-		for i := 0; i < len(l); i++ {
-			c := l[i]
-			if !(c == '-' || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9')) {
-				return false
-			}
-		}
-	}
-	return true
 }
 
 func (p *parser) garpExtraIf(s stmt) *GarpExtraIf {

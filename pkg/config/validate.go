@@ -456,6 +456,75 @@ func lower(s string) string {
 	return string(b)
 }
 
+// trackerWeightRules applies keepalived's rules on tracker weights: an
+// address owner (priority 255) never changes priority, so weighted trackers
+// are dropped from it; members of a sync group ignore weights unless the
+// group sets sync_group_tracking_weight.
+func (p *parser) trackerWeightRules() {
+	c := p.cfg
+	weights := map[string]map[string]int{"script": {}, "file": {}, "process": {}, "bfd": {}}
+	for _, s := range c.Scripts {
+		weights["script"][s.Name] = s.Weight
+	}
+	for _, f := range c.TrackFiles {
+		weights["file"][f.Name] = f.Weight
+	}
+	for _, t := range c.TrackProcesses {
+		weights["process"][t.Name] = t.Weight
+	}
+	for _, b := range c.BFDInstances {
+		weights["bfd"][b.Name] = b.Weight
+	}
+	groups := map[string]*SyncGroup{}
+	for _, g := range c.SyncGroups {
+		groups[g.Name] = g
+	}
+	for _, v := range c.Instances {
+		owner := v.Priority == 255
+		g := groups[v.SyncGroup]
+		inGroup := g != nil && !g.SyncGroupTrackingWeight
+		if !owner && !inGroup {
+			continue
+		}
+		why := "address owner"
+		if !owner {
+			why = "SYNC group"
+		}
+		kept := v.TrackInterfaces[:0]
+		for _, ti := range v.TrackInterfaces {
+			if ti.Weight != 0 {
+				if owner {
+					p.lateErrorf(ti.Pos, "(%s) ignoring %s tracked interface due to address owner", v.Name, ti.Name)
+					continue
+				}
+				p.lateErrorf(ti.Pos, "(%s) ignoring %s tracked interface weight due to SYNC group", v.Name, ti.Name)
+				ti.Weight = 0
+			}
+			kept = append(kept, ti)
+		}
+		v.TrackInterfaces = kept
+		filter := func(kind string, refs []TrackRef) []TrackRef {
+			out := refs[:0]
+			for _, r := range refs {
+				w := weights[kind][r.Name]
+				if r.Weight != nil {
+					w = *r.Weight
+				}
+				if w != 0 {
+					p.lateErrorf(r.Pos, "(%s) ignoring tracked %s %s with weights due to %s", v.Name, kind, r.Name, why)
+					continue
+				}
+				out = append(out, r)
+			}
+			return out
+		}
+		v.TrackScripts = filter("script", v.TrackScripts)
+		v.TrackFiles = filter("file", v.TrackFiles)
+		v.TrackProcesses = filter("process", v.TrackProcesses)
+		v.TrackBFDs = filter("bfd", v.TrackBFDs)
+	}
+}
+
 // finish resolves references between blocks once everything is read.
 func (p *parser) finish() {
 	c := p.cfg
@@ -497,8 +566,11 @@ func (p *parser) finish() {
 		g.Instances = kept
 		if len(kept) == 0 {
 			p.lateErrorf(g.Pos, "sync group %s, no matching virtual router found in group declaration - removing", g.Name)
+		} else if len(kept) == 1 {
+			p.lateErrorf(g.Pos, "sync group %s has only 1 virtual router(s) - this probably isn't what you want", g.Name)
 		}
 	}
+	p.trackerWeightRules()
 	// Duplicate (interface, family, vrid) among multicast instances.
 	type key struct {
 		ifc    string

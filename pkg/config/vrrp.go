@@ -359,7 +359,6 @@ func notifyTable(tb table, n *Notify) {
 	tb["notify_backup"] = sc(&n.NotifyBackup)
 	tb["notify_fault"] = sc(&n.NotifyFault)
 	tb["notify_stop"] = sc(&n.NotifyStop)
-	tb["notify_deleted"] = sc(&n.NotifyDeleted)
 	tb["notify"] = sc(&n.NotifyScript)
 	tb["notify_priority_changes"] = handler{fn: func(p *parser, s stmt) { n.NotifyPriorityChanges = p.boolArg(s) }}
 	tb["smtp_alert"] = handler{fn: func(p *parser, s stmt) { v := p.boolArg(s); n.SMTPAlert = &v }}
@@ -796,6 +795,7 @@ func (p *parser) instanceTable(v *VRRPInstance, st *instanceState) table {
 	}
 	trackTable(tb, &v.Tracking)
 	notifyTable(tb, &v.Notify)
+	tb["notify_deleted"] = handler{fn: func(p *parser, s stmt) { v.NotifyDeleted = p.script(s) }}
 	return tb
 }
 
