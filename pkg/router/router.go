@@ -120,6 +120,7 @@ type Router struct {
 	trackers  map[string]*tracker
 	timers    timerHeap
 	outbox    []Packet
+	jobs      []func()
 	drops     [vrrp.NumReasons]uint64
 	hostQueue *worker
 	now       time.Time
