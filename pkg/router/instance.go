@@ -258,8 +258,16 @@ func (r *Router) apply(in *instance, as []vrrp.Action) {
 			n := a.Count
 			r.later(func() { r.hostErr(cfg, "garp", r.host.GARP(cfg, n)) })
 		case vrrp.ActArm:
+			if a.Timer == vrrp.TimerMasterDown && cfg.ExternalMasterDown {
+				r.externalDown(cfg, a.At)
+				continue
+			}
 			r.timers.arm(in.timers[a.Timer], a.At)
 		case vrrp.ActDisarm:
+			if a.Timer == vrrp.TimerMasterDown && cfg.ExternalMasterDown {
+				r.externalDown(cfg, time.Time{})
+				continue
+			}
 			r.timers.disarm(in.timers[a.Timer])
 		case vrrp.ActNotify:
 			n := Notification{Name: cfg.Name, State: a.State, Priority: in.m.Priority, Removed: in.removed}
@@ -418,6 +426,12 @@ func (r *Router) fireDue() {
 	}
 }
 
+func (r *Router) externalDown(cfg *InstanceConfig, at time.Time) {
+	if r.opts.MasterDownTimer != nil {
+		r.opts.MasterDownTimer(cfg, at)
+	}
+}
+
 // later queues host work or a notification; flush hands it to the worker after the
 // adverts of the same wake-up left, so a new master's advert always precedes its GARPs
 // (the old master drops its VIPs first) without giving up batching.
@@ -467,6 +481,16 @@ func (r *Router) reload(cfg Config) {
 			if in.holdsVIPs {
 				r.later(func() { r.hostErr(c, "update vips", r.host.UpdateVIPs(prev, c)) })
 			}
+			if prev.ExternalMasterDown != c.ExternalMasterDown && !in.m.DownAt.IsZero() {
+				// Hand the running master-down timer over between Go and the dataplane.
+				if c.ExternalMasterDown {
+					r.timers.disarm(in.timers[vrrp.TimerMasterDown])
+					r.externalDown(c, in.m.DownAt)
+				} else {
+					r.externalDown(prev, time.Time{})
+					r.timers.arm(in.timers[vrrp.TimerMasterDown], in.m.DownAt)
+				}
+			}
 			next = append(next, in)
 			continue
 		}
@@ -484,6 +508,9 @@ func (r *Router) reload(cfg Config) {
 			r.step(in, vrrp.Event{Kind: vrrp.EvShutdown})
 			for _, e := range in.timers {
 				r.timers.disarm(e)
+			}
+			if in.cfg.ExternalMasterDown {
+				r.externalDown(in.cfg, time.Time{})
 			}
 		}
 	}

@@ -659,3 +659,67 @@ func TestIPv6AndIPv4SameVRID(t *testing.T) {
 		t.Fatalf("v6 advert %+v", p)
 	}
 }
+
+func TestExternalMasterDown(t *testing.T) {
+	// The XDP path owns the master-down timer: the router reports arms and takes expiries.
+	type arm struct {
+		name string
+		at   time.Time
+	}
+	arms := make(chan arm, 64)
+	cfg := testInstance("VI_1", 1, 100, "198.51.100.1")
+	cfg.ExternalMasterDown = true
+	host, note := newFakeHost(), &fakeNotifier{}
+	tr := &countTransport{}
+	r, err := New(Config{Instances: []InstanceConfig{cfg}}, tr, host, note, Options{
+		MasterDownTimer: func(c *InstanceConfig, at time.Time) { arms <- arm{c.Name, at} },
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	start := time.Now()
+	go func() { done <- r.Run(ctx) }()
+	defer func() { cancel(); <-done }()
+	next := func() arm {
+		select {
+		case a := <-arms:
+			return a
+		case <-time.After(5 * time.Second):
+			t.Fatal("no master-down arm/disarm reported")
+		}
+		return arm{}
+	}
+	a := next()
+	// Startup arms 3*20ms + 156*20ms/256 = 72.1875ms from now.
+	const md = 72187500 * time.Nanosecond
+	if a.name != "VI_1" || a.at.Before(start.Add(md)) || a.at.After(time.Now().Add(md)) {
+		t.Fatalf("startup arm %+v (started %v)", a, start)
+	}
+	st := func() InstanceStatus {
+		s, err := r.Status(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return s.Instances[0]
+	}
+	time.Sleep(150 * time.Millisecond) // far beyond the interval: the router's own timer must not fire
+	if s := st(); s.State != "BACKUP" {
+		t.Fatalf("state %s without an external expiry", s.State)
+	}
+	// A checked advert from a better master re-arms through the hook.
+	r.DeliverAdvert("VI_1", netip.MustParseAddr("198.51.100.9"), vrrp.Advert{Version: 3, Type: 1, VRID: 1, Priority: 200, Interval: 2})
+	if a := next(); a.at.IsZero() {
+		t.Fatal("advert did not re-arm")
+	}
+	if s := st(); s.MasterIP != "198.51.100.9" || s.RxAdverts != 1 {
+		t.Fatalf("after DeliverAdvert %+v", s)
+	}
+	r.MasterDown("VI_1")
+	if a := next(); !a.at.IsZero() {
+		t.Fatalf("becoming master did not stop the external timer: %+v", a)
+	}
+	eventually(t, "master", func() bool { return st().State == "MASTER" })
+	r.MasterDown("nope") // unknown names are ignored
+}
