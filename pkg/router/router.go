@@ -205,10 +205,13 @@ func (r *Router) Run(ctx context.Context) error {
 		case f := <-r.in:
 			r.now = time.Now()
 			f()
-			r.drain(256)
 		case <-t.C:
 		}
+		// Packets that queued up while this goroutine waited for a CPU count before the
+		// timers that expired meanwhile: a late wake-up must not turn into a false
+		// master-down while the master's adverts sit in the queue.
 		r.now = time.Now()
+		r.drain(r.opts.QueueLen)
 		r.fireDue()
 		r.flush()
 	}
