@@ -2,6 +2,7 @@ package check
 
 import (
 	"fmt"
+	"net/netip"
 	"slices"
 	"strings"
 	"testing"
@@ -300,4 +301,31 @@ func TestDNSCodec(t *testing.T) {
 func FuzzDNSReply(f *testing.F) {
 	f.Add([]byte{0x12, 0x34, 0x81, 0x80, 0, 1, 0, 1, 0, 0, 0, 0})
 	f.Fuzz(func(t *testing.T, b []byte) { _ = dnsCheckReply(b, 0x1234) })
+}
+
+// A reload keeps a DOWN real server DOWN (and its dynamic weight) instead of re-adding it.
+func TestInheritAcrossReload(t *testing.T) {
+	mk := func(extra bool) *Scheduler {
+		rs := []RealServer{{Addr: netip.MustParseAddr("198.51.100.2"), Port: 80, Weight: 2, Checkers: []Spec{{Kind: TCP}, {Kind: TCP, Common: Common{ConnectPort: 81}}}}}
+		if extra {
+			rs = append(rs, RealServer{Addr: netip.MustParseAddr("198.51.100.3"), Port: 80, Weight: 1, Checkers: []Spec{{Kind: TCP}}})
+		}
+		s, err := New([]VirtualServer{{Key: VSKey{Addr: netip.MustParseAddr("203.0.113.10"), Port: 80, Protocol: "TCP"}, RealServers: rs}}, Config{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return s
+	}
+	old := mk(false)
+	r := old.rss[0]
+	r.checkers[1].state = CheckerState{Up: false, HasRun: true, WeightDelta: 3}
+	r.state = Aggregate(2, []CheckerState{r.checkers[0].state, r.checkers[1].state})
+	s := mk(true)
+	if n := s.Inherit(old); n != 2 {
+		t.Fatalf("carried %d checkers, want 2", n)
+	}
+	st := s.Status()[0].RealServers
+	if st[0].Healthy || st[0].Weight != 5 || !st[1].Healthy {
+		t.Fatalf("after reload: %+v", st)
+	}
 }

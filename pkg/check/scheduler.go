@@ -441,3 +441,44 @@ func (q *eventQueue) run(ctx context.Context, out chan<- Event) {
 		q.mu.Unlock()
 	}
 }
+
+// Inherit carries the state of old's checkers over to s, for a reload: a checker keeps its
+// UP/DOWN state, retry count and dynamic weight when its real server (virtual server, address,
+// port) still has a checker of the same kind at the same rank among that kind. New checkers
+// start as keepalived starts them (alpha or not). Call it before Run, after old has stopped;
+// it returns how many checkers were carried over. (keepalived users lose failed real servers
+// to reloads, pain point 8: a DOWN server stays DOWN across a reload here.)
+func (s *Scheduler) Inherit(old *Scheduler) int {
+	type ckKey struct {
+		rs   RSKey
+		kind Kind
+		rank int
+	}
+	prev := map[ckKey]CheckerState{}
+	for _, r := range old.rss {
+		r.mu.Lock()
+		ranks := map[Kind]int{}
+		for _, ck := range r.checkers {
+			prev[ckKey{r.key, ck.spec.Kind, ranks[ck.spec.Kind]}] = ck.state
+			ranks[ck.spec.Kind]++
+		}
+		r.mu.Unlock()
+	}
+	n := 0
+	for _, r := range s.rss {
+		r.mu.Lock()
+		ranks := map[Kind]int{}
+		states := make([]CheckerState, len(r.checkers))
+		for i, ck := range r.checkers {
+			if st, ok := prev[ckKey{r.key, ck.spec.Kind, ranks[ck.spec.Kind]}]; ok {
+				ck.state = st
+				n++
+			}
+			ranks[ck.spec.Kind]++
+			states[i] = ck.state
+		}
+		r.state = Aggregate(r.cfg.Weight, states)
+		r.mu.Unlock()
+	}
+	return n
+}
