@@ -212,6 +212,9 @@ func (s *Scheduler) loop(ctx context.Context, ck *checker, due time.Time) {
 		startT := time.Now()
 		o, err := s.probe(ctx, ck)
 		if ctx.Err() != nil {
+			if o.reap != nil {
+				o.reap()
+			}
 			return
 		}
 		end := time.Now()
@@ -219,7 +222,10 @@ func (s *Scheduler) loop(ctx context.Context, ck *checker, due time.Time) {
 			o.OK = false
 		}
 		delay, retrying := s.apply(ck, o, err, startT, end.Sub(startT))
-		next, skipped := nextDue(due, end, delay, retrying)
+		if o.reap != nil {
+			o.reap() // a timed-out script is gone before its next run is planned
+		}
+		next, skipped := nextDue(due, time.Now(), delay, retrying)
 		s.runs.Add(1)
 		s.skipped.Add(uint64(skipped))
 		if !o.OK {
@@ -241,7 +247,18 @@ func (s *Scheduler) probe(ctx context.Context, ck *checker) (Outcome, error) {
 		timeout = sp.Misc.Timeout + 2*miscGrace
 	}
 	pctx, cancel := context.WithTimeout(ctx, timeout)
-	defer cancel()
+	o, err := s.run(pctx, ck)
+	if o.reap != nil {
+		reap := o.reap
+		o.reap = func() { reap(); cancel() }
+	} else {
+		cancel()
+	}
+	return o, err
+}
+
+func (s *Scheduler) run(pctx context.Context, ck *checker) (Outcome, error) {
+	sp := ck.spec
 	switch sp.Kind {
 	case TCP:
 		return probeTCP(pctx, sp)
