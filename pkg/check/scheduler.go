@@ -269,6 +269,9 @@ func (s *Scheduler) run(pctx context.Context, ck *checker) (Outcome, error) {
 			if err := notify.CheckSecure(ck.script); err != nil {
 				return Outcome{}, err
 			}
+			if err := notify.NoRootFallback(ck.script); err != nil {
+				return Outcome{}, err
+			}
 		}
 		return probeMisc(pctx, sp, ck.script, ck.rs.cfg.Weight)
 	case SMTP:
