@@ -329,3 +329,25 @@ func TestInheritAcrossReload(t *testing.T) {
 		t.Fatalf("after reload: %+v", st)
 	}
 }
+
+func TestQuorumStep(t *testing.T) {
+	for _, tc := range []struct {
+		up                bool
+		sum, quorum, hyst int
+		want              bool
+		detail            string
+	}{
+		{false, 1, 1, 0, true, "Gained quorum 1+0=1 <= 1"},
+		{true, 0, 1, 0, false, "Lost quorum 1-0=1 > 0"},
+		{true, 2, 3, 0, false, "Lost quorum 3-0=3 > 2"},
+		{true, 2, 3, 1, true, ""},   // within hysteresis: stays up
+		{false, 3, 3, 1, false, ""}, // needs 4 to come back
+		{false, 4, 3, 1, true, "Gained quorum 3+1=4 <= 4"},
+		{true, 0, 0, 1, false, "Lost quorum 0-1=-1 > 0"}, // 0 live weight always loses it
+	} {
+		got, detail := QuorumStep(tc.up, tc.sum, tc.quorum, tc.hyst)
+		if got != tc.want || detail != tc.detail {
+			t.Errorf("QuorumStep(%v, sum %d, quorum %d, hysteresis %d) = %v %q; want %v %q", tc.up, tc.sum, tc.quorum, tc.hyst, got, detail, tc.want, tc.detail)
+		}
+	}
+}
