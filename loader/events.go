@@ -11,6 +11,8 @@ import (
 	"time"
 
 	"github.com/cilium/ebpf/ringbuf"
+
+	"github.com/xalived/xalived/pkg/vrrp"
 )
 
 // ReadEvents delivers ring buffer events on out until ctx is done (it then returns nil) or
@@ -78,7 +80,7 @@ func eventFromRaw(raw xdpXaEvent) Event {
 		Time:     time.Duration(raw.TimeNs),
 		Key:      keyFromRaw(raw.Key),
 		Type:     EventType(raw.Type),
-		Reason:   Reason(raw.Reason),
+		Reason:   vrrp.DropReason(raw.Reason),
 		Addr:     addrFrom(Family(raw.Key.Family), raw.Addr),
 		Priority: raw.Priority,
 		Interval: raw.Interval,

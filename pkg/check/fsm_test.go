@@ -266,3 +266,38 @@ func FuzzParseHex(f *testing.F) {
 		}
 	})
 }
+
+func TestDNSCodec(t *testing.T) {
+	q, err := dnsQuery(0x1234, "web.example.", 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []byte{0x12, 0x34, 1, 0, 0, 1, 0, 0, 0, 0, 0, 0, 3, 'w', 'e', 'b', 7, 'e', 'x', 'a', 'm', 'p', 'l', 'e', 0, 0, 1, 0, 1}
+	if !slices.Equal(q, want) {
+		t.Fatalf("query % x\nwant    % x", q, want)
+	}
+	if q, _ := dnsQuery(1, ".", 6); len(q) != 17 {
+		t.Fatalf("root SOA query % x", q)
+	}
+	if _, err := dnsQuery(1, "a..b", 1); err == nil {
+		t.Fatal("empty label accepted")
+	}
+	reply := append([]byte{0x12, 0x34, 0x81, 0x80, 0, 1, 0, 1, 0, 0, 0, 0}, q[12:]...)
+	if err := dnsCheckReply(reply, 0x1234); err != nil {
+		t.Fatalf("good reply: %v", err)
+	}
+	for name, r := range map[string][]byte{
+		"short": reply[:5], "other id": append([]byte{0, 1}, reply[2:]...),
+		"query": append([]byte{0x12, 0x34, 0x01}, reply[3:]...), "nxdomain": append([]byte{0x12, 0x34, 0x81, 0x83}, reply[4:]...),
+		"no answer": append(append([]byte{}, reply[:6]...), append([]byte{0, 0}, reply[8:]...)...),
+	} {
+		if err := dnsCheckReply(r, 0x1234); err == nil {
+			t.Errorf("%s: accepted", name)
+		}
+	}
+}
+
+func FuzzDNSReply(f *testing.F) {
+	f.Add([]byte{0x12, 0x34, 0x81, 0x80, 0, 1, 0, 1, 0, 0, 0, 0})
+	f.Fuzz(func(t *testing.T, b []byte) { _ = dnsCheckReply(b, 0x1234) })
+}

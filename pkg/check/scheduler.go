@@ -25,6 +25,9 @@ type Config struct {
 	Observe func(RunInfo)
 	// Seed makes warmup offsets reproducible (0: random).
 	Seed uint64
+	// InitNotifies runs notify_up / notify_down for every real server's initial state at
+	// start (global rs_init_notifies); keepalived's default is to notify changes only.
+	InitNotifies bool
 }
 
 // RunInfo describes one probe run.
@@ -107,12 +110,16 @@ func New(vss []VirtualServer, cfg Config) (*Scheduler, error) {
 					}
 					ck.tls = t
 				case MISC:
-					sc, err := notify.ParseScript(spec.Misc.Path)
-					if err != nil {
-						return nil, fmt.Errorf("real server %s: misc_path: %w", r.key, err)
+					sc := notify.Script{Argv: spec.Misc.Argv}
+					if len(sc.Argv) == 0 {
+						var err error
+						if sc, err = notify.ParseScript(spec.Misc.Path); err != nil {
+							return nil, fmt.Errorf("real server %s: misc_path: %w", r.key, err)
+						}
 					}
 					sc.Cred = cfg.ScriptUser
 					if spec.Misc.User != "" {
+						var err error
 						if sc.Cred, err = notify.RunAs(spec.Misc.User, spec.Misc.Group); err != nil {
 							return nil, fmt.Errorf("real server %s: %w", r.key, err)
 						}
@@ -145,6 +152,17 @@ func (s *Scheduler) Run(ctx context.Context) error {
 	}
 	rng := rand.New(rand.NewPCG(seed, seed^0x9e3779b97f4a7c15))
 	start := time.Now()
+	// The first event of every real server is its initial state (up, or down with alpha), so a
+	// consumer can build its view from Events alone.
+	for _, r := range s.rss {
+		r.mu.Lock()
+		st := r.state
+		r.mu.Unlock()
+		s.evq.push(Event{RS: r.key, Alive: st.Alive, Weight: st.Weight})
+		if s.cfg.InitNotifies {
+			s.notifyRS(r, st.Alive, "", "")
+		}
+	}
 	for _, r := range s.rss {
 		for _, ck := range r.checkers {
 			first := start
@@ -274,21 +292,29 @@ func (s *Scheduler) apply(ck *checker, o Outcome, err error, at time.Time, took 
 	if now != prev {
 		s.evq.push(Event{RS: r.key, Alive: now.Alive, Weight: now.Weight})
 	}
-	if now.Alive != prev.Alive && s.cfg.Notify != nil {
-		script := r.cfg.NotifyDown
-		if now.Alive {
-			script = r.cfg.NotifyUp
-		}
+	if now.Alive != prev.Alive {
 		reason := ""
 		if err != nil {
 			reason = err.Error()
 		}
-		s.cfg.Notify.RealServer(notify.RealServerEvent{
-			RS: notify.ServiceName(r.key.Addr.String(), r.key.VS.protoLower(), r.key.Port), VS: r.key.VS.String(),
-			Up: now.Alive, Script: script, Mail: r.cfg.SMTPAlert, Checker: ck.spec.Kind.short(), Reason: reason,
-		})
+		s.notifyRS(r, now.Alive, ck.spec.Kind.short(), reason)
 	}
 	return delay, st.Up && st.Failures > 0
+}
+
+// notifyRS hands a real server's change to the notify Dispatcher (scripts, lvs FIFO, mail).
+func (s *Scheduler) notifyRS(r *rsRun, alive bool, checker, reason string) {
+	if s.cfg.Notify == nil {
+		return
+	}
+	script := r.cfg.NotifyDown
+	if alive {
+		script = r.cfg.NotifyUp
+	}
+	s.cfg.Notify.RealServer(notify.RealServerEvent{
+		RS: notify.ServiceName(r.key.Addr.String(), r.key.VS.protoLower(), r.key.Port), VS: r.key.VS.String(),
+		Up: alive, Script: script, Mail: r.cfg.SMTPAlert, Checker: checker, Reason: reason,
+	})
 }
 
 // Stats counts probe runs.

@@ -108,6 +108,7 @@ func (p *parser) checker(s stmt, typ string) *checkerState {
 		if typ == CheckSSL {
 			tb["enable_sni"] = handler{fn: func(p *parser, s stmt) { h.EnableSNI = p.boolArg(s) }}
 			tb["sni_name"] = handler{fn: func(p *parser, s stmt) {
+				p.newer(s, "2.3.0")
 				h.SNIName, _ = p.str(s)
 				h.EnableSNI = true
 			}}
@@ -116,7 +117,7 @@ func (p *parser) checker(s stmt, typ string) *checkerState {
 	case CheckMisc:
 		m := &MiscCheck{}
 		c.Misc = m
-		tb["misc_path"] = handler{fn: func(p *parser, s stmt) { m.Path = p.script(s) }}
+		tb["misc_path"] = handler{fn: func(p *parser, s stmt) { m.Path = p.scriptLine(s) }}
 		tb["misc_timeout"] = handler{fn: func(p *parser, s stmt) {
 			if n, ok := p.intArg(s, 1, 1<<31/1000000); ok {
 				m.Timeout = Seconds(float64(n))
@@ -202,7 +203,7 @@ func (p *parser) checker(s stmt, typ string) *checkerState {
 		c.File = f
 		tb["track_file"] = handler{fn: func(p *parser, s stmt) { f.TrackFile, _ = p.str(s) }}
 		tb["file"] = tb["track_file"]
-		tb["dynamic"] = handler{fn: func(p *parser, s stmt) { f.Dynamic = true }}
+		tb["dynamic"] = handler{fn: func(p *parser, s stmt) { f.Dynamic = true; p.newer(s, "2.3.0") }}
 		tb["weight"] = handler{fn: func(p *parser, s stmt) {
 			if n, ok := p.intArg(s, -254, 254); ok {
 				f.Weight = &n
@@ -218,10 +219,11 @@ func (p *parser) checker(s stmt, typ string) *checkerState {
 		tb["alpha"] = handler{fn: func(p *parser, s stmt) { c.Alpha = p.boolArg(s) }}
 	}
 	p.body(tb, false)
+	closePos := p.lastClose
 	switch typ {
 	case CheckMisc:
 		if c.Misc.Path == nil {
-			p.errorf(s.pos, "no script path has been specified for MISC_CHECKER - skipping")
+			p.errorf(closePos, "no script path has been specified for MISC_CHECKER - skipping")
 			return nil
 		}
 	case CheckFile:
@@ -236,7 +238,7 @@ func (p *parser) checker(s stmt, typ string) *checkerState {
 		}
 	case CheckHTTP, CheckSSL:
 		if len(c.HTTP.URLs) == 0 {
-			p.errorf(s.pos, "%s has no url specified - skipping", typ)
+			p.errorf(closePos, "HTTP/SSL_GET checker has no urls specified - ignoring")
 			return nil
 		}
 	}

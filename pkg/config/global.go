@@ -60,13 +60,13 @@ func (p *parser) globalDefs(s stmt) {
 	}
 	t["router_id"] = str(&g.RouterID)
 	t["notification_email"] = handler{block: true, fn: func(p *parser, s stmt) {
-		if !p.enter(s) {
+		if !p.enterList(s) {
 			return
 		}
 		n := 0
 		p.list(func(e stmt) { g.NotificationEmail = append(g.NotificationEmail, e.words...); n++ })
 		if n == 0 {
-			p.warnf(s.pos, "empty notification_email block")
+			p.warnf(p.lastClose, "empty notification_email block")
 		}
 	}}
 	t["notification_email_from"] = str(&g.NotificationEmailFrom)
@@ -82,7 +82,8 @@ func (p *parser) globalDefs(s stmt) {
 				g.SMTPServerPort = v
 			}
 		}
-		if _, err := netip.ParseAddr(host); err != nil && !validHostname(host) {
+		// 2.2.7 accepts only an IP address here.
+		if _, err := netip.ParseAddr(host); err != nil {
 			p.errorf(s.pos, "invalid smtp server %s", strings.Join(s.args(), " "))
 		}
 	}}
@@ -111,6 +112,8 @@ func (p *parser) globalDefs(s stmt) {
 	t["vrrp_version"] = handler{fn: func(p *parser, s stmt) {
 		if v, ok := p.intArg(s, 2, 3); ok {
 			g.VRRPVersion = v
+		} else {
+			p.errorf(s.pos, "VRRP error: version must be either 2 or 3")
 		}
 	}}
 	t["vrrp_mcast_group4"] = handler{fn: func(p *parser, s stmt) {
@@ -167,14 +170,14 @@ func (p *parser) globalDefs(s stmt) {
 		}
 	}}
 	t["vrrp_garp_interval"] = handler{fn: func(p *parser, s stmt) {
-		if v, ok := p.secArg(s, 0.000001, 1); ok {
+		if v, ok := p.secArg(s, 0.000001, 4294.967295); ok {
 			g.VRRPGarpInterval = v
 		} else {
 			p.errorf(s.pos, "vrrp_garp_interval '%s' is invalid", strings.Join(s.args(), " "))
 		}
 	}}
 	t["vrrp_gna_interval"] = handler{fn: func(p *parser, s stmt) {
-		if v, ok := p.secArg(s, 0.000001, 1); ok {
+		if v, ok := p.secArg(s, 0.000001, 4294.967295); ok {
 			g.VRRPGnaInterval = v
 		} else {
 			p.errorf(s.pos, "vrrp_gna_interval '%s' is invalid", strings.Join(s.args(), " "))
@@ -236,6 +239,12 @@ func (p *parser) globalDefs(s stmt) {
 			if len(s.words) > 2 {
 				g.ScriptGroup = s.words[2]
 			}
+			p.scriptUserSet = true
+			p.scriptUserBad = false
+			if p.opts.HostChecks && !lookupUserGroup(g.ScriptUser, g.ScriptGroup) {
+				p.errorf(s.pos, "error setting global script uid/gid")
+				p.scriptUserBad = true
+			}
 		}
 	}}
 	t["enable_script_security"] = flag(&g.EnableScriptSecurity)
@@ -292,9 +301,17 @@ func (p *parser) globalDefs(s stmt) {
 			g.ShutdownTimeout = Seconds(float64(v))
 		}
 	}}
-	t["state_dump_file"] = str(&g.StateDumpFile)
-	t["stats_dump_file"] = str(&g.StatsDumpFile)
-	t["json_dump_file"] = str(&g.JSONDumpFile)
+	newerStr := func(dst *string) handler {
+		return handler{fn: func(p *parser, s stmt) {
+			p.newer(s, "2.3.0")
+			if v, ok := p.str(s); ok {
+				*dst = v
+			}
+		}}
+	}
+	t["state_dump_file"] = newerStr(&g.StateDumpFile)
+	t["stats_dump_file"] = newerStr(&g.StatsDumpFile)
+	t["json_dump_file"] = newerStr(&g.JSONDumpFile)
 	// Blocks that may also appear inside global_defs.
 	t["static_ipaddress"] = topTable()["static_ipaddress"]
 	t["static_routes"] = topTable()["static_routes"]

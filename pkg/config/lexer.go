@@ -19,6 +19,7 @@ const (
 	maxExpandDepth  = 32        // nested $VAR expansions / ~SEQ / multi-line definitions
 	maxLines        = 2_000_000 // logical lines produced by the preprocessor
 	maxLineBytes    = 1 << 20   // one logical line after substitution
+	maxTotalBytes   = 256 << 20 // all text produced by substitution
 )
 
 // line is one logical line after preprocessing: its words (quotes removed,
@@ -59,6 +60,10 @@ type preprocessor struct {
 	files    []string
 	seen     map[string]int // files currently open (include loops)
 	overflow bool
+	// maxLines bounds the logical lines (and the work) of one parse.
+	maxLines int
+	// work counts logical() calls; produced counts substituted bytes.
+	work, produced int
 	// includeCheck is the global include_check level (bit set).
 	includeCheck int
 }
@@ -80,7 +85,11 @@ func (p *preprocessor) readFile(name string, depth int, from Pos) bool {
 		p.diag(from, Error, "include nesting deeper than %d levels at %s", maxIncludeDepth, name)
 		return false
 	}
-	if p.seen[name] > 0 {
+	key := name
+	if a, err := filepath.Abs(name); err == nil {
+		key = a
+	}
+	if p.seen[key] > 0 {
 		p.diag(from, Error, "include loop: %s includes itself", name)
 		return false
 	}
@@ -88,8 +97,8 @@ func (p *preprocessor) readFile(name string, depth int, from Pos) bool {
 	if err != nil {
 		return false
 	}
-	p.seen[name]++
-	defer func() { p.seen[name]-- }()
+	p.seen[key]++
+	defer func() { p.seen[key]-- }()
 	p.files = append(p.files, name)
 	p.readData(name, data, depth)
 	return true
@@ -111,6 +120,10 @@ func (p *preprocessor) readData(name string, data []byte, depth int) {
 		if collecting {
 			t := stripComment(text)
 			t = strings.TrimRight(t, " \t")
+			if strings.TrimSpace(t) == "" && strings.TrimSpace(text) != "" {
+				// a comment line inside a multi-line definition
+				continue
+			}
 			more := strings.HasSuffix(t, "\\")
 			if more {
 				t = strings.TrimSuffix(t, "\\")
@@ -130,6 +143,10 @@ func (p *preprocessor) readData(name string, data []byte, depth int) {
 		}
 		trimmed := strings.TrimSpace(stripComment(text))
 		if trimmed == "" {
+			continue
+		}
+		if f := strings.Fields(trimmed); f[0] == "include_check" {
+			p.setIncludeCheck(f[1:], pos)
 			continue
 		}
 		// include is recognised before conditionals and parameters.
@@ -237,11 +254,12 @@ func (p *preprocessor) include(kw, arg, dir string, pos Pos, depth int) {
 	}
 	sort.Strings(matches)
 	if len(matches) == 0 {
-		sev := Warning
-		if check != 0 {
-			sev = Error
+		switch {
+		case check&incMatch != 0 || (check&incWildcard != 0 && strings.ContainsAny(arg, "*?[")):
+			p.diag(pos, Error, "config files missing '%s'", arg)
+		case check == 0:
+			p.diag(pos, Warning, "config files missing '%s'", arg)
 		}
-		p.diag(pos, sev, "config files missing '%s'", arg)
 		return
 	}
 	for _, m := range matches {
@@ -250,6 +268,44 @@ func (p *preprocessor) include(kw, arg, dir string, pos Pos, depth int) {
 		}
 		if p.overflow {
 			return
+		}
+	}
+}
+
+// setIncludeCheck handles "include_check [+|-]opt ...": readable, match,
+// wildcard_match, brace_match, all (none means all).
+func (p *preprocessor) setIncludeCheck(opts []string, pos Pos) {
+	if len(opts) == 0 {
+		p.includeCheck = incReadable | incMatch | incWildcard | incBrace
+		return
+	}
+	for _, o := range opts {
+		set := true
+		if strings.HasPrefix(o, "-") {
+			set, o = false, o[1:]
+		} else {
+			o = strings.TrimPrefix(o, "+")
+		}
+		var bit int
+		switch o {
+		case "readable":
+			bit = incReadable
+		case "match":
+			bit = incMatch
+		case "wildcard_match":
+			bit = incWildcard
+		case "brace_match":
+			bit = incBrace
+		case "all":
+			bit = incReadable | incMatch | incWildcard | incBrace
+		default:
+			p.diag(pos, Error, "unknown include_check option '%s'", o)
+			continue
+		}
+		if set {
+			p.includeCheck |= bit
+		} else {
+			p.includeCheck &^= bit
 		}
 	}
 }
@@ -354,6 +410,12 @@ func (p *preprocessor) logical(s string, pos Pos, dir string, depth int) {
 		p.diag(pos, Error, "parameter expansion nested deeper than %d levels", maxExpandDepth)
 		return
 	}
+	p.work++
+	if p.work > 4*p.maxLines {
+		p.diag(pos, Error, "configuration expands to too much work (more than %d line expansions)", 4*p.maxLines)
+		p.overflow = true
+		return
+	}
 	s = strings.TrimSpace(s)
 	for strings.HasPrefix(s, "@") {
 		neg := strings.HasPrefix(s, "@^")
@@ -398,8 +460,8 @@ func (p *preprocessor) logical(s string, pos Pos, dir string, depth int) {
 	if len(words) == 0 {
 		return
 	}
-	if len(p.out) >= maxLines {
-		p.diag(pos, Error, "configuration expands to more than %d lines", maxLines)
+	if len(p.out) >= p.maxLines {
+		p.diag(pos, Error, "configuration expands to more than %d lines", p.maxLines)
 		p.overflow = true
 		return
 	}
@@ -459,6 +521,12 @@ func (p *preprocessor) substitute(s string, pos Pos, dir string, depth int) (str
 		b.WriteByte(c)
 	}
 	out := b.String()
+	p.produced += len(out)
+	if p.produced > maxTotalBytes {
+		p.diag(pos, Error, "configuration expands to more than %d bytes", maxTotalBytes)
+		p.overflow = true
+		return "", false
+	}
 	if len(out) > maxLineBytes {
 		p.diag(pos, Error, "line longer than %d bytes after substitution", maxLineBytes)
 		p.overflow = true
@@ -481,6 +549,9 @@ func (p *preprocessor) lookup(inner, dir string) (string, bool) {
 	}
 	switch f[0] {
 	case "_PWD":
+		if a, err := filepath.Abs(dir); err == nil {
+			return a, true
+		}
 		return dir, true
 	case "_INSTANCE":
 		return p.configID, true
@@ -583,8 +654,8 @@ func (p *preprocessor) repeat(s string, pos Pos, dir string, depth int) {
 			return
 		}
 		count := (stop-start)/step + 1
-		if count > maxLines || int64(len(p.out))+count > maxLines {
-			p.diag(pos, Error, "~SEQ expands to more than %d lines", maxLines)
+		if count > int64(p.maxLines) || int64(p.work)+count > 4*int64(p.maxLines) {
+			p.diag(pos, Error, "~SEQ expands to more than %d lines", p.maxLines)
 			p.overflow = true
 			return
 		}

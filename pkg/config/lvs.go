@@ -12,7 +12,7 @@ var lbAlgos = map[string]bool{"rr": true, "wrr": true, "lc": true, "wlc": true, 
 
 func (p *parser) vsGroup(s stmt) {
 	nm, _ := p.name(s)
-	if !p.enter(s) {
+	if !p.enterList(s) {
 		return
 	}
 	g := &VirtualServerGroup{Pos: s.pos, Name: nm}
@@ -43,6 +43,23 @@ func (p *parser) vsGroup(s stmt) {
 		}
 		g.Entries = append(g.Entries, ent)
 	})
+	has4, has6, bareMark := false, false, false
+	for _, e := range g.Entries {
+		switch {
+		case e.Fwmark != 0:
+			if e.Family == "" {
+				bareMark = true
+			}
+		case e.Addr.Is4():
+			has4 = true
+		default:
+			has6 = true
+		}
+	}
+	if has4 && has6 && bareMark {
+		p.errorf(p.lastClose, "virtual server group %s cannot have IPv4, IPv6 and fwmark without family - removing", nm)
+		return
+	}
 	if nm != "" {
 		p.cfg.VirtualServerGroups = append(p.cfg.VirtualServerGroups, g)
 	}
@@ -154,20 +171,25 @@ func (p *parser) virtualServer(s stmt) {
 		}
 	default:
 		vs.Kind = "ip"
-		ad, good := p.addr(s.pos, a[0])
-		if !good {
-			ok = false
-			break
+		ad, err := netip.ParseAddr(a[0])
+		if err != nil {
+			port := ""
+			if len(a) > 1 {
+				port = a[1]
+			}
+			p.errorf(s.pos, "invalid virtual server IP address/port %s/%s - skipping", a[0], port)
+			if p.enter(s) {
+				p.skipBlock()
+			}
+			return
 		}
 		vs.Address = ad
+		// keepalived accepts a missing port (port 0).
 		if len(a) < 2 {
-			p.errorf(s.pos, "virtual_server %s: no port specified", a[0])
 		} else if v, good := p.port(s.pos, a[1]); good {
 			vs.Port = v
 		}
-		if len(a) > 2 {
-			p.errorf(s.pos, "virtual_server %s: unexpected parameters '%s'", a[0], strings.Join(a[2:], " "))
-		}
+		// keepalived ignores anything after the port.
 	}
 	if !p.enter(s) {
 		return
@@ -198,7 +220,7 @@ func (p *parser) vsTable(vs *VirtualServer, st *lvsState, rss *[]*rsState) table
 			return
 		}
 		if !lbAlgos[w] {
-			p.errorf(s.pos, "invalid lb_algo '%s' - ignoring", w)
+			p.errorf(s.pos, "invalid lvs_scheduler '%s' - ignoring", w)
 			return
 		}
 		vs.LBAlgo = w
@@ -275,8 +297,10 @@ func (p *parser) vsTable(vs *VirtualServer, st *lvsState, rss *[]*rsState) table
 		"alpha":              flag(&vs.Alpha),
 		"omega":              flag(&vs.Omega),
 		"quorum": {fn: func(p *parser, s stmt) {
-			if n, ok := p.intArg(s, 0, 1<<31-1); ok {
+			if n, ok := p.intArg(s, 1, 1<<32-1); ok {
 				vs.Quorum = n
+			} else {
+				p.errorf(s.pos, "quorum %s must be in [1, 4294967295] - setting to 1", strings.Join(s.args(), " "))
 			}
 		}},
 		"hysteresis": {fn: func(p *parser, s stmt) {

@@ -130,6 +130,8 @@ func (r *Router) retrack() {
 		}
 		if prio != in.m.Priority {
 			r.step(in, vrrp.Event{Kind: vrrp.EvPriority, Priority: prio})
+			n := Notification{Name: in.cfg.Name, State: in.m.State, Priority: prio, PriorityChanged: true}
+			r.hostQueue.push(func() { r.notifier.Notify(n) })
 		}
 		if fault != in.m.Faulty {
 			k := vrrp.EvUnfault
@@ -376,6 +378,7 @@ func (r *Router) demux(p *Received, vrid uint8) *instance {
 }
 
 func (r *Router) receive(p *Received) {
+	p.Meta.Src, p.Meta.Dst = p.Meta.Src.Unmap(), p.Meta.Dst.Unmap() // v4-mapped from dual-stack sockets
 	vrid, ok := vrrp.PeekVRID(p.Payload)
 	if !ok {
 		r.drops[vrrp.ReasonTruncated]++

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"net/netip"
+	"runtime"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -61,6 +62,9 @@ type Notification struct {
 	// RxLowerPrio: a MASTER heard a lower priority (notify_master_rx_lower_pri,
 	// FIFO MASTER_RX_LOWER_PRI); State is MASTER.
 	RxLowerPrio bool
+	// PriorityChanged: the effective priority changed to Priority, State unchanged
+	// (notify_priority_changes).
+	PriorityChanged bool
 }
 
 // Notifier receives notifications in order, after the VIPs of a transition were handled.
@@ -87,6 +91,10 @@ type Options struct {
 	AdvertSlack time.Duration
 	// QueueLen bounds the pending Deliver/SetTracker calls; 0 = 4096.
 	QueueLen int
+	// ThreadSetup, if set, runs on the router's goroutine after Run locked it to its OS
+	// thread, e.g. to give that thread a realtime scheduling policy (keepalived's
+	// vrrp_rt_priority) so adverts stay on time on a busy machine. An error stops Run.
+	ThreadSetup func() error
 }
 
 // Router runs VRRP instances. Create it with New, then call Run.
@@ -151,6 +159,13 @@ func (r *Router) Run(ctx context.Context) error {
 		return errors.New("router: Run called twice")
 	}
 	defer close(r.done)
+	if r.opts.ThreadSetup != nil {
+		runtime.LockOSThread()
+		defer runtime.UnlockOSThread()
+		if err := r.opts.ThreadSetup(); err != nil {
+			return fmt.Errorf("router: thread setup: %w", err)
+		}
+	}
 	var wg sync.WaitGroup
 	wg.Add(1)
 	go func() {

@@ -164,7 +164,7 @@ func (f *fakeNotifier) all() []Notification {
 func (f *fakeNotifier) states(name string) []string {
 	var out []string
 	for _, n := range f.all() {
-		if n.Name == name && !n.RxLowerPrio {
+		if n.Name == name && !n.RxLowerPrio && !n.PriorityChanged {
 			out = append(out, n.State.String())
 		}
 	}
@@ -388,6 +388,9 @@ func TestTrackers(t *testing.T) {
 	eventually(t, "first failure counted", func() bool { return a.status(t, "VI_1").EffectivePriority == 150 })
 	a.r.ScriptResult("chk", false)
 	eventually(t, "A at 90", func() bool { return a.status(t, "VI_1").EffectivePriority == 90 })
+	eventually(t, "priority change notified", func() bool {
+		return slices.ContainsFunc(a.note.all(), func(n Notification) bool { return n.PriorityChanged && n.Priority == 90 })
+	})
 	eventually(t, "B preempts", b.inState(t, "VI_1", "MASTER"))
 	eventually(t, "A backup", a.inState(t, "VI_1", "BACKUP"))
 
@@ -455,14 +458,16 @@ func TestUnicastPeers(t *testing.T) {
 
 func TestDropCounters(t *testing.T) {
 	nw := &memNet{}
-	a := nw.start(t, "198.51.100.1", Config{Instances: []InstanceConfig{testInstance("VI_1", 1, 100, "198.51.100.1")}})
+	slow := testInstance("VI_1", 1, 100, "198.51.100.1")
+	slow.Interval = time.Second // stays BACKUP for the whole test, even on a busy machine
+	a := nw.start(t, "198.51.100.1", Config{Instances: []InstanceConfig{slow}})
 	eventually(t, "backup", a.inState(t, "VI_1", "BACKUP"))
 	src := netip.MustParseAddr("198.51.100.9")
-	good := vrrp.Advert{Version: 3, Type: 1, VRID: 1, Priority: 200, Interval: 5, Addrs: []netip.Addr{netip.MustParseAddr("203.0.113.1")}}
+	good := vrrp.Advert{Version: 3, Type: 1, VRID: 1, Priority: 200, Interval: 200, Addrs: []netip.Addr{netip.MustParseAddr("203.0.113.1")}}
 	b, _ := good.Marshal(src, vrrp.GroupIPv4, vrrp.ChecksumPseudo)
 	badSum := slices.Clone(b)
 	badSum[7]++
-	otherVRID := vrrp.Advert{Version: 3, Type: 1, VRID: 77, Priority: 200, Interval: 2}
+	otherVRID := vrrp.Advert{Version: 3, Type: 1, VRID: 77, Priority: 200, Interval: 200}
 	ov, _ := otherVRID.Marshal(src, vrrp.GroupIPv4, vrrp.ChecksumPseudo)
 	meta := vrrp.Meta{Src: src, Dst: vrrp.GroupIPv4, TTL: 255, Length: len(b)}
 	lowTTL := meta
@@ -564,9 +569,13 @@ func TestValidate(t *testing.T) {
 }
 
 func TestSplitBrainHealReannounces(t *testing.T) {
+	// With higher_prio_send_advert the yielding master's last advert always reaches the
+	// winner, whichever advert crosses the healed link first, so the winner re-announces.
 	nw := &memNet{}
 	cfgFor := func(prio uint8, src string) Config {
-		return Config{Instances: []InstanceConfig{testInstance("VI_1", 1, prio, src), testInstance("VI_2", 2, prio, src)},
+		v1, v2 := testInstance("VI_1", 1, prio, src), testInstance("VI_2", 2, prio, src)
+		v1.HigherPrioSendAdvert, v2.HigherPrioSendAdvert = true, true
+		return Config{Instances: []InstanceConfig{v1, v2},
 			SyncGroups: []SyncGroupConfig{{Name: "G", Members: []string{"VI_1", "VI_2"}}}}
 	}
 	a := nw.start(t, "198.51.100.1", cfgFor(150, "198.51.100.1"))
@@ -598,4 +607,30 @@ func TestSplitBrainHealReannounces(t *testing.T) {
 		}
 		return false
 	})
+}
+
+func TestIPv6AndIPv4SameVRID(t *testing.T) {
+	// The same VRID in both families on one interface: two independent instances.
+	nw := &memNet{}
+	mk := func(prio uint8, v4, ll string) Config {
+		c4 := testInstance("V4", 7, prio, v4)
+		c6 := testInstance("V6", 7, prio, ll)
+		c6.IPv6 = true
+		c6.VIPs = []netip.Addr{netip.MustParseAddr("fe80::7"), netip.MustParseAddr("2001:db8::7")}
+		return Config{Instances: []InstanceConfig{c4, c6}}
+	}
+	a := nw.start(t, "198.51.100.1", mk(150, "198.51.100.1", "fe80::1"))
+	b := nw.start(t, "198.51.100.2", mk(100, "198.51.100.2", "fe80::2"))
+	eventually(t, "A master v6", a.inState(t, "V6", "MASTER"))
+	eventually(t, "B backup v6 of fe80::1", func() bool {
+		s := b.status(t, "V6")
+		return s.State == "BACKUP" && s.MasterIP == "fe80::1" && s.RxAdverts > 2 && len(s.Drops) == 0
+	})
+	eventually(t, "B backup v4", func() bool {
+		s := b.status(t, "V4")
+		return s.State == "BACKUP" && s.MasterIP == "198.51.100.1" && len(s.Drops) == 0
+	})
+	if p, _ := a.lastSent("V6"); p.Dst != vrrp.GroupIPv6 || p.TTL != 255 {
+		t.Fatalf("v6 advert %+v", p)
+	}
 }

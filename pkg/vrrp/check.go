@@ -137,8 +137,9 @@ func Check(meta Meta, payload []byte, inst *InstanceView) (Advert, DropReason) {
 	if inst.IPv6 && meta.Multicast() == inst.Unicast {
 		return Advert{}, ReasonDst
 	}
-	// 5. length, computed from the packet's own count and version (the 8 auth bytes
-	// belong to v2 over IPv4), then truncated.
+	// 5. length, computed from the packet's count and the CONFIGURED version (the ladder as
+	// published to the XDP program; keepalived uses the packet's version nibble, see
+	// RECEIVE.md), then truncated.
 	alen := IPv4AddrLen
 	if inst.IPv6 {
 		alen = IPv6AddrLen
@@ -148,7 +149,7 @@ func Check(meta Meta, payload []byte, inst *InstanceView) (Advert, DropReason) {
 		n = len(payload)
 	}
 	want := HeaderLen + int(payload[3])*alen
-	if payload[0]>>4 == Version2 && !inst.IPv6 {
+	if inst.Version == Version2 && !inst.IPv6 {
 		want += AuthDataLen
 	}
 	if n != want {
