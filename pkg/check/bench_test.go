@@ -172,9 +172,16 @@ func BenchmarkScheduler10k(b *testing.B) {
 	b.ReportMetric(pct(0.99), "late-p99-ms")
 	b.ReportMetric(pct(1), "late-max-ms")
 	b.ReportMetric(cores, "cpu-cores")
+	if st.Runs > 0 {
+		b.ReportMetric(float64((cpu1-cpu0).Microseconds())/float64(st.Runs), "cpu-us/check")
+	}
 	b.ReportMetric(float64(len(lateness))/(run-time.Second).Seconds(), "checks/s")
 	b.ReportMetric(float64(fails), "failed-checks")
 	b.ReportMetric(float64(st.Skipped), "skipped-slots")
-	b.Logf("lateness p50 %.2f ms p99 %.2f ms max %.2f ms over %d checks; %.3f cores; %d failed %v; stats %+v",
-		pct(0.5), pct(0.99), pct(1), len(lateness), cores, fails, errKinds, st)
+	var load string
+	if b, err := os.ReadFile("/proc/loadavg"); err == nil {
+		load = strings.TrimSpace(string(b))
+	}
+	b.Logf("lateness p50 %.2f ms p99 %.2f ms max %.2f ms over %d checks; %.3f cores; %d failed %v; stats %+v; loadavg %s",
+		pct(0.5), pct(0.99), pct(1), len(lateness), cores, fails, errKinds, st, load)
 }

@@ -2,6 +2,7 @@ package check
 
 import (
 	"fmt"
+	"net/netip"
 	"slices"
 	"strings"
 	"testing"
@@ -300,4 +301,53 @@ func TestDNSCodec(t *testing.T) {
 func FuzzDNSReply(f *testing.F) {
 	f.Add([]byte{0x12, 0x34, 0x81, 0x80, 0, 1, 0, 1, 0, 0, 0, 0})
 	f.Fuzz(func(t *testing.T, b []byte) { _ = dnsCheckReply(b, 0x1234) })
+}
+
+// A reload keeps a DOWN real server DOWN (and its dynamic weight) instead of re-adding it.
+func TestInheritAcrossReload(t *testing.T) {
+	mk := func(extra bool) *Scheduler {
+		rs := []RealServer{{Addr: netip.MustParseAddr("198.51.100.2"), Port: 80, Weight: 2, Checkers: []Spec{{Kind: TCP}, {Kind: TCP, Common: Common{ConnectPort: 81}}}}}
+		if extra {
+			rs = append(rs, RealServer{Addr: netip.MustParseAddr("198.51.100.3"), Port: 80, Weight: 1, Checkers: []Spec{{Kind: TCP}}})
+		}
+		s, err := New([]VirtualServer{{Key: VSKey{Addr: netip.MustParseAddr("203.0.113.10"), Port: 80, Protocol: "TCP"}, RealServers: rs}}, Config{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return s
+	}
+	old := mk(false)
+	r := old.rss[0]
+	r.checkers[1].state = CheckerState{Up: false, HasRun: true, WeightDelta: 3}
+	r.state = Aggregate(2, []CheckerState{r.checkers[0].state, r.checkers[1].state})
+	s := mk(true)
+	if n := s.Inherit(old); n != 2 {
+		t.Fatalf("carried %d checkers, want 2", n)
+	}
+	st := s.Status()[0].RealServers
+	if st[0].Healthy || st[0].Weight != 5 || !st[1].Healthy {
+		t.Fatalf("after reload: %+v", st)
+	}
+}
+
+func TestQuorumStep(t *testing.T) {
+	for _, tc := range []struct {
+		up                bool
+		sum, quorum, hyst int
+		want              bool
+		detail            string
+	}{
+		{false, 1, 1, 0, true, "Gained quorum 1+0=1 <= 1"},
+		{true, 0, 1, 0, false, "Lost quorum 1-0=1 > 0"},
+		{true, 2, 3, 0, false, "Lost quorum 3-0=3 > 2"},
+		{true, 2, 3, 1, true, ""},   // within hysteresis: stays up
+		{false, 3, 3, 1, false, ""}, // needs 4 to come back
+		{false, 4, 3, 1, true, "Gained quorum 3+1=4 <= 4"},
+		{true, 0, 0, 1, false, "Lost quorum 0-1=-1 > 0"}, // 0 live weight always loses it
+	} {
+		got, detail := QuorumStep(tc.up, tc.sum, tc.quorum, tc.hyst)
+		if got != tc.want || detail != tc.detail {
+			t.Errorf("QuorumStep(%v, sum %d, quorum %d, hysteresis %d) = %v %q; want %v %q", tc.up, tc.sum, tc.quorum, tc.hyst, got, detail, tc.want, tc.detail)
+		}
+	}
 }

@@ -76,8 +76,10 @@ func TestSchedulerFlappingBackend(t *testing.T) {
 		t.Fatal(err)
 	}
 	open()
+	qup, _ := notify.ParseScript(rec + " quorum_up")
+	qdown, _ := notify.ParseScript(rec + " quorum_down")
 	zero := time.Duration(0)
-	vs := VirtualServer{Key: VSKey{Addr: netip.MustParseAddr("203.0.113.10"), Port: 80, Protocol: "TCP"},
+	vs := VirtualServer{Key: VSKey{Addr: netip.MustParseAddr("203.0.113.10"), Port: 80, Protocol: "TCP"}, QuorumUp: &qup, QuorumDown: &qdown,
 		RealServers: []RealServer{{Addr: netip.MustParseAddr(serverIP4), Port: 8090, Weight: 1, NotifyUp: &up, NotifyDown: &down,
 			Checkers: []Spec{{Kind: TCP, Common: Common{DelayLoop: 100 * time.Millisecond, DelayBeforeRetry: ptr(50 * time.Millisecond), Retry: ptr(1), ConnectTimeout: 200 * time.Millisecond, Warmup: &zero}}}}}}
 	s, err := New([]VirtualServer{vs}, Config{Notify: d})
@@ -109,7 +111,7 @@ func TestSchedulerFlappingBackend(t *testing.T) {
 	st := s.Status()
 	stop()
 	ln.Close()
-	want := []string{"down 198.51.100.2", "up 198.51.100.2", "down 198.51.100.2", "up 198.51.100.2"}
+	want := []string{"down 198.51.100.2", "quorum_down", "up 198.51.100.2", "quorum_up", "down 198.51.100.2", "quorum_down", "up 198.51.100.2", "quorum_up"}
 	calls := waitFileLines(t, log, len(want))
 	if !slices.Equal(calls, want) {
 		t.Fatalf("notify calls %q, want %q", calls, want)

@@ -292,6 +292,14 @@ type VirtualServer struct {
 	Defaults Common
 	// VirtualHost is the default HTTP virtualhost of its checkers.
 	VirtualHost string
+	// Quorum (default 1 when 0) and Hysteresis decide the virtual server's quorum from the
+	// weights of its live real servers; QuorumUp / QuorumDown run on its changes, with an lvs
+	// FIFO "VS" line and, with SMTPAlert, a mail.
+	Quorum     int
+	Hysteresis int
+	QuorumUp   *notify.Script
+	QuorumDown *notify.Script
+	SMTPAlert  bool
 }
 
 // resolve fills a checker's unset keywords from the VS defaults and keepalived's defaults.

@@ -433,6 +433,18 @@ func groupState(insts []control.Instance, members []string) string {
 	return control.StateBackup
 }
 
+func (e *realEngine) dumpFile(kind dumpKind) string {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if e.plan == nil {
+		return ""
+	}
+	if kind == dumpData {
+		return e.plan.cfg.Global.StateDumpFile
+	}
+	return e.plan.cfg.Global.StatsDumpFile
+}
+
 func (e *realEngine) Stats() any {
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
 	defer cancel()

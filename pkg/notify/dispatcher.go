@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"os"
 	"strconv"
 	"sync"
 	"syscall"
@@ -78,6 +79,16 @@ type Dispatcher struct {
 
 // ErrRefused is reported for a script refused by enable_script_security.
 var ErrRefused = errors.New("script refused by enable_script_security")
+
+// NoRootFallback applies the other half of enable_script_security: a script with no user of
+// its own, no script_user and no keepalived_script user is not run as root by default (it is
+// dropped, as keepalived does). Set script_user root to run such scripts as root on purpose.
+func NoRootFallback(s Script) error {
+	if s.Cred == nil && os.Geteuid() == 0 {
+		return fmt.Errorf("%w: %s: no script_user and no keepalived_script user, refusing to fall back to root", ErrRefused, s)
+	}
+	return nil
+}
 
 // New returns a Dispatcher; nothing runs until Run.
 func New(cfg Config) *Dispatcher {
@@ -301,6 +312,10 @@ func (d *Dispatcher) runScript(ctx context.Context, j scriptJob) {
 	if d.cfg.ScriptSecurity {
 		if err := CheckSecure(s); err != nil {
 			d.report(fmt.Errorf("%w: %w", ErrRefused, err))
+			return
+		}
+		if err := NoRootFallback(s); err != nil {
+			d.report(err)
 			return
 		}
 	}

@@ -12,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/xalived/xalived/internal/nstest"
 	"github.com/xalived/xalived/internal/testenv"
 )
 
@@ -168,6 +169,21 @@ func TestDispatcherScriptSecurity(t *testing.T) {
 	if _, err := os.Stat(out); err == nil {
 		t.Fatal("insecure script ran")
 	}
+	// A secure root-owned script with no user anywhere is dropped too (no fallback to root)...
+	good := writeScript(t, dir, "good.sh", "#!/bin/sh\ntouch "+out+"\n", 0o755)
+	d.Script(Script{Argv: []string{good}})
+	select {
+	case err := <-refused:
+		if !strings.Contains(err.Error(), "fall back to root") {
+			t.Fatalf("error %v", err)
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("script without a user was not refused")
+	}
+	// ...and runs with script_user root.
+	d2 := startDispatcher(t, Config{ScriptSecurity: true, ScriptUser: &syscall.Credential{Uid: 0, Gid: 0}})
+	d2.Script(Script{Argv: []string{good}})
+	nstest.WaitFor(t, 5*time.Second, "the script run with script_user root", func() bool { _, err := os.Stat(out); return err == nil })
 }
 
 // lvs_notify_fifo_script runs for the Dispatcher's life with the FIFO path as its last
