@@ -243,12 +243,10 @@ func (p *parser) instanceDefaults(v *VRRPInstance, st *instanceState) {
 		kt = append(kt, ti)
 	}
 	v.TrackInterfaces = kt
+	// keepalived 2.2.7 refuses an instance without an interface (even with
+	// default_interface set) unless it is unicast with a source address.
 	if v.Interface == "" && !(v.UnicastSrcIP.IsValid() && len(v.UnicastPeers) > 0) && v.VRF == "" {
-		if g.DefaultInterface != "" {
-			v.Interface = g.DefaultInterface
-		} else {
-			v.Interface = "eth0"
-		}
+		p.lateErrorf(v.Pos, "(%s) unknown interface!", v.Name)
 	}
 }
 
