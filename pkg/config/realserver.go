@@ -231,7 +231,10 @@ func specificChecker(typ string) tableT[*checkerState] {
 				cs.c.HTTP.SNIName, _ = p.str(s)
 				cs.c.HTTP.EnableSNI = true
 			}}
-			t["tls_compliant"] = boolField(func(cs *checkerState) *bool { return &cs.c.HTTP.TLSCompliant })
+			t["tls_compliant"] = entry[*checkerState]{fn: func(p *parser, s stmt, cs *checkerState) {
+				p.newer(s, "2.3.0")
+				cs.c.HTTP.TLSCompliant = p.boolArg(s)
+			}}
 		}
 	case CheckMisc:
 		t["misc_path"] = entry[*checkerState]{fn: func(p *parser, s stmt, cs *checkerState) { cs.c.Misc.Path = p.scriptLine(s) }}

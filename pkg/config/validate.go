@@ -580,6 +580,15 @@ func (p *parser) finish() {
 				continue
 			}
 			v.SyncGroup = g.Name
+			for _, gt := range g.TrackInterfaces {
+				tracked := gt.Name == v.Interface
+				for _, ti := range v.TrackInterfaces {
+					tracked = tracked || ti.Name == gt.Name
+				}
+				if tracked {
+					p.lateErrorf(gt.Pos, "(%s) track_interface %s is configured on VRRP instance and sync group; remove vrrp instance or sync group config", v.Name, gt.Name)
+				}
+			}
 			kept = append(kept, n)
 		}
 		g.Instances = kept

@@ -122,6 +122,10 @@ func (p *parser) trackProcess(s stmt) {
 	t := &TrackProcess{Pos: s.pos, Name: nm, Quorum: 1, Weight: 0}
 	p.body(table{
 		"process": {fn: func(p *parser, s stmt) {
+			if t.Process != "" && len(s.words) > 1 {
+				p.errorf(s.pos, "process already set for track process %s - ignoring %s", nm, s.words[1])
+				return
+			}
 			if p.need(s, 1) {
 				t.Process = s.words[1]
 				t.Args = append([]string(nil), s.words[2:]...)
@@ -377,7 +381,10 @@ func (p *parser) syncGroup(s stmt) {
 			}
 			p.list(func(e stmt) { g.Instances = append(g.Instances, e.words...) })
 		}},
-		"global_tracking":            {fn: func(p *parser, s stmt) { g.GlobalTracking = true }},
+		"global_tracking": {fn: func(p *parser, s stmt) {
+			g.GlobalTracking = true
+			p.errorf(s.pos, "(%s) global_tracking is deprecated; use track_interface/script/file on the sync group", g.Name)
+		}},
 		"sync_group_tracking_weight": {fn: func(p *parser, s stmt) { g.SyncGroupTrackingWeight = true }},
 	}
 	trackTable(tb, &g.Tracking)
