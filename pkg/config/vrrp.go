@@ -597,7 +597,7 @@ func (p *parser) instanceTable(v *VRRPInstance, st *instanceState) table {
 		"dont_track_primary": {fn: func(p *parser, s stmt) { v.DontTrackPrimary = true }},
 		"use_vmac": {fn: func(p *parser, s stmt) {
 			st.vmacPos = s.pos
-			vm := &VMAC{}
+			vm := &VMAC{Pos: s.pos}
 			a := s.args()
 			for i := 0; i < len(a); i++ {
 				switch {
@@ -626,7 +626,7 @@ func (p *parser) instanceTable(v *VRRPInstance, st *instanceState) table {
 		"use_vmac_addr":  {fn: func(p *parser, s stmt) { v.UseVMACAddr = true }},
 		"vmac_xmit_base": {fn: func(p *parser, s stmt) { v.VMACXmitBase = true }},
 		"use_ipvlan": {fn: func(p *parser, s stmt) {
-			iv := &IPVlan{}
+			iv := &IPVlan{Pos: s.pos}
 			a := s.args()
 			for i := 0; i < len(a); i++ {
 				switch a[i] {
@@ -788,7 +788,7 @@ func (p *parser) instanceTable(v *VRRPInstance, st *instanceState) table {
 				return
 			}
 			v.LVSSyncDaemonInterface = w
-			p.cfg.Global.LVSSyncDaemon = &LVSSyncDaemon{Interface: w, Instance: v.Name, Port: 8848}
+			p.cfg.Global.LVSSyncDaemon = &LVSSyncDaemon{Pos: s.pos, Interface: w, Instance: v.Name, Port: 8848}
 		}},
 		"kernel_rx_buf_size": {fn: func(p *parser, s stmt) {
 			if len(s.words) < 2 {
