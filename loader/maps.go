@@ -59,6 +59,11 @@ func (in *Instance) validate() error {
 			return fmt.Errorf("address %s is not %s", a, k.Family)
 		}
 	}
+	for _, p := range in.UnicastPeers {
+		if !p.Addr.IsValid() || p.Addr.Unmap().Is4() != (k.Family == IPv4) {
+			return fmt.Errorf("unicast peer %s is not %s", p.Addr, k.Family)
+		}
+	}
 	return nil
 }
 
@@ -124,6 +129,29 @@ func (d *Dataplane) SetInstance(in Instance) error {
 	}
 	e.vips = added
 
+	// Unicast peers: write the wanted set, then drop stale ones.
+	wantPeers := map[xdpXaUpeerKey]bool{}
+	var peerKeys []xdpXaUpeerKey
+	for _, p := range in.UnicastPeers {
+		pk := xdpXaUpeerKey{Slot: e.slot, Addr: addrBytes(p.Addr.Unmap())}
+		pv := xdpXaUpeer{MinTtl: p.MinTTL, MaxTtl: p.MaxTTL}
+		if err := d.maps.UnicastPeers.Update(&pk, &pv, ebpf.UpdateAny); err != nil {
+			return fmt.Errorf("set instance %s: unicast peer: %w", in.Key, err)
+		}
+		if !wantPeers[pk] {
+			peerKeys = append(peerKeys, pk)
+		}
+		wantPeers[pk] = true
+	}
+	for _, pk := range e.upeers {
+		if !wantPeers[pk] {
+			if err := d.maps.UnicastPeers.Delete(&pk); err != nil && !errors.Is(err, ebpf.ErrKeyNotExist) {
+				return fmt.Errorf("set instance %s: remove unicast peer: %w", in.Key, err)
+			}
+		}
+	}
+	e.upeers = peerKeys
+
 	cfg := xdpXaInstConfig{
 		Slot:        e.slot,
 		Interval:    in.Interval,
@@ -143,7 +171,7 @@ func (d *Dataplane) SetInstance(in Instance) error {
 		bit xdpXaMode
 	}{
 		{in.Unicast, xdpXaModeXA_MODE_UNICAST}, {in.NoPreempt, xdpXaModeXA_MODE_NOPREEMPT},
-		{in.OwnerIgnoreAdverts, xdpXaModeXA_MODE_OWNER_IGNORE}, {in.CheckAddrList, xdpXaModeXA_MODE_CHECK_ADDRS},
+		{in.OwnerIgnoreAdverts, xdpXaModeXA_MODE_OWNER_IGNORE}, {in.CheckUnicastSrc, xdpXaModeXA_MODE_CHECK_UNICAST_SRC},
 	} {
 		if m.on {
 			cfg.Mode |= uint16(m.bit)
@@ -188,6 +216,11 @@ func (d *Dataplane) DeleteInstance(key InstanceKey) error {
 	for _, vk := range e.vips {
 		if err := d.maps.Vips.Delete(&vk); err != nil && !errors.Is(err, ebpf.ErrKeyNotExist) {
 			return fmt.Errorf("delete instance %s: vip: %w", key, err)
+		}
+	}
+	for _, pk := range e.upeers {
+		if err := d.maps.UnicastPeers.Delete(&pk); err != nil && !errors.Is(err, ebpf.ErrKeyNotExist) {
+			return fmt.Errorf("delete instance %s: unicast peer: %w", key, err)
 		}
 	}
 	if err := d.resetSlot(e.slot); err != nil {
@@ -330,6 +363,9 @@ func (d *Dataplane) sum(m *ebpf.Map, slot uint32) (Counters, error) {
 	for _, p := range per {
 		for i := range c.Adverts {
 			c.Adverts[i] += p.Adverts[i]
+		}
+		for i := range c.Notes {
+			c.Notes[i] += p.Notes[i]
 		}
 		c.PrioZero += p.PrioZero
 		c.ARPReplies += p.ArpReplies
