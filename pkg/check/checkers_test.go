@@ -194,7 +194,7 @@ func (s *servers) sniSeen() []string {
 
 // probeOnce builds a one-checker scheduler (so the spec is resolved and validated exactly as in
 // production) and runs its probe once, timing it.
-func probeOnce(t testing.TB, rsAddr string, port uint16, sp Spec) (Outcome, error, time.Duration) {
+func probeOnce(t testing.TB, rsAddr string, port uint16, sp Spec) (Outcome, time.Duration, error) {
 	t.Helper()
 	vs := VirtualServer{Key: VSKey{Addr: netip.MustParseAddr("203.0.113.10"), Port: 80, Protocol: "TCP"},
 		RealServers: []RealServer{{Addr: netip.MustParseAddr(rsAddr), Port: port, Weight: 1, Checkers: []Spec{sp}}}}
@@ -212,7 +212,7 @@ func probeOnce(t testing.TB, rsAddr string, port uint16, sp Spec) (Outcome, erro
 	if err != nil {
 		o.OK = false
 	}
-	return o, err, took
+	return o, took, err
 }
 
 func md5hex(s string) string { h := md5.Sum([]byte(s)); return hex.EncodeToString(h[:]) }
@@ -366,7 +366,7 @@ func TestCheckersAgainstRealServers(t *testing.T) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			o, err, took := probeOnce(t, m.addr, m.port, m.spec)
+			o, took, err := probeOnce(t, m.addr, m.port, m.spec)
 			results[i] = result{o, err, took}
 		}()
 	}
@@ -464,7 +464,7 @@ func TestPingSockets(t *testing.T) {
 				t.Errorf("ping_group_range %q, %s: dgram %v, want %v", tc.rng, ip, dgram, tc.dgram)
 			}
 			sp := Spec{Kind: PING, Common: Common{ConnectTimeout: time.Second}}
-			if o, err, _ := probeOnce(t, ip, 0, sp); !o.OK {
+			if o, _, err := probeOnce(t, ip, 0, sp); !o.OK {
 				t.Errorf("ping_group_range %q, %s: %v", tc.rng, ip, err)
 			}
 		}
