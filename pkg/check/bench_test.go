@@ -7,7 +7,9 @@ import (
 	"net/http"
 	"net/netip"
 	"os"
+	"os/exec"
 	"os/signal"
+	"path/filepath"
 	"runtime"
 	"slices"
 	"strconv"
@@ -19,6 +21,7 @@ import (
 
 	"github.com/xalived/xalived/internal/nstest"
 	"github.com/xalived/xalived/internal/testenv"
+	"github.com/xalived/xalived/pkg/config"
 )
 
 const (
@@ -88,17 +91,14 @@ func BenchmarkScheduler10k(b *testing.B) {
 	}
 	const n = 10000
 	run := 10 * time.Second
-	var rss []RealServer
-	one := time.Second
-	for i := 0; i < n; i++ {
-		ip := netip.AddrFrom4([4]byte{198, 51, 100, byte(benchFirstIP + i%benchAddrs)})
-		port := uint16(benchBasePort + (i/benchAddrs)%benchPorts)
-		c := Common{ConnectIP: ip, ConnectPort: port, DelayLoop: time.Second, ConnectTimeout: time.Second, Warmup: &one}
-		sp := Spec{Kind: TCP, Common: c}
-		if i%2 == 0 {
-			sp = Spec{Kind: HTTP, Common: c, HTTP: &HTTPSpec{URLs: []URL{{Path: "/", Digest: md5hex(okBody)}}}}
-		}
-		rss = append(rss, RealServer{Addr: netip.MustParseAddr(serverIP4), Port: uint16(1 + i), Weight: 1, Checkers: []Spec{sp}})
+	// xalived runs exactly the keepalived.conf the VM tier will give keepalived's checker.
+	cfg, _, err := config.Parse("bench.conf", []byte(benchConfig(n)), config.Options{ConfigID: "bench"})
+	if cfg == nil {
+		b.Fatalf("bench config: %v", err)
+	}
+	vss, _, err := FromConfig(cfg)
+	if err != nil {
+		b.Fatal(err)
 	}
 	var (
 		mu       sync.Mutex
@@ -107,7 +107,7 @@ func BenchmarkScheduler10k(b *testing.B) {
 		errKinds = map[string]int{}
 		started  time.Time
 	)
-	s, err := New([]VirtualServer{{Key: VSKey{Addr: netip.MustParseAddr("203.0.113.10"), Port: 80, Protocol: "TCP"}, RealServers: rss}}, Config{
+	s, err := New(vss, Config{
 		Observe: func(r RunInfo) {
 			mu.Lock()
 			if r.Start.After(started.Add(time.Second)) { // after the warmup spread
@@ -233,5 +233,47 @@ func startBenchServer(b *testing.B, ns *nstest.NS) {
 	buf := make([]byte, 64)
 	if n, _ := out.Read(buf); !strings.Contains(string(buf[:n]), "serving") {
 		b.Fatalf("server did not start: %q", buf[:n])
+	}
+}
+
+// benchConfig writes the benchmark's keepalived.conf: one virtual server with n real servers,
+// half HTTP_GET (with the body's digest), half TCP_CHECK, delay_loop 1 s, connect_timeout 1 s,
+// spread over benchAddrs addresses x benchPorts ports of the server process.
+func benchConfig(n int) string {
+	var b strings.Builder
+	b.WriteString("global_defs {\n    router_id bench\n}\nvirtual_server 203.0.113.10 80 {\n    delay_loop 1\n    lb_algo rr\n    lb_kind NAT\n    protocol TCP\n")
+	for i := 0; i < n; i++ {
+		ip := fmt.Sprintf("198.51.100.%d", benchFirstIP+i%benchAddrs)
+		port := benchBasePort + (i/benchAddrs)%benchPorts
+		fmt.Fprintf(&b, "    real_server %s %d {\n        weight 1\n", serverIP4, 1+i)
+		if i%2 == 0 {
+			fmt.Fprintf(&b, "        HTTP_GET {\n            url {\n                path /\n                digest %s\n            }\n", md5hex(okBody))
+		} else {
+			b.WriteString("        TCP_CHECK {\n")
+		}
+		fmt.Fprintf(&b, "            connect_ip %s\n            connect_port %d\n            connect_timeout 1\n            warmup 1\n        }\n    }\n", ip, port)
+	}
+	b.WriteString("}\n")
+	return b.String()
+}
+
+// The benchmark's configuration is one keepalived accepts too (keepalived -t), so the VM tier
+// can run keepalived's checker on the very same file.
+func TestBenchConfigIsKeepalived(t *testing.T) {
+	testenv.RequireCommand(t, "keepalived")
+	p := filepath.Join(t.TempDir(), "bench.conf")
+	if err := os.WriteFile(p, []byte(benchConfig(100)), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if out, err := exec.Command("keepalived", "-t", "-f", p).CombinedOutput(); err != nil {
+		t.Fatalf("keepalived -t: %v\n%s", err, out)
+	}
+	cfg, _, _ := config.Parse(p, []byte(benchConfig(100)), config.Options{ConfigID: "bench"})
+	vss, _, err := FromConfig(cfg)
+	if err != nil || len(vss) != 1 || len(vss[0].RealServers) != 100 {
+		t.Fatalf("FromConfig: %v", err)
+	}
+	if k := vss[0].RealServers[0].Checkers[0].Kind; k != HTTP {
+		t.Fatalf("first checker %s", k)
 	}
 }
