@@ -41,6 +41,11 @@ type RunInfo struct {
 	Err      error
 	// Skipped counts slots that passed while this run was still going (it was not started twice).
 	Skipped int
+	// Up is the checker's state after this run; Retrying is set while a failure is being
+	// retried (below the DOWN threshold). keepalived logs such failures only with
+	// log_all_failures / checker_log_all_failures, which LogAllFailures carries.
+	Up, Retrying   bool
+	LogAllFailures bool
 }
 
 // Event is a real server's new state, for the lvs reconciler. Events are coalesced per real
@@ -260,7 +265,8 @@ func (s *Scheduler) loop(ctx context.Context, ck *checker, due time.Time) {
 		if err != nil {
 			o.OK = false
 		}
-		delay, retrying := s.apply(ck, o, err, startT, end.Sub(startT))
+		delay, st := s.apply(ck, o, err, startT, end.Sub(startT))
+		retrying := st.Up && st.Failures > 0
 		if o.reap != nil {
 			o.reap() // a timed-out script is gone before its next run is planned
 		}
@@ -271,7 +277,8 @@ func (s *Scheduler) loop(ctx context.Context, ck *checker, due time.Time) {
 			s.failures.Add(1)
 		}
 		if s.cfg.Observe != nil {
-			s.cfg.Observe(RunInfo{RS: ck.rs.key, Kind: ck.spec.Kind, Due: due, Start: startT, Duration: end.Sub(startT), OK: o.OK, Err: err, Skipped: skipped})
+			s.cfg.Observe(RunInfo{RS: ck.rs.key, Kind: ck.spec.Kind, Due: due, Start: startT, Duration: end.Sub(startT), OK: o.OK, Err: err,
+				Skipped: skipped, Up: st.Up, Retrying: retrying, LogAllFailures: ck.spec.LogAllFailures})
 		}
 		due = next
 		timer.Reset(time.Until(due))
@@ -329,7 +336,7 @@ func (s *Scheduler) run(pctx context.Context, ck *checker) (Outcome, error) {
 
 // apply feeds one outcome to the checker's FSM and the real server's aggregate, and delivers
 // the real server's change, if any.
-func (s *Scheduler) apply(ck *checker, o Outcome, err error, at time.Time, took time.Duration) (time.Duration, bool) {
+func (s *Scheduler) apply(ck *checker, o Outcome, err error, at time.Time, took time.Duration) (time.Duration, CheckerState) {
 	r := ck.rs
 	r.mu.Lock()
 	st, delay := Step(ck.spec.Common, ck.state, o)
@@ -362,7 +369,7 @@ func (s *Scheduler) apply(ck *checker, o Outcome, err error, at time.Time, took 
 	if now != prev {
 		s.updateQuorum(r.vsIndex)
 	}
-	return delay, st.Up && st.Failures > 0
+	return delay, st
 }
 
 // notifyRS hands a real server's change to the notify Dispatcher (scripts, lvs FIFO, mail).
