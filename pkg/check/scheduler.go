@@ -5,6 +5,7 @@ import (
 	"crypto/tls"
 	"fmt"
 	"math/rand/v2"
+	"net/netip"
 	"sync"
 	"sync/atomic"
 	"syscall"
@@ -25,6 +26,9 @@ type Config struct {
 	Observe func(RunInfo)
 	// Seed makes warmup offsets reproducible (0: random).
 	Seed uint64
+	// AddressLocal reports whether an address is configured on this host, for ha_suspend
+	// (nil: never suspend). It is called before each run of a suspendable checker.
+	AddressLocal func(netip.Addr) bool
 	// InitNotifies runs notify_up / notify_down for every real server's initial state at
 	// start (global rs_init_notifies); keepalived's default is to notify changes only.
 	InitNotifies bool
@@ -95,7 +99,13 @@ type Scheduler struct {
 	evq    eventQueue
 	out    chan Event
 
-	runs, skipped, failures atomic.Uint64
+	runs, skipped, failures, suspends atomic.Uint64
+}
+
+// suspended applies ha_suspend: the virtual server's address is not on this host.
+func (s *Scheduler) suspended(ck *checker) bool {
+	vs := ck.rs.vs
+	return vs.HASuspend && s.cfg.AddressLocal != nil && vs.Key.Addr.IsValid() && !s.cfg.AddressLocal(vs.Key.Addr)
 }
 
 // New resolves every checker's keywords (VS defaults, then keepalived's) and validates them.
@@ -253,6 +263,12 @@ func (s *Scheduler) loop(ctx context.Context, ck *checker, due time.Time) {
 			return
 		case <-timer.C:
 		}
+		if s.suspended(ck) {
+			s.suspends.Add(1)
+			due, _ = nextDue(due, time.Now(), ck.spec.DelayLoop, false)
+			timer.Reset(time.Until(due))
+			continue
+		}
 		startT := time.Now()
 		o, err := s.probe(ctx, ck)
 		if ctx.Err() != nil {
@@ -393,11 +409,13 @@ type Stats struct {
 	Failures uint64 `json:"failures"`
 	// Skipped counts slots that came while the previous run of the same checker was still going.
 	Skipped uint64 `json:"skipped"`
+	// Suspended counts slots not run because of ha_suspend.
+	Suspended uint64 `json:"suspended"`
 }
 
 // Stats returns the counters.
 func (s *Scheduler) Stats() Stats {
-	return Stats{Runs: s.runs.Load(), Failures: s.failures.Load(), Skipped: s.skipped.Load()}
+	return Stats{Runs: s.runs.Load(), Failures: s.failures.Load(), Skipped: s.skipped.Load(), Suspended: s.suspends.Load()}
 }
 
 // VSStatus is a virtual server in the status JSON.
