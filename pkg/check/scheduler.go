@@ -74,8 +74,16 @@ type checker struct {
 }
 
 type vsQuorum struct {
-	mu sync.Mutex
-	up bool
+	mu   sync.Mutex
+	up   bool
+	live int // summed weight of live real servers, kept by deltas (O(1) per change)
+}
+
+func contribution(st RSState) int {
+	if st.Alive {
+		return st.Weight
+	}
+	return 0
 }
 
 type rsRun struct {
@@ -158,10 +166,19 @@ func New(vss []VirtualServer, cfg Config) (*Scheduler, error) {
 		s.byVS = append(s.byVS, list)
 	}
 	s.quorum = make([]vsQuorum, len(s.vss))
-	for i := range s.vss {
-		s.quorum[i].up = liveWeight(s.byVS[i]) >= s.quorumOf(i)
-	}
+	s.resetQuorum()
 	return s, nil
+}
+
+// resetQuorum recomputes every virtual server's live weight and quorum from scratch.
+func (s *Scheduler) resetQuorum() {
+	for i := range s.vss {
+		q := &s.quorum[i]
+		q.mu.Lock()
+		q.live = liveWeight(s.byVS[i])
+		q.up = q.live >= s.quorumOf(i)
+		q.mu.Unlock()
+	}
 }
 
 func (s *Scheduler) quorumOf(vi int) int {
@@ -173,12 +190,13 @@ func (s *Scheduler) quorumOf(vi int) int {
 
 // updateQuorum recomputes a virtual server's quorum after one of its real servers changed and
 // delivers a change (quorum_up / quorum_down, VS FIFO line, mail).
-func (s *Scheduler) updateQuorum(vi int) {
+func (s *Scheduler) updateQuorum(vi, delta int) {
 	q := &s.quorum[vi]
 	q.mu.Lock()
 	defer q.mu.Unlock()
 	vs := &s.vss[vi]
-	up, detail := QuorumStep(q.up, liveWeight(s.byVS[vi]), s.quorumOf(vi), vs.Hysteresis)
+	q.live += delta
+	up, detail := QuorumStep(q.up, q.live, s.quorumOf(vi), vs.Hysteresis)
 	if up == q.up {
 		return
 	}
@@ -383,7 +401,7 @@ func (s *Scheduler) apply(ck *checker, o Outcome, err error, at time.Time, took 
 		s.notifyRS(r, now.Alive, ck.spec.Kind.short(), reason)
 	}
 	if now != prev {
-		s.updateQuorum(r.vsIndex)
+		s.updateQuorum(r.vsIndex, contribution(now)-contribution(prev))
 	}
 	return delay, st
 }
@@ -572,10 +590,6 @@ func (s *Scheduler) Inherit(old *Scheduler) int {
 		r.state = Aggregate(r.cfg.Weight, states)
 		r.mu.Unlock()
 	}
-	for i := range s.vss {
-		s.quorum[i].mu.Lock()
-		s.quorum[i].up = liveWeight(s.byVS[i]) >= s.quorumOf(i)
-		s.quorum[i].mu.Unlock()
-	}
+	s.resetQuorum()
 	return n
 }
