@@ -36,7 +36,7 @@ struct xa_inst_config {
 struct xa_inst_state {
 	__u32 state;           /* enum xa_state */
 	__u32 pad;
-	__u64 lease_until_ns;  /* CLOCK_MONOTONIC */
+	__u64 lease_until_ns;  /* CLOCK_MONOTONIC (checked against the coarse clock: +1 tick) */
 };
 
 /* The current master as this node sees it, and the master-down timer; written by the program. */

@@ -61,12 +61,18 @@ func inNS(t testing.TB, ns *nstest.NS, fn func() error) {
 // topo is two namespaces joined by a veth pair: "us" runs the dataplane on va, "peer" has vb
 // with an XDP_PASS program so that XDP_TX frames from va arrive.
 type topo struct {
-	us, peer *nstest.NS
-	ifindex  int // va's index in us
-	vaMAC    net.HardwareAddr
+	us, peer    *nstest.NS
+	ifindex     int // va's index in us
+	peerIfindex int // vb's index in peer
+	vaMAC       net.HardwareAddr
+	vbMAC       net.HardwareAddr
+	progs       *testprogsObjects
 }
 
-func newTopo(t *testing.T) *topo {
+func newTopo(t testing.TB) *topo { return newTopoWith(t, false) }
+
+// newTopoWith: sink drops the ARP replies vb counts (benchmarks), instead of passing them.
+func newTopoWith(t testing.TB, sink bool) *topo {
 	t.Helper()
 	testenv.RequireRoot(t)
 	testenv.RequireCommand(t, "ip", "arping", "ndisc6")
@@ -87,18 +93,24 @@ func newTopo(t *testing.T) *topo {
 		tp.ifindex, tp.vaMAC = ifc.Index, ifc.HardwareAddr
 		return nil
 	})
-	// The peer's XDP_PASS program.
-	var objs passObjects
-	if err := loadPassObjects(&objs, nil); err != nil {
+	// The peer's XDP program (counting ARP replies, then passing): XDP_TX frames from va
+	// reach vb only when vb runs XDP.
+	tp.progs = new(testprogsObjects)
+	if err := loadTestprogsObjects(tp.progs, nil); err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { _ = objs.Close() })
+	t.Cleanup(func() { _ = tp.progs.Close() })
 	inNS(t, tp.peer, func() error {
 		ifc, err := net.InterfaceByName("vb")
 		if err != nil {
 			return err
 		}
-		l, err := link.AttachXDP(link.XDPOptions{Program: objs.XdpPass, Interface: ifc.Index})
+		tp.peerIfindex, tp.vbMAC = ifc.Index, ifc.HardwareAddr
+		prog := tp.progs.XdpCountArp
+		if sink {
+			prog = tp.progs.XdpSinkArp
+		}
+		l, err := link.AttachXDP(link.XDPOptions{Program: prog, Interface: ifc.Index})
 		if err != nil {
 			return err
 		}
@@ -108,8 +120,22 @@ func newTopo(t *testing.T) *topo {
 	return tp
 }
 
+// peerARPReplies is how many ARP replies reached vb so far.
+func (tp *topo) peerARPReplies(t testing.TB) uint64 {
+	t.Helper()
+	var per []uint64
+	if err := tp.progs.ArpReplies.Lookup(uint32(0), &per); err != nil {
+		t.Fatal(err)
+	}
+	var n uint64
+	for _, v := range per {
+		n += v
+	}
+	return n
+}
+
 // attach opens a dataplane with a bpffs of the test's own and attaches it to va.
-func (tp *topo) open(t *testing.T, opts Options) *Dataplane {
+func (tp *topo) open(t testing.TB, opts Options) *Dataplane {
 	t.Helper()
 	var d *Dataplane
 	var err error
@@ -163,6 +189,9 @@ func TestNetnsARP(t *testing.T) {
 	got := tp.arping(t, vip4, 5)
 	if len(got) != 5 || !strings.EqualFold(got[0], macVRRP.String()) {
 		t.Fatalf("master: replies %v, want 5 from %s", got, macVRRP)
+	}
+	if n := tp.peerARPReplies(t); n != 5 {
+		t.Errorf("the peer saw %d ARP replies, want 5", n)
 	}
 	c, _ := d.Counters(in.Key)
 	if c.ARPReplies != 5 {
