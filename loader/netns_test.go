@@ -441,3 +441,36 @@ vrrp_instance VI_1 {
 		t.Errorf("master_down counter %d", c.MasterDown)
 	}
 }
+
+// TestNetnsGeneric: generic (skb) mode answers too, and Detach stops it.
+func TestNetnsGeneric(t *testing.T) {
+	tp := newTopo(t)
+	d, err := Open(Options{Name: randName(), BPFFS: testBPFFS(t)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = d.Close() })
+	inNS(t, tp.us, func() error { return d.Attach(tp.ifindex, ModeGeneric) })
+	if out := tp.us.MustRun(t, "ip", "link", "show", "va"); !strings.Contains(out, "xdpgeneric") {
+		t.Fatalf("not attached in generic mode:\n%s", out)
+	}
+	in := tp.instance(macVRRP)
+	if err := d.SetInstance(in); err != nil {
+		t.Fatal(err)
+	}
+	if err := d.SetState(in.Key, StateMaster, time.Minute); err != nil {
+		t.Fatal(err)
+	}
+	if got := tp.arping(t, vip4, 2); len(got) != 2 {
+		t.Errorf("generic mode: replies %v, want 2", got)
+	}
+	if err := d.Detach(tp.ifindex); err != nil {
+		t.Fatal(err)
+	}
+	if got := tp.arping(t, vip4, 1); len(got) != 0 {
+		t.Errorf("answered after Detach: %v", got)
+	}
+	if len(d.Attached()) != 0 {
+		t.Errorf("attached %v after Detach", d.Attached())
+	}
+}
