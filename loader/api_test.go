@@ -138,3 +138,37 @@ func TestRingBufferOverflow(t *testing.T) {
 		t.Errorf("read %d events, %d sent", len(got), c.Events)
 	}
 }
+
+// TestRenewLeases: one batch renews several leases; a BACKUP in the batch refuses it all.
+func TestRenewLeases(t *testing.T) {
+	d := newDP(t, Options{})
+	var keys []InstanceKey
+	for i := 0; i < 3; i++ {
+		in := inst4()
+		in.Key.VRID = uint8(10 + i)
+		in.VIPs = []netip.Addr{netip.AddrFrom4([4]byte{203, 0, 113, byte(100 + i)})}
+		if err := d.SetInstance(in); err != nil {
+			t.Fatal(err)
+		}
+		if err := d.SetState(in.Key, StateMaster, time.Millisecond); err != nil {
+			t.Fatal(err)
+		}
+		keys = append(keys, in.Key)
+	}
+	if err := d.RenewLeases(keys, time.Hour); err != nil {
+		t.Fatal(err)
+	}
+	for i, k := range keys {
+		st, until, err := d.StateOf(k)
+		if err != nil || st != StateMaster || until < Now()+59*time.Minute {
+			t.Errorf("%s: %s until %v (now %v): %v", k, st, until, Now(), err)
+		}
+		if v, _ := run(t, d, arpRequest(0, peer4, netip.AddrFrom4([4]byte{203, 0, 113, byte(100 + i)}))); v != xdpTX {
+			t.Errorf("%s: renewed lease not answering (%s)", k, verdictName(v))
+		}
+	}
+	_ = d.SetState(keys[1], StateBackup, 0)
+	if err := d.RenewLeases(keys, time.Hour); !errors.Is(err, ErrNotMaster) {
+		t.Errorf("renew with a backup in the batch: %v", err)
+	}
+}

@@ -53,6 +53,7 @@ type Dataplane struct {
 
 type instEntry struct {
 	slot   uint32
+	state  State // mirror of the states map (this process is its only writer)
 	vips   []xdpXaVipKey
 	upeers []xdpXaUpeerKey
 }
@@ -264,6 +265,13 @@ func (d *Dataplane) rebuild() error {
 	}
 	if err := it.Err(); err != nil {
 		return fmt.Errorf("read instances: %w", err)
+	}
+	for _, e := range bySlot {
+		var st xdpXaInstState
+		if err := d.maps.States.Lookup(e.slot, &st); err != nil {
+			return fmt.Errorf("read state of slot %d: %w", e.slot, err)
+		}
+		e.state = State(st.State)
 	}
 	var vk xdpXaVipKey
 	var v xdpXaVip
