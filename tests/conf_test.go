@@ -37,6 +37,7 @@ type Conf struct {
 	Groups     []Group
 	Insts      []Inst
 	Extra      string // raw text appended at the top level
+	Global     string // raw lines added inside global_defs
 }
 
 // Script is a vrrp_script.
@@ -61,6 +62,7 @@ func (c Conf) Render(self *Node, peers []*Node) string {
 	if c.NotifyFIFO != "" {
 		fmt.Fprintf(&b, "  notify_fifo %s\n", c.NotifyFIFO)
 	}
+	b.WriteString(c.Global)
 	b.WriteString("}\n\n")
 	for _, s := range c.Scripts {
 		fmt.Fprintf(&b, "vrrp_script %s {\n  script \"%s\"\n  interval %d\n", s.Name, s.Cmd, max(s.Interval, 1))

@@ -2,6 +2,7 @@ package check
 
 import (
 	"bufio"
+	"bytes"
 	"context"
 	"crypto/md5"
 	"crypto/tls"
@@ -26,6 +27,7 @@ const maxBody = 64 << 20
 type httpResult struct {
 	Status int
 	Digest string // hex MD5 of the body
+	Body   []byte // kept only when a regex needs it
 }
 
 // probeHTTP checks every url in order; all must pass.
@@ -40,6 +42,9 @@ func probeHTTP(ctx context.Context, s Spec, tlsCfg *tls.Config) (Outcome, error)
 		}
 		if u.Digest != "" && !strings.EqualFold(u.Digest, res.Digest) {
 			return Outcome{}, fmt.Errorf("url %s: MD5 digest error: %s", u.Path, res.Digest)
+		}
+		if u.Regex != nil && regexMatches(u, res.Body) == u.RegexNoMatch {
+			return Outcome{}, fmt.Errorf("url %s: regex %q: match %v", u.Path, u.Regex.String(), !u.RegexNoMatch)
 		}
 	}
 	return Outcome{OK: true}, nil
@@ -101,11 +106,34 @@ func fetch(ctx context.Context, c Common, h *HTTPSpec, u URL, tlsCfg *tls.Config
 	}
 	defer resp.Body.Close()
 	sum := md5.New()
-	n, err := io.Copy(sum, io.LimitReader(resp.Body, maxBody))
+	var w io.Writer = sum
+	var body *bytes.Buffer
+	if u.Regex != nil {
+		body = new(bytes.Buffer)
+		w = io.MultiWriter(sum, body)
+	}
+	n, err := io.Copy(w, io.LimitReader(resp.Body, maxBody))
 	if err != nil && !(errors.Is(err, io.ErrUnexpectedEOF) && !h.TLSCompliant && resp.ContentLength < 0) {
 		return httpResult{}, fmt.Errorf("read body after %d bytes: %w", n, err)
 	}
-	return httpResult{Status: resp.StatusCode, Digest: hex.EncodeToString(sum.Sum(nil))}, nil
+	res := httpResult{Status: resp.StatusCode, Digest: hex.EncodeToString(sum.Sum(nil))}
+	if body != nil {
+		res.Body = body.Bytes()
+	}
+	return res, nil
+}
+
+// regexMatches searches the body from regex_min_offset; a match must start at or before
+// regex_max_offset when that is set.
+func regexMatches(u URL, body []byte) bool {
+	if u.RegexMinOffset > len(body) {
+		return false
+	}
+	loc := u.Regex.FindIndex(body[u.RegexMinOffset:])
+	if loc == nil {
+		return false
+	}
+	return u.RegexMaxOffset <= 0 || u.RegexMinOffset+loc[0] <= u.RegexMaxOffset
 }
 
 // clientTLS builds the SSL_GET client configuration: no verification unless a CA is given (as

@@ -244,9 +244,22 @@ func (d *Daemon) Stats(context.Context) (any, error) {
 	return e.Stats(), nil
 }
 
-// dumpPath names a dump file as keepalived does (/tmp/keepalived.data), namespaced by --name.
+// dumpPather is implemented by engines whose configuration names the dump files
+// (state_dump_file, stats_dump_file).
+type dumpPather interface {
+	dumpFile(kind dumpKind) string
+}
+
+// dumpPath names a dump file: the configuration's state_dump_file / stats_dump_file, else
+// keepalived's /tmp/keepalived.data and /tmp/keepalived.stats, or /tmp/xalived-NAME.data and
+// .stats for a daemon with --name (several daemons on one host must not collide).
 func (d *Daemon) dumpPath(kind dumpKind) string {
-	base := "xalived"
+	if dp, ok := d.engine().(dumpPather); ok {
+		if p := dp.dumpFile(kind); p != "" {
+			return p
+		}
+	}
+	base := "keepalived"
 	if d.opts.Name != "" {
 		base = "xalived-" + d.opts.Name
 	}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"os"
 	"strconv"
 	"sync"
 	"syscall"
@@ -25,6 +26,11 @@ type Config struct {
 	// lvs_notify_fifo; empty disables them. They may be the same path.
 	VRRPFIFO string
 	LVSFIFO  string
+	// VRRPFIFOScript and LVSFIFOScript (notify_fifo_script, vrrp_notify_fifo_script,
+	// lvs_notify_fifo_script) run for the whole life of the Dispatcher with the FIFO's path
+	// appended; they are stopped (SIGTERM, then SIGKILL) when Run ends.
+	VRRPFIFOScript *Script
+	LVSFIFOScript  *Script
 	// SMTP, when its Server and To are set, enables alerts.
 	SMTP SMTPConfig
 	// MailRetries is how many more times a failed alert is tried (default 3), MailBackoff the
@@ -74,6 +80,16 @@ type Dispatcher struct {
 // ErrRefused is reported for a script refused by enable_script_security.
 var ErrRefused = errors.New("script refused by enable_script_security")
 
+// NoRootFallback applies the other half of enable_script_security: a script with no user of
+// its own, no script_user and no keepalived_script user is not run as root by default (it is
+// dropped, as keepalived does). Set script_user root to run such scripts as root on purpose.
+func NoRootFallback(s Script) error {
+	if s.Cred == nil && os.Geteuid() == 0 {
+		return fmt.Errorf("%w: %s: no script_user and no keepalived_script user, refusing to fall back to root", ErrRefused, s)
+	}
+	return nil
+}
+
 // New returns a Dispatcher; nothing runs until Run.
 func New(cfg Config) *Dispatcher {
 	if cfg.ScriptTimeout <= 0 {
@@ -104,6 +120,28 @@ func (d *Dispatcher) RouterID() string { return d.cfg.SMTP.RouterID }
 // Run delivers notifications until ctx ends, then closes the FIFOs. Call it once.
 func (d *Dispatcher) Run(ctx context.Context) error {
 	var wg sync.WaitGroup
+	for _, fs := range []struct {
+		path   string
+		script *Script
+	}{{d.cfg.VRRPFIFO, d.cfg.VRRPFIFOScript}, {d.cfg.LVSFIFO, d.cfg.LVSFIFOScript}} {
+		if fs.path == "" || fs.script == nil {
+			continue
+		}
+		if err := d.openFIFO(fs.path); err != nil {
+			d.report(err)
+			continue
+		}
+		wg.Add(1)
+		go func(s Script, path string) {
+			defer wg.Done()
+			if s.Cred == nil {
+				s.Cred = d.cfg.ScriptUser
+			}
+			if _, err := Run(ctx, s, 0, d.cfg.ScriptGrace, path); err != nil {
+				d.report(fmt.Errorf("fifo script: %w", err))
+			}
+		}(*fs.script, fs.path)
+	}
 	wg.Add(3)
 	go d.scripts.run(ctx, &wg)
 	go d.fifo.run(ctx, &wg)
@@ -276,6 +314,10 @@ func (d *Dispatcher) runScript(ctx context.Context, j scriptJob) {
 			d.report(fmt.Errorf("%w: %w", ErrRefused, err))
 			return
 		}
+		if err := NoRootFallback(s); err != nil {
+			d.report(err)
+			return
+		}
 	}
 	res, err := Run(ctx, s, d.cfg.ScriptTimeout, d.cfg.ScriptGrace, j.extra...)
 	if err != nil {
@@ -288,19 +330,32 @@ func (d *Dispatcher) runScript(ctx context.Context, j scriptJob) {
 	}
 }
 
-func (d *Dispatcher) writeFIFO(_ context.Context, j fifoJob) {
+// openFIFO opens (creating) the FIFO at path once.
+func (d *Dispatcher) openFIFO(path string) error {
 	d.mu.Lock()
-	f, ok := d.fifos[j.path]
-	if !ok {
-		var err error
-		if f, err = OpenFIFO(j.path); err != nil {
-			d.mu.Unlock()
-			d.report(err)
-			return
-		}
-		d.fifos[j.path] = f
+	defer d.mu.Unlock()
+	if _, ok := d.fifos[path]; ok {
+		return nil
 	}
+	f, err := OpenFIFO(path)
+	if err != nil {
+		return err
+	}
+	d.fifos[path] = f
+	return nil
+}
+
+func (d *Dispatcher) writeFIFO(_ context.Context, j fifoJob) {
+	if err := d.openFIFO(j.path); err != nil {
+		d.report(err)
+		return
+	}
+	d.mu.Lock()
+	f := d.fifos[j.path]
 	d.mu.Unlock()
+	if f == nil {
+		return
+	}
 	if err := f.WriteLine(j.line); err != nil {
 		d.report(err)
 	}

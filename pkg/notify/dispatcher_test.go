@@ -11,6 +11,9 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/xalived/xalived/internal/nstest"
+	"github.com/xalived/xalived/internal/testenv"
 )
 
 func startDispatcher(t *testing.T, cfg Config) *Dispatcher {
@@ -115,6 +118,9 @@ func TestDispatcherVRRPScriptsAndFIFO(t *testing.T) {
 	if len(errs) > 0 {
 		t.Fatalf("delivery errors: %v", errs)
 	}
+	for deadline := time.Now().Add(10 * time.Second); d.Stats().Scripts.Delivered < 6 && time.Now().Before(deadline); {
+		time.Sleep(10 * time.Millisecond)
+	}
 	if st := d.Stats(); st.Scripts.Delivered != 6 || st.Scripts.Dropped != 0 {
 		t.Fatalf("stats %+v", st)
 	}
@@ -144,7 +150,7 @@ func TestDispatcherNeverBlocks(t *testing.T) {
 // With enable_script_security a root script in a world-writable place is refused, not run.
 func TestDispatcherScriptSecurity(t *testing.T) {
 	if os.Geteuid() != 0 {
-		t.Skip("skipped: script security only judges scripts run as root; needs root")
+		testenv.RequireRoot(t)
 	}
 	dir := t.TempDir()
 	out := filepath.Join(dir, "ran")
@@ -162,5 +168,51 @@ func TestDispatcherScriptSecurity(t *testing.T) {
 	}
 	if _, err := os.Stat(out); err == nil {
 		t.Fatal("insecure script ran")
+	}
+	// A secure root-owned script with no user anywhere is dropped too (no fallback to root)...
+	good := writeScript(t, dir, "good.sh", "#!/bin/sh\ntouch "+out+"\n", 0o755)
+	d.Script(Script{Argv: []string{good}})
+	select {
+	case err := <-refused:
+		if !strings.Contains(err.Error(), "fall back to root") {
+			t.Fatalf("error %v", err)
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("script without a user was not refused")
+	}
+	// ...and runs with script_user root.
+	d2 := startDispatcher(t, Config{ScriptSecurity: true, ScriptUser: &syscall.Credential{Uid: 0, Gid: 0}})
+	d2.Script(Script{Argv: []string{good}})
+	nstest.WaitFor(t, 5*time.Second, "the script run with script_user root", func() bool { _, err := os.Stat(out); return err == nil })
+}
+
+// lvs_notify_fifo_script runs for the Dispatcher's life with the FIFO path as its last
+// argument, reads keepalived's RS/VS lines, and is stopped with the Dispatcher.
+func TestDispatcherFIFOScript(t *testing.T) {
+	dir := t.TempDir()
+	out := filepath.Join(dir, "lines")
+	pidFile := filepath.Join(dir, "pid")
+	sh := writeScript(t, dir, "reader.sh", "#!/bin/sh\necho $$ > "+pidFile+"\nexec 3<\"$2\"\nwhile read -r line <&3; do echo \"$1 $line\" >> "+out+"; done\n", 0o755)
+	fifo := filepath.Join(dir, "lvs.fifo")
+	d := New(Config{LVSFIFO: fifo, LVSFIFOScript: &Script{Argv: []string{sh, "got"}}, ScriptGrace: 200 * time.Millisecond})
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { _ = d.Run(ctx); close(done) }()
+	vs := ServiceName("203.0.113.10", "tcp", 80)
+	d.RealServer(RealServerEvent{RS: ServiceName("198.51.100.2", "tcp", 80), VS: vs, Up: false})
+	d.VirtualServer(vs, false, nil, false, "")
+	want := []string{"got RS [198.51.100.2]:tcp:80 [203.0.113.10]:tcp:80 DOWN", "got VS [203.0.113.10]:tcp:80 DOWN"}
+	if got := waitLines(t, out, 2); !slices.Equal(got, want) {
+		t.Fatalf("fifo script saw %q, want %q", got, want)
+	}
+	cancel()
+	select {
+	case <-done:
+	case <-time.After(10 * time.Second):
+		t.Fatal("Run did not return after cancel")
+	}
+	b, _ := os.ReadFile(pidFile)
+	if st, err := os.ReadFile("/proc/" + strings.TrimSpace(string(b)) + "/stat"); err == nil && !strings.Contains(string(st), ") Z ") {
+		t.Fatalf("fifo script still running after Run returned: %s", st)
 	}
 }

@@ -31,14 +31,19 @@ type ListenConfig struct {
 type RecvStats struct {
 	Packets   uint64 // delivered to the callback
 	Malformed uint64 // dropped: truncated or malformed IP header, missing ancillary data
+	Syscalls  uint64 // receive system calls made
 }
 
-// Receiver reads VRRP packets from one interface and family.
+// Receiver reads VRRP packets from one interface and family: multicast to the groups it
+// joined and unicast to any local address. A receiver stays bound to the interface index it
+// was made for; if the interface is deleted it just receives nothing, so the daemon closes it
+// and listens again when the interface comes back (with a new index).
 type Receiver struct {
 	cfg       ListenConfig
 	f         *os.File
 	packets   atomic.Uint64
 	malformed atomic.Uint64
+	syscalls  atomic.Uint64
 }
 
 // Listen opens a raw protocol-112 socket bound to cfg.IfIndex and joins the groups, in the
@@ -71,6 +76,14 @@ func Listen(cfg ListenConfig) (*Receiver, error) {
 			if err := unix.SetsockoptInt(fd, unix.SOL_SOCKET, unix.SO_RCVBUF, cfg.RecvBuffer); err != nil {
 				return fmt.Errorf("set receive buffer: %w", err)
 			}
+		}
+		// Only the groups joined on this socket, not every group some socket of the host joined.
+		if cfg.IPv6 {
+			if err := unix.SetsockoptInt(fd, unix.IPPROTO_IPV6, unix.IPV6_MULTICAST_ALL, 0); err != nil {
+				return fmt.Errorf("ipv6 multicast_all: %w", err)
+			}
+		} else if err := unix.SetsockoptInt(fd, unix.IPPROTO_IP, unix.IP_MULTICAST_ALL, 0); err != nil {
+			return fmt.Errorf("ip multicast_all: %w", err)
 		}
 		if cfg.IPv6 {
 			if err := unix.SetsockoptInt(fd, unix.IPPROTO_IPV6, unix.IPV6_RECVHOPLIMIT, 1); err != nil {
@@ -132,16 +145,31 @@ func (r *Receiver) membership(g netip.Addr, join bool) error {
 
 // Stats returns the receiver's counters.
 func (r *Receiver) Stats() RecvStats {
-	return RecvStats{Packets: r.packets.Load(), Malformed: r.malformed.Load()}
+	return RecvStats{Packets: r.packets.Load(), Malformed: r.malformed.Load(), Syscalls: r.syscalls.Load()}
 }
 
-// Close closes the socket; a Run in progress returns.
+// Close closes the socket; a Run in progress returns nil.
 func (r *Receiver) Close() error { return r.f.Close() }
 
 // Run reads packets and calls fn for each, in the calling goroutine, until ctx is done
-// (then it returns nil) or the socket fails. Each Packet's Payload is a fresh slice the
+// (then it returns nil) or the socket fails. Packets are read with recvmmsg(2), up to
+// RecvBatch per system call when they queue up. Each Packet's Payload is a fresh slice the
 // callback may keep. Run must not be called concurrently with itself.
 func (r *Receiver) Run(ctx context.Context, fn func(Packet)) error {
+	return r.run(ctx, fn, RecvBatch)
+}
+
+// RecvBatch is how many packets one receive system call can return.
+const RecvBatch = 32
+
+// recvBufSize holds the largest valid VRRP packet with room to spare: IPv6 with 255 addresses
+// is 4088 bytes, IPv4 with 255 addresses and a full IP header 1096. Longer datagrams are
+// counted as malformed.
+const recvBufSize = 4160
+
+const recvOOBSize = 64 // IPV6_PKTINFO and IPV6_HOPLIMIT
+
+func (r *Receiver) run(ctx context.Context, fn func(Packet), batch int) error {
 	if err := r.f.SetReadDeadline(time.Time{}); err != nil {
 		return fmt.Errorf("vrrp receive on ifindex %d: %w", r.cfg.IfIndex, err)
 	}
@@ -151,21 +179,27 @@ func (r *Receiver) Run(ctx context.Context, fn func(Packet)) error {
 	if err != nil {
 		return fmt.Errorf("vrrp receive on ifindex %d: %w", r.cfg.IfIndex, err)
 	}
-	buf := make([]byte, maxPacket)
-	oob := make([]byte, 128)
+	ring := newRxRing(batch)
 	for {
-		var n, oobn, flags int
-		var from unix.Sockaddr
+		var n int
 		var rerr error
 		err := rc.Read(func(fd uintptr) bool {
-			n, oobn, flags, from, rerr = unix.Recvmsg(int(fd), buf, oob, 0)
-			return rerr != unix.EAGAIN
+			r.syscalls.Add(1)
+			r1, _, e := unix.Syscall6(unix.SYS_RECVMMSG, fd, uintptr(unsafe.Pointer(&ring.msgs[0])), uintptr(len(ring.msgs)), 0, 0, 0)
+			if e == unix.EAGAIN {
+				return false
+			}
+			n, rerr = int(r1), nil
+			if e != 0 {
+				n, rerr = 0, e
+			}
+			return true
 		})
 		if err == nil {
 			err = rerr
 		}
 		if err != nil {
-			if ctx.Err() != nil {
+			if ctx.Err() != nil || errors.Is(err, os.ErrClosed) {
 				return nil
 			}
 			if errors.Is(err, unix.EINTR) || errors.Is(err, unix.ENOMEM) || errors.Is(err, unix.ENOBUFS) {
@@ -174,66 +208,139 @@ func (r *Receiver) Run(ctx context.Context, fn func(Packet)) error {
 			return fmt.Errorf("vrrp receive on ifindex %d: %w", r.cfg.IfIndex, err)
 		}
 		now := time.Now()
-		if flags&unix.MSG_TRUNC != 0 {
-			r.malformed.Add(1)
-			continue
+		for i := range n {
+			m := &ring.msgs[i]
+			if m.Hdr.Flags&(unix.MSG_TRUNC|unix.MSG_CTRUNC) != 0 {
+				r.malformed.Add(1)
+				continue
+			}
+			buf := ring.buf(i)[:m.Len]
+			var p Packet
+			var perr error
+			if r.cfg.IPv6 {
+				p, perr = parseIPv6(buf, ring.oob(i)[:m.Hdr.Controllen], ring.names[i].Addr)
+			} else {
+				p, perr = parseIPv4(buf)
+				p.IfIndex = r.cfg.IfIndex
+			}
+			if perr != nil {
+				r.malformed.Add(1)
+				continue
+			}
+			p.Payload = append([]byte(nil), p.Payload...)
+			p.Time = now
+			r.packets.Add(1)
+			fn(p)
 		}
-		var p Packet
-		var perr error
-		if r.cfg.IPv6 {
-			p, perr = parseIPv6(buf[:n], oob[:oobn], from)
-		} else {
-			p, perr = parseIPv4(buf[:n])
-			p.IfIndex = r.cfg.IfIndex
-		}
-		if perr != nil {
-			r.malformed.Add(1)
-			continue
-		}
-		p.Payload = append([]byte(nil), p.Payload...)
-		p.Time = now
-		r.packets.Add(1)
-		fn(p)
+		ring.rearm(n)
 	}
 }
 
-var errNoAncillary = errors.New("missing hop limit or packet info")
+// rxRing holds the kernel structures of one recvmmsg call, reused from call to call.
+type rxRing struct {
+	msgs  []unix.Mmsghdr
+	iovs  []unix.Iovec
+	bufs  []byte
+	oobs  []byte
+	names []unix.RawSockaddrInet6
+}
+
+func newRxRing(n int) *rxRing {
+	r := &rxRing{
+		msgs:  make([]unix.Mmsghdr, n),
+		iovs:  make([]unix.Iovec, n),
+		bufs:  make([]byte, n*recvBufSize),
+		oobs:  make([]byte, n*recvOOBSize),
+		names: make([]unix.RawSockaddrInet6, n),
+	}
+	for i := range n {
+		r.iovs[i].Base = &r.bufs[i*recvBufSize]
+		r.iovs[i].SetLen(recvBufSize)
+		h := &r.msgs[i].Hdr
+		h.Iov = &r.iovs[i]
+		h.SetIovlen(1)
+		h.Name = (*byte)(unsafe.Pointer(&r.names[i]))
+		h.Control = &r.oobs[i*recvOOBSize]
+	}
+	r.rearm(n)
+	return r
+}
+
+// rearm resets what the kernel wrote into the first n headers.
+func (r *rxRing) rearm(n int) {
+	for i := range n {
+		h := &r.msgs[i].Hdr
+		h.Namelen = unix.SizeofSockaddrInet6
+		h.SetControllen(recvOOBSize)
+		h.Flags = 0
+		r.msgs[i].Len = 0
+	}
+}
+
+func (r *rxRing) buf(i int) []byte { return r.bufs[i*recvBufSize : (i+1)*recvBufSize] }
+func (r *rxRing) oob(i int) []byte { return r.oobs[i*recvOOBSize : (i+1)*recvOOBSize] }
+
+var (
+	errNoAncillary = errors.New("missing hop limit or packet info")
+	errBadCmsg     = errors.New("malformed control message")
+)
 
 // parseIPv6 builds a Packet from an IPv6 raw socket read: the payload, the IPV6_HOPLIMIT and
 // IPV6_PKTINFO ancillary data, and the source address.
-func parseIPv6(b, oob []byte, from unix.Sockaddr) (p Packet, err error) {
-	sa, ok := from.(*unix.SockaddrInet6)
-	if !ok {
-		return p, errNoAncillary
-	}
-	msgs, err := unix.ParseSocketControlMessage(oob)
-	if err != nil {
-		return p, err
-	}
+func parseIPv6(b, oob []byte, src [16]byte) (p Packet, err error) {
 	var haveHops, haveInfo bool
-	for _, m := range msgs {
-		if m.Header.Level != unix.IPPROTO_IPV6 {
-			continue
+	err = walkCmsgs(oob, func(level, typ int32, data []byte) {
+		if level != unix.IPPROTO_IPV6 {
+			return
 		}
-		switch m.Header.Type {
+		switch typ {
 		case unix.IPV6_HOPLIMIT:
-			if len(m.Data) >= 4 {
-				p.TTL = uint8(binary.NativeEndian.Uint32(m.Data))
+			if len(data) >= 4 {
+				p.TTL = uint8(binary.NativeEndian.Uint32(data))
 				haveHops = true
 			}
 		case unix.IPV6_PKTINFO:
-			if len(m.Data) >= int(unsafe.Sizeof(unix.Inet6Pktinfo{})) {
-				p.Dst = netip.AddrFrom16([16]byte(m.Data[:16]))
-				p.IfIndex = int(binary.NativeEndian.Uint32(m.Data[16:20]))
+			if len(data) >= int(unsafe.Sizeof(unix.Inet6Pktinfo{})) {
+				p.Dst = netip.AddrFrom16([16]byte(data[:16]))
+				p.IfIndex = int(binary.NativeEndian.Uint32(data[16:20]))
 				haveInfo = true
 			}
 		}
+	})
+	if err != nil {
+		return p, err
 	}
 	if !haveHops || !haveInfo {
 		return p, errNoAncillary
 	}
-	p.Src = netip.AddrFrom16(sa.Addr) // no zone: IfIndex says where it came from
+	p.Src = netip.AddrFrom16(src) // no zone: IfIndex says where it came from
 	p.IPTotalLen = ipv6HeaderLen + len(b)
 	p.Payload = b
 	return p, nil
+}
+
+// walkCmsgs calls fn for each control message in oob without allocating.
+func walkCmsgs(oob []byte, fn func(level, typ int32, data []byte)) error {
+	hdr := unix.CmsgLen(0)
+	lenSize := int(unsafe.Sizeof(unix.Cmsghdr{}.Len)) // size_t
+	for len(oob) >= hdr {
+		var l uint64
+		if lenSize == 8 {
+			l = binary.NativeEndian.Uint64(oob)
+		} else {
+			l = uint64(binary.NativeEndian.Uint32(oob))
+		}
+		if l < uint64(hdr) || l > uint64(len(oob)) {
+			return errBadCmsg
+		}
+		level := int32(binary.NativeEndian.Uint32(oob[lenSize:]))
+		typ := int32(binary.NativeEndian.Uint32(oob[lenSize+4:]))
+		fn(level, typ, oob[hdr:l])
+		next := unix.CmsgSpace(int(l) - hdr)
+		if next >= len(oob) {
+			break
+		}
+		oob = oob[next:]
+	}
+	return nil
 }

@@ -1,0 +1,12 @@
+package lvs
+
+import (
+	"net/netip"
+	"slices"
+)
+
+func addr(s string) netip.Addr { return netip.MustParseAddr(s) }
+
+func sortServices(s []Service) {
+	slices.SortFunc(s, func(a, b Service) int { return a.Key.compare(b.Key) })
+}

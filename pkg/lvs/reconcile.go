@@ -1,0 +1,394 @@
+package lvs
+
+import (
+	"encoding/binary"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net"
+	"net/netip"
+	"os"
+	"path/filepath"
+	"slices"
+	"sync"
+
+	"github.com/moby/ipvs"
+)
+
+// Options configure a Reconciler.
+type Options struct {
+	// NetNS is the path of the network namespace whose IPVS table to manage ("" for the caller's).
+	NetNS string
+	// StateFile, when set, records the services this reconciler applied, so that after a crash
+	// the next process still knows which kernel services are its own (and removes those no longer
+	// configured) while leaving every other service alone.
+	StateFile string
+}
+
+// Changes counts what one Apply or Shutdown did to the kernel.
+type Changes struct {
+	ServicesAdded, ServicesUpdated, ServicesRemoved int
+	DestsAdded, DestsUpdated, DestsRemoved          int
+}
+
+// Total is the number of kernel operations.
+func (c Changes) Total() int {
+	return c.ServicesAdded + c.ServicesUpdated + c.ServicesRemoved + c.DestsAdded + c.DestsUpdated + c.DestsRemoved
+}
+
+func (c Changes) String() string {
+	return fmt.Sprintf("services +%d ~%d -%d, destinations +%d ~%d -%d", c.ServicesAdded, c.ServicesUpdated,
+		c.ServicesRemoved, c.DestsAdded, c.DestsUpdated, c.DestsRemoved)
+}
+
+// Reconciler keeps the kernel's IPVS table equal to a desired set of services, touching only
+// services it owns. Its methods are safe for concurrent use; netlink traffic is serialised.
+type Reconciler struct {
+	mu    sync.Mutex
+	h     *ipvs.Handle
+	opts  Options
+	owned map[Key]bool
+}
+
+// New opens IPVS in the given namespace. On a kernel without IPVS it returns an error that
+// matches ErrNoIPVS and says what is missing.
+func New(opts Options) (*Reconciler, error) {
+	if err := Detect(opts.NetNS); err != nil {
+		return nil, err
+	}
+	h, err := ipvs.New(opts.NetNS)
+	if err != nil {
+		return nil, fmt.Errorf("ipvs netlink: %w", err)
+	}
+	r := &Reconciler{h: h, opts: opts, owned: map[Key]bool{}}
+	if opts.StateFile != "" {
+		keys, err := readState(opts.StateFile)
+		if err != nil {
+			h.Close()
+			return nil, err
+		}
+		for _, k := range keys {
+			r.owned[k] = true
+		}
+	}
+	return r, nil
+}
+
+// Close releases the netlink socket; the kernel state stays as it is (see Shutdown).
+func (r *Reconciler) Close() {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.h != nil {
+		r.h.Close()
+		r.h = nil
+	}
+}
+
+// Owned returns the keys of the services this reconciler considers its own, sorted.
+func (r *Reconciler) Owned() []Key {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	keys := make([]Key, 0, len(r.owned))
+	for k := range r.owned {
+		keys = append(keys, k)
+	}
+	slices.SortFunc(keys, Key.compare)
+	return keys
+}
+
+// Apply makes the kernel hold the desired services: it reads the kernel's table, adds what is
+// missing, updates in place what differs (scheduler, flags, persistence; destination weight,
+// forwarding method, thresholds), removes services and destinations of ours that are no longer
+// desired, and leaves every service that is not ours alone. A failure on one service does not
+// stop the others; all failures are returned joined.
+func (r *Reconciler) Apply(desired []Service) (Changes, error) {
+	if err := Validate(desired); err != nil {
+		return Changes{}, fmt.Errorf("desired ipvs state: %w", err)
+	}
+	want := make(map[Key]Service, len(desired))
+	for _, s := range desired {
+		n := s.normalize()
+		want[n.Key] = n
+	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.h == nil {
+		return Changes{}, errors.New("ipvs reconciler is closed")
+	}
+	have, err := r.readServices()
+	if err != nil {
+		return Changes{}, err
+	}
+	var ch Changes
+	var errs []error
+	// Remove ours that are no longer wanted first: frees addresses for re-use.
+	for k := range r.owned {
+		if _, ok := want[k]; ok {
+			continue
+		}
+		if hs, ok := have[k]; ok {
+			if err := r.h.DelService(hs); err != nil {
+				errs = append(errs, fmt.Errorf("delete service %s: %w", k, err))
+				continue
+			}
+			ch.ServicesRemoved++
+		}
+		delete(r.owned, k)
+	}
+	keys := make([]Key, 0, len(want))
+	for k := range want {
+		keys = append(keys, k)
+	}
+	slices.SortFunc(keys, Key.compare)
+	for _, k := range keys {
+		s := want[k]
+		r.owned[k] = true
+		if err := r.applyService(s, have[k], &ch); err != nil {
+			errs = append(errs, fmt.Errorf("service %s: %w", k, err))
+		}
+	}
+	if err := r.saveState(); err != nil {
+		errs = append(errs, err)
+	}
+	return ch, errors.Join(errs...)
+}
+
+func (r *Reconciler) applyService(s Service, hs *ipvs.Service, ch *Changes) error {
+	ms := toMoby(s)
+	if hs == nil {
+		if err := r.h.NewService(ms); err != nil {
+			return fmt.Errorf("add: %w", schedHint(s, err))
+		}
+		ch.ServicesAdded++
+	} else if !s.sameAttrs(fromMoby(hs)) {
+		if err := r.h.UpdateService(ms); err != nil {
+			return fmt.Errorf("update: %w", schedHint(s, err))
+		}
+		ch.ServicesUpdated++
+	}
+	var have []*ipvs.Destination
+	if hs != nil {
+		var err error
+		if have, err = r.h.GetDestinations(ms); err != nil {
+			return fmt.Errorf("read destinations: %w", err)
+		}
+	}
+	hd := make(map[DestKey]*ipvs.Destination, len(have))
+	for _, d := range have {
+		hd[destFromMoby(d).Key()] = d
+	}
+	var errs []error
+	wantKeys := make(map[DestKey]bool, len(s.Destinations))
+	for _, d := range s.Destinations {
+		wantKeys[d.Key()] = true
+		md := destToMoby(d)
+		cur, ok := hd[d.Key()]
+		switch {
+		case !ok:
+			if err := r.h.NewDestination(ms, md); err != nil {
+				errs = append(errs, fmt.Errorf("add destination %s: %w", netip.AddrPortFrom(d.Address, d.Port), err))
+				continue
+			}
+			ch.DestsAdded++
+		case !d.same(destFromMoby(cur)):
+			if err := r.h.UpdateDestination(ms, md); err != nil {
+				errs = append(errs, fmt.Errorf("update destination %s: %w", netip.AddrPortFrom(d.Address, d.Port), err))
+				continue
+			}
+			ch.DestsUpdated++
+		}
+	}
+	for k, d := range hd {
+		if wantKeys[k] {
+			continue
+		}
+		if err := r.h.DelDestination(ms, d); err != nil {
+			errs = append(errs, fmt.Errorf("delete destination %s: %w", netip.AddrPortFrom(k.Address, k.Port), err))
+			continue
+		}
+		ch.DestsRemoved++
+	}
+	return errors.Join(errs...)
+}
+
+// Shutdown removes every service this reconciler owns, as keepalived does when it stops, and
+// leaves the rest of the table alone.
+func (r *Reconciler) Shutdown() (Changes, error) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.h == nil {
+		return Changes{}, errors.New("ipvs reconciler is closed")
+	}
+	have, err := r.readServices()
+	if err != nil {
+		return Changes{}, err
+	}
+	var ch Changes
+	var errs []error
+	for k := range r.owned {
+		if hs, ok := have[k]; ok {
+			if err := r.h.DelService(hs); err != nil {
+				errs = append(errs, fmt.Errorf("delete service %s: %w", k, err))
+				continue
+			}
+			ch.ServicesRemoved++
+		}
+		delete(r.owned, k)
+	}
+	if err := r.saveState(); err != nil {
+		errs = append(errs, err)
+	}
+	return ch, errors.Join(errs...)
+}
+
+// Read returns the kernel's whole IPVS table (ours and others'), sorted, with destinations.
+func (r *Reconciler) Read() ([]Service, error) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.h == nil {
+		return nil, errors.New("ipvs reconciler is closed")
+	}
+	have, err := r.readServices()
+	if err != nil {
+		return nil, err
+	}
+	out := make([]Service, 0, len(have))
+	for _, hs := range have {
+		s := fromMoby(hs)
+		ds, err := r.h.GetDestinations(hs)
+		if err != nil {
+			return nil, fmt.Errorf("service %s: read destinations: %w", s.Key, err)
+		}
+		for _, d := range ds {
+			s.Destinations = append(s.Destinations, destFromMoby(d))
+		}
+		out = append(out, s.normalize())
+	}
+	slices.SortFunc(out, func(a, b Service) int { return a.Key.compare(b.Key) })
+	return out, nil
+}
+
+func (r *Reconciler) readServices() (map[Key]*ipvs.Service, error) {
+	list, err := r.h.GetServices()
+	if err != nil {
+		return nil, fmt.Errorf("read ipvs services: %w", err)
+	}
+	have := make(map[Key]*ipvs.Service, len(list))
+	for _, hs := range list {
+		have[fromMoby(hs).Key] = hs
+	}
+	return have, nil
+}
+
+func schedHint(s Service, err error) error {
+	if _, serr := os.Stat("/sys/module/ip_vs_" + s.Scheduler); serr != nil {
+		return fmt.Errorf("%w (scheduler %s: is module ip_vs_%s available?)", err, s.Scheduler, s.Scheduler)
+	}
+	return err
+}
+
+func toMoby(s Service) *ipvs.Service {
+	ms := &ipvs.Service{
+		AddressFamily: s.Family, Protocol: uint16(s.Protocol), Port: s.Port, FWMark: s.FWMark,
+		SchedName: s.Scheduler, Flags: s.Flags, Timeout: s.Timeout, Netmask: wireNetmask(s.Family, s.Netmask), PEName: s.PEName,
+	}
+	if s.FWMark == 0 {
+		ms.Address = net.IP(s.Address.AsSlice())
+	} else if s.Family == FamilyIPv6 {
+		ms.Address = net.IPv6zero
+	} else {
+		ms.Address = net.IPv4zero
+	}
+	return ms
+}
+
+func fromMoby(ms *ipvs.Service) Service {
+	s := Service{
+		Key:       Key{Family: ms.AddressFamily, Protocol: Protocol(ms.Protocol), Port: ms.Port, FWMark: ms.FWMark},
+		Scheduler: ms.SchedName, Flags: ms.Flags &^ FlagHashed, Timeout: ms.Timeout, Netmask: wireNetmask(ms.AddressFamily, ms.Netmask), PEName: ms.PEName,
+	}
+	if a, ok := netip.AddrFromSlice(ms.Address); ok {
+		s.Address = a.Unmap()
+	}
+	if s.FWMark != 0 {
+		s.Protocol, s.Address, s.Port = 0, netip.Addr{}, 0
+	}
+	return s
+}
+
+// wireNetmask converts an IPv4 persistence mask between our value (255.255.255.0 is 0xffffff00)
+// and the kernel's, which is in network byte order while moby/ipvs sends it in host order. An IPv6
+// service's "mask" is a prefix length in host order and passes unchanged. The conversion is its
+// own inverse.
+func wireNetmask(family uint16, m uint32) uint32 {
+	if family == FamilyIPv6 {
+		return m
+	}
+	var b [4]byte
+	binary.BigEndian.PutUint32(b[:], m)
+	return binary.NativeEndian.Uint32(b[:])
+}
+
+func destToMoby(d Destination) *ipvs.Destination {
+	fam := FamilyIPv4
+	if d.Address.Is6() && !d.Address.Is4In6() {
+		fam = FamilyIPv6
+	}
+	return &ipvs.Destination{
+		Address: net.IP(d.Address.AsSlice()), Port: d.Port, Weight: d.Weight,
+		ConnectionFlags: uint32(d.Forward), AddressFamily: fam,
+		UpperThreshold: d.UpperThreshold, LowerThreshold: d.LowerThreshold,
+	}
+}
+
+func destFromMoby(md *ipvs.Destination) Destination {
+	d := Destination{
+		Port: md.Port, Weight: md.Weight, Forward: Forward(md.ConnectionFlags & ipvs.ConnFwdMask),
+		UpperThreshold: md.UpperThreshold, LowerThreshold: md.LowerThreshold,
+	}
+	if a, ok := netip.AddrFromSlice(md.Address); ok {
+		d.Address = a.Unmap()
+	}
+	return d
+}
+
+func readState(path string) ([]Key, error) {
+	b, err := os.ReadFile(path)
+	if errors.Is(err, os.ErrNotExist) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("lvs state: %w", err)
+	}
+	var keys []Key
+	if err := json.Unmarshal(b, &keys); err != nil {
+		return nil, fmt.Errorf("lvs state %s: %w", path, err)
+	}
+	return keys, nil
+}
+
+func (r *Reconciler) saveState() error {
+	if r.opts.StateFile == "" {
+		return nil
+	}
+	keys := make([]Key, 0, len(r.owned))
+	for k := range r.owned {
+		keys = append(keys, k)
+	}
+	slices.SortFunc(keys, Key.compare)
+	b, err := json.Marshal(keys)
+	if err != nil {
+		return fmt.Errorf("lvs state: %w", err)
+	}
+	if err := os.MkdirAll(filepath.Dir(r.opts.StateFile), 0o755); err != nil {
+		return fmt.Errorf("lvs state: %w", err)
+	}
+	tmp := r.opts.StateFile + ".tmp"
+	if err := os.WriteFile(tmp, b, 0o644); err != nil {
+		return fmt.Errorf("lvs state: %w", err)
+	}
+	if err := os.Rename(tmp, r.opts.StateFile); err != nil {
+		return fmt.Errorf("lvs state: %w", err)
+	}
+	return nil
+}
