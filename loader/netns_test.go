@@ -148,9 +148,14 @@ func (tp *topo) open(t testing.TB, opts Options) *Dataplane {
 }
 
 // arping sends n ARP requests for target from the peer and returns the MACs that answered.
-func (tp *topo) arping(t *testing.T, target netip.Addr, n int) []string {
+// It waits up to 10 s for answers that are expected, 1.5 s for those that are not.
+func (tp *topo) arping(t *testing.T, target netip.Addr, n int, expect bool) []string {
 	t.Helper()
-	out, _ := tp.peer.Run("arping", "-i", "vb", "-S", "198.51.100.2", "-r", "-c", strconv.Itoa(n), "-W", "0.05", "-w", "2",
+	deadline := "1.5"
+	if expect {
+		deadline = "10"
+	}
+	out, _ := tp.peer.Run("arping", "-i", "vb", "-S", "198.51.100.2", "-r", "-c", strconv.Itoa(n), "-W", "0.05", "-w", deadline,
 		target.String())
 	return strings.Fields(out)
 }
@@ -186,7 +191,7 @@ func TestNetnsARP(t *testing.T) {
 	if err := d.SetState(in.Key, StateMaster, time.Minute); err != nil {
 		t.Fatal(err)
 	}
-	got := tp.arping(t, vip4, 5)
+	got := tp.arping(t, vip4, 5, true)
 	if len(got) != 5 || !strings.EqualFold(got[0], macVRRP.String()) {
 		t.Fatalf("master: replies %v, want 5 from %s", got, macVRRP)
 	}
@@ -220,7 +225,7 @@ func TestNetnsARP(t *testing.T) {
 	if err := d.SetState(in.Key, StateBackup, 0); err != nil {
 		t.Fatal(err)
 	}
-	if got := tp.arping(t, vip4, 2); len(got) != 0 {
+	if got := tp.arping(t, vip4, 2, false); len(got) != 0 {
 		t.Errorf("backup: replies %v, want none", got)
 	}
 
@@ -230,7 +235,7 @@ func TestNetnsARP(t *testing.T) {
 		t.Fatal(err)
 	}
 	time.Sleep(100 * time.Millisecond)
-	if got := tp.arping(t, vip4, 3); len(got) != 0 {
+	if got := tp.arping(t, vip4, 3, false); len(got) != 0 {
 		t.Errorf("expired lease: replies %v, want none", got)
 	}
 	c, _ = d.Counters(in.Key)
@@ -241,7 +246,7 @@ func TestNetnsARP(t *testing.T) {
 	if err := d.SetState(in.Key, StateBackup, 0); err != nil {
 		t.Fatal(err)
 	}
-	if got := tp.arping(t, vip4, 2); len(got) != 2 || !strings.EqualFold(got[0], tp.vaMAC.String()) {
+	if got := tp.arping(t, vip4, 2, true); len(got) != 2 || !strings.EqualFold(got[0], tp.vaMAC.String()) {
 		t.Errorf("backup with the VIP on the interface: replies %v, want 2 from the kernel (%s)", got, tp.vaMAC)
 	}
 }
@@ -273,7 +278,7 @@ func TestNetnsAdopt(t *testing.T) {
 	// arping runs across the handover.
 	arp := make(chan []string, 1)
 	go func() {
-		out, _ := tp.peer.Run("arping", "-i", "vb", "-S", "198.51.100.2", "-r", "-c", "30", "-W", "0.05", "-w", "5", vip4.String())
+		out, _ := tp.peer.Run("arping", "-i", "vb", "-S", "198.51.100.2", "-r", "-c", "30", "-W", "0.05", "-w", "15", vip4.String())
 		arp <- strings.Fields(out)
 	}()
 	time.Sleep(300 * time.Millisecond)
@@ -461,13 +466,13 @@ func TestNetnsGeneric(t *testing.T) {
 	if err := d.SetState(in.Key, StateMaster, time.Minute); err != nil {
 		t.Fatal(err)
 	}
-	if got := tp.arping(t, vip4, 2); len(got) != 2 {
+	if got := tp.arping(t, vip4, 2, true); len(got) != 2 {
 		t.Errorf("generic mode: replies %v, want 2", got)
 	}
 	if err := d.Detach(tp.ifindex); err != nil {
 		t.Fatal(err)
 	}
-	if got := tp.arping(t, vip4, 1); len(got) != 0 {
+	if got := tp.arping(t, vip4, 1, false); len(got) != 0 {
 		t.Errorf("answered after Detach: %v", got)
 	}
 	if len(d.Attached()) != 0 {
