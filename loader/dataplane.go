@@ -59,7 +59,7 @@ type instEntry struct {
 }
 
 // ErrIncompatiblePins means objects pinned under the name come from a different build or
-// different Options; Close them with RemovePins (or remove the directory) before loading.
+// different Options; RemovePins clears them (detaching the old program) before a fresh Open.
 var ErrIncompatiblePins = errors.New("pinned objects are incompatible with this build")
 
 const (
@@ -354,6 +354,23 @@ func (d *Dataplane) Close() error {
 	_ = os.Remove(filepath.Dir(d.dir)) // BPFFS/xalived, if no other daemon uses it
 	if err := errors.Join(errs...); err != nil {
 		return fmt.Errorf("close dataplane: %w", err)
+	}
+	return nil
+}
+
+// RemovePins removes everything pinned under BPFFS/xalived/NAME/ by any process: the old
+// program is detached from its interfaces once no process holds it open. Use it when Open
+// reports ErrIncompatiblePins (an upgrade that changed the maps); a later Open loads afresh.
+func RemovePins(bpffs, name string) error {
+	if bpffs == "" {
+		bpffs = "/sys/fs/bpf"
+	}
+	if name == "" || strings.ContainsAny(name, "/\x00") || name == "." || name == ".." {
+		return fmt.Errorf("remove pins: invalid name %q", name)
+	}
+	dir := filepath.Join(bpffs, "xalived", name)
+	if err := os.RemoveAll(dir); err != nil {
+		return fmt.Errorf("remove pins: %w", err)
 	}
 	return nil
 }

@@ -323,6 +323,20 @@ func TestNetnsAdopt(t *testing.T) {
 	if _, err := Open(bad); !errors.Is(err, ErrIncompatiblePins) {
 		t.Errorf("open with other options: %v, want ErrIncompatiblePins", err)
 	}
+	if err := d2.Release(); err != nil {
+		t.Fatal(err)
+	}
+	if err := RemovePins(opts.BPFFS, opts.Name); err != nil {
+		t.Fatal(err)
+	}
+	if out := tp.us.MustRun(t, "ip", "-d", "link", "show", "va"); strings.Contains(out, "prog/xdp") {
+		t.Errorf("xdp still attached after RemovePins with no holder:\n%s", out)
+	}
+	d2, err = Open(bad)
+	if err != nil || d2.Adopted() {
+		t.Fatalf("fresh open after RemovePins: adopted %v, %v", d2 != nil && d2.Adopted(), err)
+	}
+	inNS(t, tp.us, func() error { return d2.Attach(tp.ifindex, ModeNative) })
 
 	// Clean stop: detached, pins gone.
 	if err := d2.Close(); err != nil {
