@@ -1,0 +1,88 @@
+package vrrpsock
+
+import (
+	"bytes"
+	"testing"
+	"time"
+
+	"golang.org/x/sys/unix"
+)
+
+// TestReceiveBuffer checks the default receive buffer (large enough for a burst of adverts the
+// reader was too late for) and that the kernel's drops show in Stats when a buffer overflows.
+func TestReceiveBuffer(t *testing.T) {
+	a, b := pair(t)
+	aIdx, bIdx := ifIndex(t, a, "eth0"), ifIndex(t, b, "eth0")
+	var snd *Sender
+	var big, small *Receiver
+	inNS(t, a, func() {
+		var err error
+		if snd, err = NewSender(); err != nil {
+			t.Fatal(err)
+		}
+	})
+	t.Cleanup(func() { _ = snd.Close() })
+	inNS(t, b, func() {
+		var err error
+		if big, err = Listen(ListenConfig{IfIndex: bIdx}); err != nil {
+			t.Fatal(err)
+		}
+		if small, err = Listen(ListenConfig{IfIndex: bIdx, RecvBuffer: 1}); err != nil {
+			t.Fatal(err)
+		}
+	})
+	t.Cleanup(func() { _ = big.Close(); _ = small.Close() })
+	if err := control(big.f, func(fd int) error {
+		// The kernel reports twice the size asked for; SO_RCVBUFFORCE passes rmem_max.
+		n, err := unix.GetsockoptInt(fd, unix.SOL_SOCKET, unix.SO_RCVBUF)
+		if err == nil && n < DefaultRecvBuffer {
+			t.Errorf("default receive buffer %d bytes, want at least %d", n, DefaultRecvBuffer)
+		}
+		return err
+	}); err != nil {
+		t.Fatal(err)
+	}
+
+	// Nobody reads while a burst of 1000 adverts (40 ms of 255 instances at 10 ms)
+	// arrives: the default buffer keeps them all, the minimal one overflows.
+	const burst = 1000
+	out := make([]Outgoing, 100)
+	for i := range out {
+		out[i] = Outgoing{IfIndex: aIdx, Src: srcA4, Dst: GroupV4, Payload: vrrpV3(byte(i+1), 100, srcA4, GroupV4, vip4)}
+	}
+	for range burst / len(out) {
+		if err := snd.Send(out); err != nil {
+			t.Fatal(err)
+		}
+	}
+	chBig, chSmall := collect(t, big), collect(t, small)
+	for i := range burst {
+		p := next(t, chBig, "advert of the burst")
+		if want := out[i%len(out)].Payload; !bytes.Equal(p.Payload, want) {
+			t.Fatalf("advert %d: payload % x, want % x", i, p.Payload, want)
+		}
+	}
+	if st := big.Stats(); st.Packets != burst || st.Overflows != 0 {
+		t.Errorf("default buffer: stats %+v, want %d packets and no overflow", st, burst)
+	}
+	// The small receiver got what fit; the next packet it reads reports the drops.
+	got := 0
+	for got < burst {
+		select {
+		case <-chSmall:
+			got++
+			continue
+		case <-time.After(200 * time.Millisecond):
+		}
+		break
+	}
+	if err := snd.Send(out[:1]); err != nil {
+		t.Fatal(err)
+	}
+	next(t, chSmall, "advert after the overflow")
+	got++
+	st := small.Stats()
+	if got >= burst+1 || st.Overflows == 0 || st.Packets+st.Overflows != burst+1 {
+		t.Errorf("minimal buffer: read %d, stats %+v; want packets + overflows = %d", got, st, burst+1)
+	}
+}
