@@ -2,6 +2,8 @@ package vrrpsock
 
 import (
 	"bytes"
+	"context"
+	"slices"
 	"testing"
 	"time"
 
@@ -84,5 +86,70 @@ func TestReceiveBuffer(t *testing.T) {
 	st := small.Stats()
 	if got >= burst+1 || st.Overflows == 0 || st.Packets+st.Overflows != burst+1 {
 		t.Errorf("minimal buffer: read %d, stats %+v; want packets + overflows = %d", got, st, burst+1)
+	}
+}
+
+// TestRunBatch checks that adverts queued while nobody read arrive in batches, each packet
+// with its own payload that stays intact after the callback returned.
+func TestRunBatch(t *testing.T) {
+	a, b := pair(t)
+	aIdx, bIdx := ifIndex(t, a, "eth0"), ifIndex(t, b, "eth0")
+	var snd *Sender
+	var r *Receiver
+	inNS(t, a, func() {
+		var err error
+		if snd, err = NewSender(); err != nil {
+			t.Fatal(err)
+		}
+	})
+	t.Cleanup(func() { _ = snd.Close() })
+	inNS(t, b, func() {
+		var err error
+		if r, err = Listen(ListenConfig{IfIndex: bIdx}); err != nil {
+			t.Fatal(err)
+		}
+	})
+	t.Cleanup(func() { _ = r.Close() })
+	out := make([]Outgoing, 100)
+	for i := range out {
+		out[i] = Outgoing{IfIndex: aIdx, Src: srcA4, Dst: GroupV4, Payload: vrrpV3(byte(i+1), 100, srcA4, GroupV4, vip4)}
+	}
+	if err := snd.Send(out); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(100 * time.Millisecond) // all queued before the first read
+	type result struct {
+		pkts    []Packet
+		batches []int
+	}
+	res := make(chan result, 1)
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	go func() {
+		var rs result
+		_ = r.RunBatch(ctx, func(ps []Packet) {
+			rs.pkts = append(rs.pkts, ps...)
+			rs.batches = append(rs.batches, len(ps))
+			if len(rs.pkts) >= len(out) {
+				res <- rs
+			}
+		})
+	}()
+	var rs result
+	select {
+	case rs = <-res:
+	case <-time.After(5 * time.Second):
+		t.Fatalf("not every advert arrived: %+v", r.Stats())
+	}
+	for i, p := range rs.pkts {
+		if !bytes.Equal(p.Payload, out[i].Payload) || p.Src != srcA4 || p.Dst != GroupV4 || p.IfIndex != bIdx {
+			t.Fatalf("packet %d: %+v, want payload % x", i, p, out[i].Payload)
+		}
+	}
+	if len(rs.batches) >= len(out) || slices.Max(rs.batches) > RecvBatch {
+		t.Errorf("batches %v: want fewer calls than packets, at most %d a call", rs.batches, RecvBatch)
+	}
+	if st := r.Stats(); st.Packets != uint64(len(out)) || st.Syscalls > uint64(len(rs.batches))+2 {
+		t.Errorf("stats %+v for %d batches", st, len(rs.batches))
 	}
 }
