@@ -12,6 +12,8 @@ import (
 	"sync"
 	"time"
 
+	"github.com/vishvananda/netlink"
+
 	"github.com/xalived/xalived/loader"
 	"github.com/xalived/xalived/pkg/control"
 	"github.com/xalived/xalived/pkg/router"
@@ -37,9 +39,10 @@ const (
 //
 // All methods are safe on a nil *xdpPlane (socket dataplane): they do nothing.
 type xdpPlane struct {
-	dp   *loader.Dataplane
-	log  *slog.Logger
-	mode loader.Mode
+	dp       *loader.Dataplane
+	log      *slog.Logger
+	mode     loader.Mode
+	autoMode bool // pick per interface (generic on veth and macvlan)
 
 	r *router.Router // set once, before the router runs
 
@@ -81,9 +84,11 @@ type xdpOptions struct {
 
 // openXDP loads (or adopts, after a crash) the XDP program and its maps.
 func openXDP(o xdpOptions, log *slog.Logger) (*xdpPlane, error) {
-	mode := loader.ModeNative
+	mode, auto := loader.ModeNative, false
 	switch o.Mode {
-	case "", "auto", "native":
+	case "", "auto":
+		auto = true
+	case "native":
 	case "generic":
 		mode = loader.ModeGeneric
 	default:
@@ -111,7 +116,7 @@ func openXDP(o xdpOptions, log *slog.Logger) (*xdpPlane, error) {
 	if err != nil {
 		return nil, fmt.Errorf("xdp: %w", err)
 	}
-	x := &xdpPlane{dp: dp, log: log, mode: mode, insts: map[string]*xdpInst{},
+	x := &xdpPlane{dp: dp, log: log, mode: mode, autoMode: auto, insts: map[string]*xdpInst{},
 		byKey: map[loader.InstanceKey]*xdpInst{}, links: map[string]int{},
 		groups: map[string]*groupSock{}, resume: map[loader.InstanceKey]bool{}}
 	if dp.Adopted() {
@@ -387,8 +392,20 @@ func (x *xdpPlane) sync(p *plan) error {
 }
 
 func (x *xdpPlane) attach(name string, idx int) error {
-	err := x.dp.Attach(idx, x.mode)
-	if err != nil && x.mode == loader.ModeNative {
+	if x.links[name] == idx {
+		return nil
+	}
+	mode := x.mode
+	if x.autoMode {
+		// A native XDP_TX on veth reaches the peer only if the peer runs XDP or GRO, which a
+		// container's host side rarely does; macvlan (VMACs) has no native hook. The generic
+		// hook transmits through the device: ARP replies arrive either way.
+		if l, err := netlink.LinkByIndex(idx); err == nil && (l.Type() == "veth" || l.Type() == "macvlan") {
+			mode = loader.ModeGeneric
+		}
+	}
+	err := x.dp.Attach(idx, mode)
+	if err != nil && mode == loader.ModeNative {
 		// Drivers without native XDP (macvlan VMACs, some NICs): the generic hook still works.
 		if gerr := x.dp.Attach(idx, loader.ModeGeneric); gerr == nil {
 			x.log.Warn("xdp: native mode refused, attached in generic mode", "interface", name, "err", err)
@@ -398,7 +415,7 @@ func (x *xdpPlane) attach(name string, idx int) error {
 	if err != nil {
 		return fmt.Errorf("xdp: interface %s: %w", name, err)
 	}
-	x.log.Info("xdp: attached", "interface", name, "ifindex", idx)
+	x.log.Info("xdp: attached", "interface", name, "ifindex", idx, "mode", mode.String())
 	return nil
 }
 
@@ -601,6 +618,11 @@ func (x *xdpPlane) event(ev loader.Event) {
 	}
 	switch ev.Type {
 	case loader.EventMasterDown:
+		// Read late (this process was descheduled): an advert accepted since the expiry
+		// means the master is back, and the kernel re-armed the timer.
+		if p, err := x.dp.ReadPeer(ev.Key); err == nil && p.LastSeen > ev.Time {
+			return
+		}
 		x.r.MasterDown(name)
 	case loader.EventPeerChanged, loader.EventPrioZero, loader.EventPreempted, loader.EventLowerPrio:
 		x.r.DeliverAdvert(name, ev.Addr, advertOf(&c, ev.Priority, ev.Interval))
