@@ -204,7 +204,13 @@ func xdpCycle(t *testing.T, v variant, kind string) {
 	p.WaitReplyAfter(t, time.Now(), 3*time.Second)
 	t.Logf("%s %s: SIGKILL of master, client gap %v", v.name, kind, p.Gap(kill))
 
-	Recover(t, a, c1.Render(n1, nil))
+	// Recover, once the link-local address (the IPv6 advert source) is back.
+	n1.MustRun(t, "ip", "link", "set", "eth0", "up")
+	nstest.WaitFor(t, 5*time.Second, "link-local address on node 1", func() bool {
+		out, err := n1.Run("ip", "-6", "addr", "show", "dev", "eth0", "scope", "link")
+		return err == nil && strings.Contains(out, "fe80::") && !strings.Contains(out, "tentative")
+	})
+	a.Start(t, c1.Render(n1, nil))
 	WaitState(t, a, "VI_1", "MASTER", v.masterDue)
 	WaitState(t, b, "VI_1", "BACKUP", v.masterDue)
 	if h := l.AssertSingleHolder(v.vip()); h != n1 {
