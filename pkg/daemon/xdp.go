@@ -51,7 +51,7 @@ type xdpPlane struct {
 	byKey    map[loader.InstanceKey]*xdpInst
 	links    map[string]int        // attached interface name -> ifindex
 	groups   map[string]*groupSock // multicast memberships by interface/family
-	resume   map[loader.InstanceKey]bool
+	resume   map[loader.InstanceKey]time.Duration // live MASTER leases found at adoption: until
 	lost     uint64 // events lost, summed over instances (last poll)
 	closed   bool
 	stopBG   context.CancelFunc
@@ -118,13 +118,13 @@ func openXDP(o xdpOptions, log *slog.Logger) (*xdpPlane, error) {
 	}
 	x := &xdpPlane{dp: dp, log: log, mode: mode, autoMode: auto, insts: map[string]*xdpInst{},
 		byKey: map[loader.InstanceKey]*xdpInst{}, links: map[string]int{},
-		groups: map[string]*groupSock{}, resume: map[loader.InstanceKey]bool{}}
+		groups: map[string]*groupSock{}, resume: map[loader.InstanceKey]time.Duration{}}
 	if dp.Adopted() {
 		// A crashed predecessor: its MASTERs keep answering ARP until their lease runs out;
 		// we take those instances over at once (see masterDownTimer).
 		for _, k := range dp.Instances() {
 			if st, until, err := dp.StateOf(k); err == nil && st == loader.StateMaster && until > loader.Now() {
-				x.resume[k] = true
+				x.resume[k] = until
 			}
 		}
 		log.Info("xdp: adopted pinned dataplane", "dir", dp.Dir(), "attached", dp.Attached(), "live_masters", len(x.resume))
@@ -519,11 +519,13 @@ func (x *xdpPlane) masterDownTimer(c *router.InstanceConfig, at time.Time) {
 		}
 		return
 	}
-	if x.resume[it.key] {
+	if until, ok := x.resume[it.key]; ok {
 		// Restarted after a crash while MASTER with a live lease: keep answering and take
-		// the instance over now instead of waiting a master-down interval.
+		// the instance over now instead of waiting a master-down interval. A backup of equal
+		// or lower priority takes over no sooner than the lease ends: with an advert interval
+		// of lease left, none has.
 		delete(x.resume, it.key)
-		if it.state == loader.StateMaster {
+		if it.state == loader.StateMaster && until-loader.Now() > it.cfg.Interval {
 			name := it.name
 			x.log.Info("xdp: resuming MASTER left by the previous run", "instance", name)
 			go x.r.MasterDown(name)
