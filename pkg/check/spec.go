@@ -300,6 +300,9 @@ type VirtualServer struct {
 	QuorumUp   *notify.Script
 	QuorumDown *notify.Script
 	SMTPAlert  bool
+	// HASuspend pauses this virtual server's checkers while its address is not on this host
+	// (the VRRP backup), as Config.AddressLocal reports; their states stay as they were.
+	HASuspend bool
 }
 
 // resolve fills a checker's unset keywords from the VS defaults and keepalived's defaults.
