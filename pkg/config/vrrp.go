@@ -373,6 +373,13 @@ func (p *parser) syncGroup(s stmt) {
 	if !p.enter(s) {
 		return
 	}
+	for _, o := range p.cfg.SyncGroups {
+		if o.Name == nm && nm != "" {
+			p.errorf(s.pos, "vrrp sync group %s already defined", nm)
+			p.skipBlock()
+			return
+		}
+	}
 	g := &SyncGroup{Pos: s.pos, Name: nm}
 	tb := table{
 		"group": {block: true, fn: func(p *parser, s stmt) {
