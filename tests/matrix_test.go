@@ -90,6 +90,7 @@ func interopCycle(t *testing.T, v variant, kind string) {
 	Recover(t, a, c1.Render(n1, l.others(n1)))
 	WaitState(t, a, "VI_1", "MASTER", v.masterDue)
 	WaitState(t, b, "VI_1", "BACKUP", v.masterDue)
+	l.WaitHolder(n1, v.vip(), v.masterDue)
 	if h := l.AssertSingleHolder(v.vip()); h != n1 {
 		t.Fatalf("%s on node %d after recovery, want node 1", v.vip(), h.Index)
 	}

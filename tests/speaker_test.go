@@ -315,12 +315,14 @@ func WaitState(t testing.TB, sp Speaker, name, state string, timeout time.Durati
 	})
 }
 
-// Crash simulates the death of the node that runs sp: the daemon is SIGKILLed and the node's
-// link goes down at once, so the VIP it leaves in its kernel no longer answers.
+// Crash simulates the death of the node that runs sp: its link goes down (from that instant
+// nothing it sends or answers reaches the segment, also the VIP its kernel keeps), then the
+// daemon is SIGKILLed. Link first: on a loaded machine `ip` can take longer than a 10 ms
+// master-down interval, and a node still answering for its VIP would hide the outage.
 func Crash(t testing.TB, sp Speaker) {
 	t.Helper()
-	sp.Kill(t)
 	sp.Node().MustRun(t, "ip", "link", "set", "eth0", "down")
+	sp.Kill(t)
 }
 
 // Recover brings a crashed node's link back and starts its daemon again with conf.

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"strings"
 
 	"github.com/xalived/xalived/pkg/config"
 )
@@ -16,6 +17,7 @@ const (
 	exitFatal       = 1 // daemon or command-line failure
 	exitConfigError = 5 // keepalived -t: configuration errors (observed on 2.2.7)
 	exitNoConfig    = 6 // configuration file missing / unreadable
+	exitSecurity    = 6 // keepalived -t: scripts would run as root without enable_script_security
 )
 
 // exitError carries an exit code to main.
@@ -77,7 +79,9 @@ func parseOpts(o options, hostChecks bool) config.Options {
 
 // configTest implements -t: every problem as FILE:LINE: message, exit 0
 // when keepalived would accept the file, 5 when it would report errors, 6
-// when the file cannot be read.
+// for a script security violation (as keepalived 2.2.7) or when the file
+// cannot be read (keepalived -t exits 0 there; a missing file is no valid
+// configuration).
 func configTest(o options, stderr io.Writer) error {
 	out := stderr
 	if o.TestOutput != "" {
@@ -94,6 +98,11 @@ func configTest(o options, stderr io.Writer) error {
 	}
 	if err != nil {
 		if errors.Is(err, config.ErrInvalid) {
+			for _, d := range diags {
+				if strings.HasPrefix(d.Message, "SECURITY VIOLATION") {
+					return &exitError{code: exitSecurity}
+				}
+			}
 			return &exitError{code: exitConfigError}
 		}
 		fmt.Fprintf(out, "%s: %v\n", o.ConfigFile, err)

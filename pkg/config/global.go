@@ -141,6 +141,10 @@ func (p *parser) globalDefs(s stmt) {
 	}}
 	t["vrrp_garp_master_repeat"] = handler{fn: func(p *parser, s stmt) {
 		if v, ok := p.intArg(s, 0, 1<<31-1); ok {
+			if v == 0 {
+				p.errorf(s.pos, "vrrp_garp_master_repeat must be greater than 0, setting to 1")
+				v = 1
+			}
 			g.VRRPGarpMasterRepeat = v
 		}
 	}}
