@@ -421,20 +421,33 @@ func TestGenHash(t *testing.T) {
 	srv := &servers{}
 	srv.start(t)
 	for _, u := range []string{"http://" + serverIP4 + ":8080/", "https://" + serverIP4 + ":8443/", "http://[" + serverIP6 + "]:8080/"} {
-		status, digest, err := GenHash(context.Background(), u, "", 2*time.Second)
+		status, digest, err := GenHash(context.Background(), u, GenHashOptions{Timeout: 2 * time.Second})
 		if err != nil || status != 200 || digest != md5hex(okBody) {
 			t.Fatalf("GenHash(%s) = %d %s %v, want 200 %s", u, status, digest, err, md5hex(okBody))
 		}
 	}
+	status, digest, err := GenHash(context.Background(), "http://"+serverIP4+":8080/vhost", GenHashOptions{VirtualHost: "www.example", Protocol: "1.1"})
+	if err != nil || status != 200 || digest != md5hex(okBody) {
+		t.Fatalf("GenHash with virtualhost and HTTP/1.1 = %d %s %v", status, digest, err)
+	}
+	if _, _, err := GenHash(context.Background(), "ftp://x/", GenHashOptions{}); err == nil {
+		t.Fatal("ftp:// accepted")
+	}
 	if _, err := exec.LookPath("genhash"); err != nil {
 		testenv.Skip(t, "needs keepalived's genhash (make deps)")
 	}
-	out, err := exec.Command("genhash", "-s", serverIP4, "-p", "8080", "-u", "/").CombinedOutput()
-	if err != nil {
-		t.Fatalf("genhash: %v: %s", err, out)
-	}
-	if !strings.Contains(strings.ToLower(string(out)), md5hex(okBody)) {
-		t.Fatalf("keepalived's genhash says %q, we say %s", out, md5hex(okBody))
+	for _, args := range [][]string{
+		{"-s", serverIP4, "-p", "8080", "-u", "/"},
+		{"-S", "-s", serverIP4, "-p", "8443", "-u", "/"},
+		{"-s", serverIP4, "-p", "8080", "-u", "/vhost", "-V", "www.example", "-P", "1.1"},
+	} {
+		out, err := exec.Command("genhash", args...).CombinedOutput()
+		if err != nil {
+			t.Fatalf("genhash %v: %v: %s", args, err, out)
+		}
+		if !strings.Contains(strings.ToLower(string(out)), md5hex(okBody)) {
+			t.Fatalf("keepalived's genhash %v says %q, we say %s", args, out, md5hex(okBody))
+		}
 	}
 }
 

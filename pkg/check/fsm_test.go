@@ -398,3 +398,26 @@ func TestHASuspend(t *testing.T) {
 		time.Sleep(10 * time.Millisecond)
 	}
 }
+
+func TestNewRejectsBadSpecs(t *testing.T) {
+	neg := -time.Second
+	for name, sp := range map[string]Spec{
+		"unknown kind":        {Kind: "FOO_CHECK"},
+		"HTTP without url":    {Kind: HTTP, HTTP: &HTTPSpec{}},
+		"bad http_protocol":   {Kind: HTTP, HTTP: &HTTPSpec{Protocol: "2", URLs: []URL{{Path: "/"}}}},
+		"short digest":        {Kind: HTTP, HTTP: &HTTPSpec{URLs: []URL{{Path: "/", Digest: "abc"}}}},
+		"MISC without path":   {Kind: MISC, Misc: &MiscSpec{}},
+		"MISC bad quoting":    {Kind: MISC, Misc: &MiscSpec{Path: "/x 'open"}},
+		"DNS bad type":        {Kind: DNS, DNS: &DNSSpec{Type: "PTR"}},
+		"FILE without file":   {Kind: FILE, File: &FileSpec{}},
+		"negative delay_loop": {Kind: TCP, Common: Common{DelayLoop: -1}},
+		"negative warmup":     {Kind: TCP, Common: Common{Warmup: &neg}},
+		"negative retry":      {Kind: TCP, Common: Common{Retry: ptr(-1)}},
+		"UDP max < min":       {Kind: UDP, UDP: &UDPSpec{MinReplyLength: 10, MaxReplyLength: 5}},
+	} {
+		vs := VirtualServer{Key: VSKey{Addr: netip.MustParseAddr("203.0.113.10"), Port: 80}, RealServers: []RealServer{{Addr: netip.MustParseAddr("198.51.100.2"), Port: 80, Checkers: []Spec{sp}}}}
+		if _, err := New([]VirtualServer{vs}, Config{}); err == nil {
+			t.Errorf("%s: accepted", name)
+		}
+	}
+}

@@ -174,10 +174,17 @@ func clientTLS(h *HTTPSpec) (*tls.Config, error) {
 	return cfg, nil
 }
 
-// GenHash fetches rawURL (http:// or https://) as HTTP_GET / SSL_GET would and returns the
-// status code and the MD5 digest of the body to put in a `digest` keyword. virtualHost, when
-// set, replaces the Host header (and the SNI name for https).
-func GenHash(ctx context.Context, rawURL, virtualHost string, timeout time.Duration) (status int, digest string, err error) {
+// GenHashOptions are genhash's options: -V virtualhost (also the SNI name for https), -P
+// http_protocol ("1.0" default, "1.0C", "1.1"), -t timeout (default 5 s).
+type GenHashOptions struct {
+	VirtualHost string
+	Protocol    string
+	Timeout     time.Duration
+}
+
+// GenHash fetches rawURL (http:// or https://) exactly as HTTP_GET / SSL_GET would and returns
+// the status code and the MD5 digest of the body to put in a url's `digest` keyword.
+func GenHash(ctx context.Context, rawURL string, opt GenHashOptions) (status int, digest string, err error) {
 	u, err := url.Parse(rawURL)
 	if err != nil {
 		return 0, "", fmt.Errorf("genhash: %w", err)
@@ -197,6 +204,11 @@ func GenHash(ctx context.Context, rawURL, virtualHost string, timeout time.Durat
 	default:
 		return 0, "", fmt.Errorf("genhash: scheme %q: want http or https", u.Scheme)
 	}
+	switch opt.Protocol {
+	case "", "1.0", "1.0C", "1.1":
+	default:
+		return 0, "", fmt.Errorf("genhash: protocol %q: want 1.0, 1.0C or 1.1", opt.Protocol)
+	}
 	addrs, err := net.DefaultResolver.LookupNetIP(ctx, "ip", u.Hostname())
 	if err != nil || len(addrs) == 0 {
 		return 0, "", fmt.Errorf("genhash: resolve %s: %w", u.Hostname(), err)
@@ -205,17 +217,17 @@ func GenHash(ctx context.Context, rawURL, virtualHost string, timeout time.Durat
 	if err != nil {
 		return 0, "", fmt.Errorf("genhash: port %q: %w", port, err)
 	}
+	timeout := opt.Timeout
 	if timeout <= 0 {
 		timeout = DefaultConnectTimeout
 	}
 	ctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
-	path := u.RequestURI()
-	h := &HTTPSpec{Protocol: "1.0", VirtualHost: virtualHost, EnableSNI: true, SNIName: virtualHost}
-	if virtualHost == "" && tlsCfg != nil {
+	h := &HTTPSpec{Protocol: opt.Protocol, VirtualHost: opt.VirtualHost, EnableSNI: true, SNIName: opt.VirtualHost}
+	if opt.VirtualHost == "" && tlsCfg != nil && net.ParseIP(u.Hostname()) == nil {
 		tlsCfg.ServerName = u.Hostname()
 	}
-	res, err := fetch(ctx, Common{ConnectIP: addrs[0].Unmap(), ConnectPort: uint16(p)}, h, URL{Path: path}, tlsCfg)
+	res, err := fetch(ctx, Common{ConnectIP: addrs[0].Unmap(), ConnectPort: uint16(p)}, h, URL{Path: u.RequestURI()}, tlsCfg)
 	if err != nil {
 		return 0, "", fmt.Errorf("genhash %s: %w", rawURL, err)
 	}

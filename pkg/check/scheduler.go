@@ -131,6 +131,9 @@ func New(vss []VirtualServer, cfg Config) (*Scheduler, error) {
 					return nil, fmt.Errorf("virtual server %s real server %s checker %d: %w", vs.Key, r.key, ci+1, err)
 				}
 				spec = resolve(vs, rs, spec)
+				if err := spec.validateTimes(); err != nil {
+					return nil, fmt.Errorf("virtual server %s real server %s checker %d: %w", vs.Key, r.key, ci+1, err)
+				}
 				ck := &checker{spec: spec, rs: r, state: InitialState(spec.Common)}
 				switch spec.Kind {
 				case SSL:

@@ -442,3 +442,22 @@ func (s Spec) Validate() error {
 	}
 	return nil
 }
+
+// validateTimes rejects resolved timings that cannot be scheduled.
+func (s Spec) validateTimes() error {
+	switch {
+	case s.DelayLoop <= 0:
+		return fmt.Errorf("%s: delay_loop %v must be positive", s.Kind, s.DelayLoop)
+	case s.ConnectTimeout <= 0:
+		return fmt.Errorf("%s: connect_timeout %v must be positive", s.Kind, s.ConnectTimeout)
+	case *s.DelayBeforeRetry < 0:
+		return fmt.Errorf("%s: delay_before_retry %v is negative", s.Kind, *s.DelayBeforeRetry)
+	case *s.Retry < 0:
+		return fmt.Errorf("%s: retry %d is negative", s.Kind, *s.Retry)
+	case *s.Warmup < 0:
+		return fmt.Errorf("%s: warmup %v is negative", s.Kind, *s.Warmup)
+	case s.Misc != nil && s.Misc.Timeout <= 0:
+		return fmt.Errorf("%s: misc_timeout %v must be positive", s.Kind, s.Misc.Timeout)
+	}
+	return nil
+}
