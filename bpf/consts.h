@@ -14,11 +14,16 @@
 #endif
 
 /* Ring buffer size in bytes (a power of two, at least a page). */
+/* Most unicast peers over all instances. */
+#ifndef MAX_UNICAST_PEERS
+#define MAX_UNICAST_PEERS 4096
+#endif
+
 #ifndef RINGBUF_BYTES
 #define RINGBUF_BYTES (256 * 1024)
 #endif
 
-/* Most IPv6 extension headers (hop-by-hop, routing, destination options) walked before VRRP. */
+/* Most IPv6 extension headers (hop-by-hop, destination options) walked before VRRP. */
 #ifndef MAX_IPV6_EXT
 #define MAX_IPV6_EXT 4
 #endif
@@ -31,8 +36,6 @@
 #define VRRP_MAX_COUNT 255
 /* Longest VRRP message: v3 over IPv6 with 255 addresses (8 + 16 * 255). */
 #define VRRP_MAX_LEN (VRRP_HDR_LEN + 16 * VRRP_MAX_COUNT)
-/* An IP packet this short may carry Ethernet padding after its end (60-byte minimum frame). */
-#define XA_MIN_ETH_PAYLOAD 46
 
 /* Offsets are masked so the verifier can bound packet pointers: headers start below
  * XA_HDR_MASK, and anything read from a VRRP message lies below XA_PAYLOAD_MASK. */
@@ -44,10 +47,10 @@
 
 /* Instance mode bits (xa_inst_config.mode). */
 enum xa_mode {
-	XA_MODE_UNICAST = 1 << 0,       /* unicast peers: no TTL check, destination must be unicast */
-	XA_MODE_NOPREEMPT = 1 << 1,     /* a backup accepts lower-priority adverts (re-arms its timer) */
-	XA_MODE_OWNER_IGNORE = 1 << 2,  /* owner_ignore_adverts: priority 255 drops every advert */
-	XA_MODE_CHECK_ADDRS = 1 << 3,   /* keepalived <= 2.3.2: an address list mismatch drops */
+	XA_MODE_UNICAST = 1 << 0,          /* unicast peers: no TTL 255 rule, destination must be unicast */
+	XA_MODE_NOPREEMPT = 1 << 1,        /* a backup accepts lower-priority adverts (re-arms its timer) */
+	XA_MODE_OWNER_IGNORE = 1 << 2,     /* owner_ignore_adverts: priority 255 drops every advert */
+	XA_MODE_CHECK_UNICAST_SRC = 1 << 3, /* the source must be in unicast_peers, TTL in its bounds */
 };
 
 /* Instance state as user space writes it (xa_inst_state.state); numbers follow keepalived. */
@@ -65,7 +68,8 @@ enum xa_event_type {
 	XA_EV_PRIO_ZERO = 3,     /* a master resigned (priority 0); a backup's timer is now the skew */
 	XA_EV_PREEMPTED = 4,     /* while MASTER: a higher priority (or tie with a higher address) */
 	XA_EV_LOWER_PRIO = 5,    /* while MASTER: a lower priority (RFC 9568: send an advert now) */
-	XA_EV_CHECK_FAILED = 6,  /* config mismatch with a peer (auth, version, interval, address list),
+	XA_EV_CHECK_FAILED = 6,  /* config mismatch with a peer: dropped for auth, version or interval,
+	                            or accepted with an interval / addr_count / addr_list note;
 	                            at most one a second per instance */
 };
 

@@ -54,7 +54,6 @@ enum bpf_map_type_used {
 #define ETH_P_IP 0x0800
 #define ETH_P_ARP 0x0806
 #define ETH_P_8021Q 0x8100
-#define ETH_P_8021AD 0x88A8
 #define ETH_P_IPV6 0x86DD
 
 #define AF_INET 2

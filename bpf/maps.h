@@ -60,6 +60,15 @@ struct {
 	__uint(pinning, LIBBPF_PIN_BY_NAME);
 } vips SEC(".maps");
 
+/* Unicast peers by (slot, address) with their TTL bounds (check_unicast_src). */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, MAX_UNICAST_PEERS);
+	__type(key, struct xa_upeer_key);
+	__type(value, struct xa_upeer);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} unicast_peers SEC(".maps");
+
 /* Events for user space (struct xa_event), only when the election may change. */
 struct {
 	__uint(type, BPF_MAP_TYPE_RINGBUF);

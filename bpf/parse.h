@@ -92,7 +92,7 @@ struct xa_l2 {
 	__u16 vlan;
 };
 
-/* Parses Ethernet and at most one 802.1Q / 802.1ad tag. Returns 0, or -1 when truncated. */
+/* Parses Ethernet and at most one 802.1Q tag (QinQ frames are not VRRP for us). Returns 0, or -1 when truncated. */
 XA_INLINE int parse_l2(void *data, void *end, struct xa_l2 *l2)
 {
 	struct xa_eth *eth = data;
@@ -101,7 +101,7 @@ XA_INLINE int parse_l2(void *data, void *end, struct xa_l2 *l2)
 	l2->l3off = sizeof(*eth);
 	l2->proto = bpf_ntohs(eth->proto);
 	l2->vlan = 0;
-	if (l2->proto == ETH_P_8021Q || l2->proto == ETH_P_8021AD) {
+	if (l2->proto == ETH_P_8021Q) {
 		struct xa_vlan *v = (void *)(eth + 1);
 		if ((void *)(v + 1) > end)
 			return -1;

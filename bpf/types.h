@@ -28,7 +28,7 @@ struct xa_inst_config {
 	__u8 pad[3];
 	__u8 auth_pass[8];     /* v2 simple password, zero padded */
 	__u8 local_addr[16];   /* our primary address for the tie-break (IPv4: first 4 bytes) */
-	__u64 addr_hash;       /* order-independent hash of the VIP list (XA_MODE_CHECK_ADDRS) */
+	__u64 addr_hash;       /* order-independent hash of the VIP list (addr_list note) */
 };
 
 /* Instance state, written by user space. MASTER is a lease: ARP/NS for the instance's VIPs are
@@ -36,16 +36,17 @@ struct xa_inst_config {
 struct xa_inst_state {
 	__u32 state;           /* enum xa_state */
 	__u32 pad;
-	__u64 lease_until_ns;  /* CLOCK_MONOTONIC */
+	__u64 lease_until_ns;  /* CLOCK_MONOTONIC (checked against the coarse clock: +1 tick) */
 };
 
 /* The current master as this node sees it, and the master-down timer; written by the program. */
 struct xa_peer {
-	struct bpf_timer timer;    /* master-down timer, re-armed by every accepted advert */
+	struct bpf_timer timer;    /* master-down timer: fires at last_seen_ns + down_ns */
 	struct xa_inst_key key;    /* owning instance (for the timer callback's event) */
 	__u8 addr[16];             /* master's source address (IPv4: first 4 bytes) */
 	__u64 last_seen_ns;        /* CLOCK_MONOTONIC of the last accepted advert */
-	__u64 down_ns;             /* the master-down interval last armed */
+	__u64 down_ns;             /* Master_Down_Interval from the last accepted advert */
+	__u64 deadline_ns;         /* when the timer fires next; 0 when not armed */
 	__u64 last_fail_ns;        /* last XA_EV_CHECK_FAILED event (rate limit) */
 	__u16 interval;            /* master's advert interval, wire units */
 	__u8 priority;             /* master's priority */
@@ -55,7 +56,8 @@ struct xa_peer {
 /* Per-instance counters (per CPU; user space sums them). The global map uses the same type for
  * frames that match no instance (truncated, unknown VRID). */
 struct xa_counters {
-	__u64 adverts[XA_REASON_MAX]; /* by verdict: [XA_OK] valid, otherwise dropped for reason */
+	__u64 adverts[XA_REASON_MAX]; /* by verdict: [XA_ACCEPT] valid, otherwise dropped for reason */
+	__u64 notes[XA_REASON_MAX];   /* findings on accepted adverts (interval, addr_count, addr_list) */
 	__u64 prio_zero;              /* valid adverts with priority 0 */
 	__u64 arp_replies;            /* ARP requests answered with XDP_TX */
 	__u64 na_replies;             /* neighbour solicitations answered with XDP_TX */
@@ -75,6 +77,17 @@ struct xa_event {
 	__u16 interval;        /* advert interval, wire units */
 	__u8 priority;         /* advert priority */
 	__u8 pad[5];
+};
+
+/* A unicast peer of an instance (XA_MODE_CHECK_UNICAST_SRC). */
+struct xa_upeer_key {
+	__u32 slot;
+	__u8 addr[16];         /* IPv4: first 4 bytes */
+};
+
+struct xa_upeer {
+	__u8 min_ttl;          /* 0: no bound */
+	__u8 max_ttl;          /* 0: 255 */
 };
 
 /* Key of a virtual address on an interface. */

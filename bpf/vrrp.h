@@ -10,12 +10,11 @@
  * adverts of known instances are passed on; 0 when XDP consumes them (XDP_DROP). */
 volatile const __u8 cfg_socket_path = 0;
 
-/* Where a VRRP candidate sits in the frame, from the IP parse. */
+/* Where a VRRP candidate sits in the frame, from the IP parse (pkg/vrrp's Meta + payload). */
 struct xa_adv {
 	__u32 vrrp_off;  /* frame offset of the VRRP header */
 	__u32 rx_len;    /* bytes from the VRRP header to the end of the frame */
-	__u32 ip_len;    /* bytes from the IP header to the end of the frame */
-	__u32 decl_len;  /* VRRP length according to the IP header(s) */
+	__u32 decl_len;  /* VRRP length claimed by the IP header(s); 0: unknown, use rx_len */
 	__u8 family;
 	__u8 ttl;
 	__u8 mcast;      /* destination is a multicast address */
@@ -24,17 +23,21 @@ struct xa_adv {
 	__u8 dst[16];
 };
 
-/* 0: a VRRP candidate filled into a; 1: not VRRP; -1: VRRP but truncated. */
+/* 0: a VRRP candidate filled into a; 1: not VRRP (malformed IP, other protocol); -1: VRRP
+ * with fewer than 8 bytes after the IP header (rung 1, truncated). Mirrors vrrp.ParseIPv4. */
 XA_INLINE int parse_vrrp4(void *data, void *end, __u32 l3off, struct xa_adv *a)
 {
 	struct xa_ip4 *ip = data + l3off;
 	if ((void *)(ip + 1) > end)
 		return 1;
-	if ((ip->ver_ihl >> 4) != 4 || ip->protocol != IPPROTO_VRRP)
+	if ((ip->ver_ihl >> 4) != 4)
 		return 1;
 	__u32 ihl = (ip->ver_ihl & 0x0f) * 4;
-	if (ihl < sizeof(*ip))
-		return -1;
+	__u32 tot = bpf_ntohs(ip->tot_len);
+	if (ihl < sizeof(*ip) || (void *)ip + ihl > end || tot < ihl)
+		return 1;
+	if (ip->protocol != IPPROTO_VRRP)
+		return 1;
 	a->vrrp_off = l3off + ihl;
 	struct xa_vrrp *v = data + a->vrrp_off;
 	if ((void *)(v + 1) > end)
@@ -42,10 +45,8 @@ XA_INLINE int parse_vrrp4(void *data, void *end, __u32 l3off, struct xa_adv *a)
 	a->family = AF_INET;
 	a->ttl = ip->ttl;
 	a->vrid = v->vrid;
-	a->ip_len = end - (void *)ip;
 	a->rx_len = end - (void *)v;
-	__u32 tot = bpf_ntohs(ip->tot_len);
-	a->decl_len = tot >= ihl ? tot - ihl : 0xffffffff;
+	a->decl_len = tot - ihl;
 	a->mcast = (ip->daddr[0] & 0xf0) == 0xe0;
 	__builtin_memset(a->src, 0, sizeof(a->src));
 	__builtin_memset(a->dst, 0, sizeof(a->dst));
@@ -54,26 +55,34 @@ XA_INLINE int parse_vrrp4(void *data, void *end, __u32 l3off, struct xa_adv *a)
 	return 0;
 }
 
-/* As parse_vrrp4 for IPv6; walks up to MAX_IPV6_EXT hop-by-hop, routing and destination
- * options headers. Any other extension header (fragment, AH, ESP) means "not VRRP for us". */
+/* As parse_vrrp4 for IPv6, mirroring vrrp.ParseIPv6: skips up to MAX_IPV6_EXT hop-by-hop and
+ * destination options headers; any other next header (routing, fragment, AH, ESP) or a longer
+ * chain means "not VRRP for us" and the frame passes untouched. */
 XA_INLINE int parse_vrrp6(void *data, void *end, __u32 l3off, struct xa_adv *a)
 {
 	struct xa_ip6 *ip = data + l3off;
 	if ((void *)(ip + 1) > end)
 		return 1;
+	if ((*(__u8 *)ip >> 4) != 6)
+		return 1;
 	__u8 nh = ip->nexthdr;
+	__u32 len = bpf_ntohs(ip->payload_len);
 	__u32 off = l3off + sizeof(*ip);
 #pragma unroll
 	for (int i = 0; i < MAX_IPV6_EXT; i++) {
-		if (nh != IPPROTO_HOPOPTS && nh != IPPROTO_ROUTING && nh != IPPROTO_DSTOPTS)
+		if (nh != IPPROTO_HOPOPTS && nh != IPPROTO_DSTOPTS)
 			break;
 		if (off > XA_HDR_MASK)
 			return 1;
 		__u8 *h = data + (off & XA_HDR_MASK);
-		if ((void *)(h + 2) > end)
+		if ((void *)(h + 8) > end)
+			return 1;
+		__u32 n = (h[1] + 1) * 8;
+		if ((void *)h + n > end || len < n)
 			return 1;
 		nh = h[0];
-		off = (off & XA_HDR_MASK) + (h[1] + 1) * 8;
+		off = (off & XA_HDR_MASK) + n;
+		len -= n;
 	}
 	if (nh != IPPROTO_VRRP || off > XA_HDR_MASK)
 		return 1;
@@ -85,11 +94,8 @@ XA_INLINE int parse_vrrp6(void *data, void *end, __u32 l3off, struct xa_adv *a)
 	a->family = AF_INET6;
 	a->ttl = ip->hop_limit;
 	a->vrid = v->vrid;
-	a->ip_len = end - (void *)ip;
 	a->rx_len = end - (void *)v;
-	__u32 ext = off - l3off - sizeof(*ip);
-	__u32 pl = bpf_ntohs(ip->payload_len);
-	a->decl_len = pl >= ext ? pl - ext : 0xffffffff;
+	a->decl_len = len;
 	a->mcast = ip->daddr[0] == 0xff;
 	__builtin_memcpy(a->src, ip->saddr, 16);
 	__builtin_memcpy(a->dst, ip->daddr, 16);
@@ -103,87 +109,124 @@ XA_INLINE __u16 vrrp_interval(const struct xa_vrrp *v, __u8 version)
 	return ((__u16)(v->auth_or_rsvd & 0x0f) << 8) | v->interval_lo;
 }
 
-/* The receive ladder: returns XA_OK or the first failing check's reason. */
+XA_INLINE int is_active(const struct xa_inst_state *st)
+{
+	return st && (st->state == XA_STATE_BACKUP || st->state == XA_STATE_MASTER);
+}
+
+/* The receive ladder (pkg/vrrp/RECEIVE.md rungs 3-15; rungs 1-2 are in the parse and the
+ * instance lookup): returns XA_ACCEPT or the first failing rung's reason, and the notes
+ * (bit 1 << reason) of an accepted advert. */
 XA_INLINE __u32 check_advert(struct xdp_md *ctx, const struct xa_adv *a,
-			     const struct xa_inst_key *key, const struct xa_inst_config *cfg)
+			     const struct xa_inst_config *cfg, const struct xa_inst_state *st,
+			     __u32 *notes)
 {
 	void *data = (void *)(long)ctx->data;
 	void *end = (void *)(long)ctx->data_end;
 	__u32 voff = a->vrrp_off & XA_HDR_MASK;
 	struct xa_vrrp *v = data + voff;
 	if ((void *)(v + 1) > end)
-		return XA_DROP_TRUNCATED;
+		return XA_TRUNCATED;
 	__u32 alen = a->family == AF_INET ? 4 : 16;
 	int unicast = (cfg->mode & XA_MODE_UNICAST) != 0;
+	*notes = 0;
 
-	/* IPv6: multicast packet on a unicast instance, or the reverse. */
+	/* 3. state */
+	if (!is_active(st))
+		return XA_STATE;
+	/* 4. dst, IPv6 instances at this rung */
 	if (a->family == AF_INET6 && unicast == a->mcast)
-		return XA_DROP_MULTICAST_MISMATCH;
-
+		return XA_DST;
+	/* 5. length with the configured version, then truncated */
 	__u32 count = v->count;
+	__u32 n = a->decl_len ? a->decl_len : a->rx_len;
 	__u32 expected = VRRP_HDR_LEN + count * alen + (cfg->version == 2 ? VRRP_AUTH_LEN : 0);
-	if (a->rx_len != expected && !(a->rx_len > expected && a->ip_len <= XA_MIN_ETH_PAYLOAD))
-		return XA_DROP_LENGTH;
+	if (n != expected)
+		return XA_LENGTH;
+	if (a->rx_len < n)
+		return XA_TRUNCATED;
+	/* 6. ttl, multicast instances */
 	if (!unicast && a->ttl != VRRP_TTL)
-		return XA_DROP_TTL;
+		return XA_TTL;
+	/* 7. version */
 	__u8 version = v->ver_type >> 4;
 	if (version != cfg->version)
-		return XA_DROP_VERSION;
+		return XA_VERSION;
 	if (version == 2) {
+		/* 8. auth */
 		__u8 at = v->auth_or_rsvd;
-		if (at != cfg->auth_type || at > 1)
-			return XA_DROP_AUTH;
+		if (at != cfg->auth_type || at >= 2)
+			return XA_AUTH;
 		if (at == 1) {
-			__u32 po = (voff + VRRP_HDR_LEN + count * 4) & XA_PAYLOAD_MASK;
+			__u32 po = (voff + n - VRRP_AUTH_LEN) & XA_PAYLOAD_MASK;
 			__u8 *pw = data + po;
 			if ((void *)(pw + VRRP_AUTH_LEN) > end)
-				return XA_DROP_LENGTH;
+				return XA_TRUNCATED;
 			__u8 diff = 0;
 #pragma unroll
 			for (int i = 0; i < VRRP_AUTH_LEN; i++)
 				diff |= pw[i] ^ cfg->auth_pass[i];
 			if (diff)
-				return XA_DROP_AUTH;
+				return XA_AUTH;
 		}
+		/* 9. interval, v2: a mismatch drops */
 		if (v->interval_lo != cfg->interval)
-			return XA_DROP_INTERVAL;
+			return XA_INTERVAL;
+	} else {
+		/* 9. interval, v3: 0 drops, a mismatch is noted (the backup adopts it) */
+		__u16 iv = vrrp_interval(v, 3);
+		if (iv == 0)
+			return XA_INTERVAL;
+		if (iv != cfg->interval)
+			*notes |= 1 << XA_INTERVAL;
 	}
+	/* 10. type */
 	if ((v->ver_type & 0x0f) != VRRP_TYPE_ADVERT)
-		return XA_DROP_TYPE;
-	if (a->decl_len != expected)
-		return XA_DROP_IP_LENGTH;
-	if (version == 3 && vrrp_interval(v, 3) == 0)
-		return XA_DROP_INTERVAL;
+		return XA_TYPE;
 
+	/* 11. checksum */
 	__u64 sum = 0, addr_hash = 0;
-	if (csum_packet(ctx, voff, expected, count * alen, alen, &sum, &addr_hash) < 0)
-		return XA_DROP_LENGTH;
+	if (csum_packet(ctx, voff, n, count * alen, alen, &sum, &addr_hash) < 0)
+		return XA_TRUNCATED;
 	int ok;
 	if (version == 2) {
 		ok = csum_fold64(sum) == 0xffff;
 	} else if (a->family == AF_INET) {
-		/* RFC 9568 (message only) or RFC 5798 / keepalived (with pseudo-header). */
+		/* RFC 5798 / keepalived (with pseudo-header) or RFC 9568 (message only). */
 		__u64 ph = (__u64)*(__u32 *)a->src + *(__u32 *)a->dst +
-			   bpf_htonl((IPPROTO_VRRP << 16) | expected);
-		ok = csum_fold64(sum) == 0xffff || csum_fold64(sum + ph) == 0xffff;
+			   bpf_htonl((IPPROTO_VRRP << 16) | n);
+		ok = csum_fold64(sum + ph) == 0xffff || csum_fold64(sum) == 0xffff;
 	} else {
-		__u64 ph = csum_addr16(a->src) + csum_addr16(a->dst) + bpf_htonl(expected) +
+		__u64 ph = csum_addr16(a->src) + csum_addr16(a->dst) + bpf_htonl(n) +
 			   bpf_htonl(IPPROTO_VRRP);
 		ok = csum_fold64(sum + ph) == 0xffff;
 	}
 	if (!ok)
-		return XA_DROP_CHECKSUM;
+		return XA_CHECKSUM;
 
-	/* IPv4: multicast destination vs unicast mode. */
+	/* 12. dst, IPv4 instances */
 	if (a->family == AF_INET && unicast == a->mcast)
-		return XA_DROP_MULTICAST_MISMATCH;
+		return XA_DST;
+	/* 13. owner */
 	if ((cfg->mode & XA_MODE_OWNER_IGNORE) && cfg->priority == 255)
-		return XA_DROP_OWNER;
-
-	if ((cfg->mode & XA_MODE_CHECK_ADDRS) &&
-	    (count != cfg->vip_count || addr_hash != cfg->addr_hash))
-		return XA_DROP_ADDR_LIST;
-	return XA_OK;
+		return XA_OWNER;
+	/* 14. address count / list: noted, accepted */
+	if (count != cfg->vip_count)
+		*notes |= 1 << XA_ADDR_COUNT;
+	else if (addr_hash != cfg->addr_hash)
+		*notes |= 1 << XA_ADDR_LIST;
+	/* 15. unicast source and its TTL bounds */
+	if (unicast && (cfg->mode & XA_MODE_CHECK_UNICAST_SRC)) {
+		struct xa_upeer_key pk = { .slot = cfg->slot };
+		__builtin_memcpy(pk.addr, a->src, 16);
+		struct xa_upeer *p = bpf_map_lookup_elem(&unicast_peers, &pk);
+		if (!p)
+			return XA_UNICAST_SRC;
+		__u8 max = p->max_ttl ? p->max_ttl : 255;
+		if (a->ttl < p->min_ttl || a->ttl > max)
+			return XA_TTL;
+	}
+	return XA_ACCEPT;
 }
 
 /* Sends one event; a full ring buffer is counted (user space then reads the peer records). */
@@ -214,10 +257,22 @@ XA_INLINE int master_live(const struct xa_inst_state *st, __u64 now)
 	return st && st->state == XA_STATE_MASTER && now < st->lease_until_ns;
 }
 
+/* The master-down timer is lazy: an advert only records last_seen_ns and down_ns, and the
+ * timer, when it fires, re-arms itself for what is left of last_seen_ns + down_ns. Re-arming
+ * an hrtimer on every advert cost more than the rest of the advert path together (a timer
+ * reprogram is a VM exit here); this way a steady backup touches the timer once per
+ * Master_Down_Interval instead of once per advert, with the same expiry. */
 static int master_down_cb(void *map, __u32 *key, struct xa_peer *peer)
 {
 	__u32 slot = *key;
 	__u64 now = bpf_ktime_get_ns();
+	__u64 due = peer->last_seen_ns + peer->down_ns;
+	if (now < due) {
+		peer->deadline_ns = due;
+		bpf_timer_start(&peer->timer, due - now, 0);
+		return 0;
+	}
+	peer->deadline_ns = 0;
 	struct xa_inst_state *st = bpf_map_lookup_elem(&states, &slot);
 	struct xa_counters *c = bpf_map_lookup_elem(&counters, &slot);
 	if (c)
@@ -228,11 +283,18 @@ static int master_down_cb(void *map, __u32 *key, struct xa_peer *peer)
 	return 0;
 }
 
-XA_INLINE void arm_timer(struct xa_peer *p, __u64 ns)
+/* Records an accepted advert at now with its Master_Down_Interval; starts the timer only if
+ * it is not running or would fire too late (a priority-0 advert shortens it to the skew). */
+XA_INLINE void arm_timer(struct xa_peer *p, __u64 now, __u64 ns)
 {
+	p->last_seen_ns = now;
+	p->down_ns = ns;
+	__u64 due = now + ns;
+	if (p->deadline_ns && p->deadline_ns <= due)
+		return; /* the callback re-arms for the rest */
 	if (bpf_timer_init(&p->timer, &peers, CLOCK_MONOTONIC) == 0)
 		bpf_timer_set_callback(&p->timer, master_down_cb);
-	p->down_ns = ns;
+	p->deadline_ns = due;
 	bpf_timer_start(&p->timer, ns, 0);
 }
 
@@ -296,22 +358,31 @@ XA_INLINE void accept_advert(struct xdp_md *ctx, const struct xa_adv *a,
 	__builtin_memcpy(peer->addr, a->src, 16);
 	peer->priority = prio;
 	peer->interval = interval;
-	peer->last_seen_ns = now;
-	arm_timer(peer, down_interval(cfg, interval, prio == 0));
+	arm_timer(peer, now, down_interval(cfg, interval, prio == 0));
 	if (prio == 0)
 		emit(c, key, XA_EV_PRIO_ZERO, 0, a->src, prio, interval, now);
 	else if (changed && !master_live(st, now))
 		emit(c, key, XA_EV_PEER_CHANGED, 0, a->src, prio, interval, now);
 }
 
-/* A failed check that points at a configuration mismatch is reported, once a second at most. */
-XA_INLINE void report_failure(struct xdp_md *ctx, const struct xa_adv *a,
-			      const struct xa_inst_key *key, const struct xa_inst_config *cfg,
-			      struct xa_counters *c, __u32 reason)
+/* A configuration mismatch with a peer (a drop for auth, version or interval, or a note) is
+ * reported, once a second at most. */
+XA_INLINE void report_mismatch(struct xdp_md *ctx, const struct xa_adv *a,
+			       const struct xa_inst_key *key, const struct xa_inst_config *cfg,
+			       struct xa_counters *c, __u32 reason, __u32 notes)
 {
-	if (reason != XA_DROP_AUTH && reason != XA_DROP_VERSION && reason != XA_DROP_INTERVAL &&
-	    reason != XA_DROP_ADDR_LIST)
+	if (reason == XA_ACCEPT) {
+		if (notes & (1 << XA_INTERVAL))
+			reason = XA_INTERVAL;
+		else if (notes & (1 << XA_ADDR_COUNT))
+			reason = XA_ADDR_COUNT;
+		else if (notes & (1 << XA_ADDR_LIST))
+			reason = XA_ADDR_LIST;
+		else
+			return;
+	} else if (reason != XA_AUTH && reason != XA_VERSION && reason != XA_INTERVAL) {
 		return;
+	}
 	void *data = (void *)(long)ctx->data;
 	void *end = (void *)(long)ctx->data_end;
 	struct xa_vrrp *v = data + (a->vrrp_off & XA_HDR_MASK);
@@ -348,18 +419,28 @@ XA_INLINE int handle_vrrp(struct xdp_md *ctx, const struct xa_l2 *l2, struct xa_
 	};
 	struct xa_inst_config *cfg = bpf_map_lookup_elem(&instances, &key);
 	if (!cfg) {
-		count_global(XA_DROP_UNKNOWN_VRID);
+		count_global(XA_UNKNOWN_VRID);
 		return XDP_PASS; /* maybe another VRRP speaker's; not ours to judge */
 	}
 	__u32 slot = cfg->slot;
 	struct xa_counters *c = bpf_map_lookup_elem(&counters, &slot);
-	__u32 reason = check_advert(ctx, a, &key, cfg);
-	if (c && reason < XA_REASON_MAX)
+	struct xa_inst_state *st = bpf_map_lookup_elem(&states, &slot);
+	__u32 notes = 0;
+	__u32 reason = check_advert(ctx, a, cfg, st, &notes);
+	if (reason != XA_ACCEPT)
+		notes = 0; /* notes belong to accepted adverts only */
+	if (c && reason < XA_REASON_MAX) {
 		c->adverts[reason]++;
-	if (reason == XA_OK)
+		if (notes & (1 << XA_INTERVAL))
+			c->notes[XA_INTERVAL]++;
+		if (notes & (1 << XA_ADDR_COUNT))
+			c->notes[XA_ADDR_COUNT]++;
+		if (notes & (1 << XA_ADDR_LIST))
+			c->notes[XA_ADDR_LIST]++;
+	}
+	if (reason == XA_ACCEPT)
 		accept_advert(ctx, a, &key, cfg, c);
-	else
-		report_failure(ctx, a, &key, cfg, c, reason);
+	report_mismatch(ctx, a, &key, cfg, c, reason, notes);
 	return cfg_socket_path ? XDP_PASS : XDP_DROP;
 }
 

@@ -52,7 +52,7 @@ int xalived_xdp(struct xdp_md *ctx)
 	if (r > 0)
 		return XDP_PASS;
 	if (r < 0) {
-		count_global(XA_DROP_TRUNCATED);
+		count_global(XA_TRUNCATED);
 		return XDP_PASS;
 	}
 	return handle_vrrp(ctx, &l2, &a);

@@ -24,10 +24,16 @@ type Options struct {
 	// instances are passed to the kernel (XDP_PASS) instead of consumed (XDP_DROP).
 	// Baked into the program at load time; adopting a program loaded otherwise fails.
 	SocketPath bool
-	// MaxInstances and MaxVIPs size the maps (defaults 1024 and 8192).
+	// MaxInstances and MaxVIPs size the maps (defaults 1024 and 8192; bpf/consts.h).
 	MaxInstances uint32
 	MaxVIPs      uint32
+	// RingBufferBytes sizes the event ring buffer (a power of two >= the page size; default 256 KiB).
+	RingBufferBytes uint32
 }
+
+// MaxIPv6Ext is how many hop-by-hop / destination options headers the program walks before
+// VRRP (bpf/consts.h MAX_IPV6_EXT); adverts behind longer chains pass to the kernel unchecked.
+const MaxIPv6Ext = 4
 
 // Dataplane is a loaded (or adopted) XDP program with its maps, pins and links.
 // Its methods are safe for concurrent use.
@@ -46,12 +52,14 @@ type Dataplane struct {
 }
 
 type instEntry struct {
-	slot uint32
-	vips []xdpXaVipKey
+	slot   uint32
+	state  State // mirror of the states map (this process is its only writer)
+	vips   []xdpXaVipKey
+	upeers []xdpXaUpeerKey
 }
 
 // ErrIncompatiblePins means objects pinned under the name come from a different build or
-// different Options; Close them with RemovePins (or remove the directory) before loading.
+// different Options; RemovePins clears them (detaching the old program) before a fresh Open.
 var ErrIncompatiblePins = errors.New("pinned objects are incompatible with this build")
 
 const (
@@ -132,6 +140,9 @@ func configureSpec(spec *ebpf.CollectionSpec, opts Options) error {
 	for _, m := range []string{xdpMapInstances, xdpMapStates, xdpMapPeers, xdpMapCounters} {
 		spec.Maps[m].MaxEntries = n
 	}
+	if opts.RingBufferBytes != 0 {
+		spec.Maps[xdpMapEvents].MaxEntries = opts.RingBufferBytes
+	}
 	if opts.MaxVIPs != 0 {
 		spec.Maps[xdpMapVips].MaxEntries = opts.MaxVIPs
 	}
@@ -195,7 +206,7 @@ func (d *Dataplane) adopt(spec *ebpf.CollectionSpec) error {
 	maps := map[string]**ebpf.Map{
 		xdpMapInstances: &d.maps.Instances, xdpMapStates: &d.maps.States, xdpMapPeers: &d.maps.Peers,
 		xdpMapCounters: &d.maps.Counters, xdpMapGlobal: &d.maps.Global, xdpMapVips: &d.maps.Vips,
-		xdpMapEvents: &d.maps.Events,
+		xdpMapEvents: &d.maps.Events, xdpMapUnicastPeers: &d.maps.UnicastPeers,
 	}
 	for name, dst := range maps {
 		m, err := ebpf.LoadPinnedMap(filepath.Join(d.dir, name), nil)
@@ -255,6 +266,13 @@ func (d *Dataplane) rebuild() error {
 	if err := it.Err(); err != nil {
 		return fmt.Errorf("read instances: %w", err)
 	}
+	for _, e := range bySlot {
+		var st xdpXaInstState
+		if err := d.maps.States.Lookup(e.slot, &st); err != nil {
+			return fmt.Errorf("read state of slot %d: %w", e.slot, err)
+		}
+		e.state = State(st.State)
+	}
 	var vk xdpXaVipKey
 	var v xdpXaVip
 	vit := d.maps.Vips.Iterate()
@@ -265,6 +283,17 @@ func (d *Dataplane) rebuild() error {
 	}
 	if err := vit.Err(); err != nil {
 		return fmt.Errorf("read vips: %w", err)
+	}
+	var pk xdpXaUpeerKey
+	var pv xdpXaUpeer
+	pit := d.maps.UnicastPeers.Iterate()
+	for pit.Next(&pk, &pv) {
+		if e := bySlot[pk.Slot]; e != nil {
+			e.upeers = append(e.upeers, pk)
+		}
+	}
+	if err := pit.Err(); err != nil {
+		return fmt.Errorf("read unicast peers: %w", err)
 	}
 	return nil
 }
@@ -305,7 +334,7 @@ func (d *Dataplane) Close() error {
 		}
 	}
 	for _, m := range []*ebpf.Map{d.maps.Instances, d.maps.States, d.maps.Peers, d.maps.Counters,
-		d.maps.Global, d.maps.Vips, d.maps.Events, d.rodata} {
+		d.maps.Global, d.maps.Vips, d.maps.Events, d.maps.UnicastPeers, d.rodata} {
 		if m != nil {
 			if err := m.Unpin(); err != nil {
 				errs = append(errs, fmt.Errorf("unpin map: %w", err))
@@ -325,6 +354,23 @@ func (d *Dataplane) Close() error {
 	_ = os.Remove(filepath.Dir(d.dir)) // BPFFS/xalived, if no other daemon uses it
 	if err := errors.Join(errs...); err != nil {
 		return fmt.Errorf("close dataplane: %w", err)
+	}
+	return nil
+}
+
+// RemovePins removes everything pinned under BPFFS/xalived/NAME/ by any process: the old
+// program is detached from its interfaces once no process holds it open. Use it when Open
+// reports ErrIncompatiblePins (an upgrade that changed the maps); a later Open loads afresh.
+func RemovePins(bpffs, name string) error {
+	if bpffs == "" {
+		bpffs = "/sys/fs/bpf"
+	}
+	if name == "" || strings.ContainsAny(name, "/\x00") || name == "." || name == ".." {
+		return fmt.Errorf("remove pins: invalid name %q", name)
+	}
+	dir := filepath.Join(bpffs, "xalived", name)
+	if err := os.RemoveAll(dir); err != nil {
+		return fmt.Errorf("remove pins: %w", err)
 	}
 	return nil
 }

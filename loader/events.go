@@ -11,6 +11,8 @@ import (
 	"time"
 
 	"github.com/cilium/ebpf/ringbuf"
+
+	"github.com/xalived/xalived/pkg/vrrp"
 )
 
 // ReadEvents delivers ring buffer events on out until ctx is done (it then returns nil) or
@@ -29,7 +31,7 @@ func (d *Dataplane) ReadEvents(ctx context.Context, out chan<- Event) error {
 		defer wg.Done()
 		select {
 		case <-ctx.Done():
-			rd.SetDeadline(time.Now()) // wakes Read
+			_ = rd.Close() // interrupts ReadInto (SetDeadline would wait for its lock)
 		case <-stop:
 		}
 	}()
@@ -45,11 +47,8 @@ func (d *Dataplane) ReadEvents(ctx context.Context, out chan<- Event) error {
 			return nil
 		}
 		if err := rd.ReadInto(&rec); err != nil {
-			if errors.Is(err, os.ErrDeadlineExceeded) || errors.Is(err, ringbuf.ErrClosed) {
-				if ctx.Err() != nil {
-					return nil
-				}
-				continue
+			if ctx.Err() != nil && (errors.Is(err, os.ErrClosed) || errors.Is(err, ringbuf.ErrClosed)) {
+				return nil
 			}
 			return fmt.Errorf("read events: %w", err)
 		}
@@ -78,7 +77,7 @@ func eventFromRaw(raw xdpXaEvent) Event {
 		Time:     time.Duration(raw.TimeNs),
 		Key:      keyFromRaw(raw.Key),
 		Type:     EventType(raw.Type),
-		Reason:   Reason(raw.Reason),
+		Reason:   vrrp.DropReason(raw.Reason),
 		Addr:     addrFrom(Family(raw.Key.Family), raw.Addr),
 		Priority: raw.Priority,
 		Interval: raw.Interval,

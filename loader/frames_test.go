@@ -132,7 +132,7 @@ func (a advert) frame() []byte {
 	}
 	var sum uint32
 	switch {
-	case a.version == 2 || (v4 && a.csumV2Form):
+	case a.version == 2 || a.csumV2Form:
 	case v4:
 		sum = csum(sum, a.src.AsSlice())
 		sum = csum(sum, a.dst.AsSlice())

@@ -59,6 +59,11 @@ func (in *Instance) validate() error {
 			return fmt.Errorf("address %s is not %s", a, k.Family)
 		}
 	}
+	for _, p := range in.UnicastPeers {
+		if !p.Addr.IsValid() || p.Addr.Unmap().Is4() != (k.Family == IPv4) {
+			return fmt.Errorf("unicast peer %s is not %s", p.Addr, k.Family)
+		}
+	}
 	return nil
 }
 
@@ -124,6 +129,29 @@ func (d *Dataplane) SetInstance(in Instance) error {
 	}
 	e.vips = added
 
+	// Unicast peers: write the wanted set, then drop stale ones.
+	wantPeers := map[xdpXaUpeerKey]bool{}
+	var peerKeys []xdpXaUpeerKey
+	for _, p := range in.UnicastPeers {
+		pk := xdpXaUpeerKey{Slot: e.slot, Addr: addrBytes(p.Addr.Unmap())}
+		pv := xdpXaUpeer{MinTtl: p.MinTTL, MaxTtl: p.MaxTTL}
+		if err := d.maps.UnicastPeers.Update(&pk, &pv, ebpf.UpdateAny); err != nil {
+			return fmt.Errorf("set instance %s: unicast peer: %w", in.Key, err)
+		}
+		if !wantPeers[pk] {
+			peerKeys = append(peerKeys, pk)
+		}
+		wantPeers[pk] = true
+	}
+	for _, pk := range e.upeers {
+		if !wantPeers[pk] {
+			if err := d.maps.UnicastPeers.Delete(&pk); err != nil && !errors.Is(err, ebpf.ErrKeyNotExist) {
+				return fmt.Errorf("set instance %s: remove unicast peer: %w", in.Key, err)
+			}
+		}
+	}
+	e.upeers = peerKeys
+
 	cfg := xdpXaInstConfig{
 		Slot:        e.slot,
 		Interval:    in.Interval,
@@ -143,7 +171,7 @@ func (d *Dataplane) SetInstance(in Instance) error {
 		bit xdpXaMode
 	}{
 		{in.Unicast, xdpXaModeXA_MODE_UNICAST}, {in.NoPreempt, xdpXaModeXA_MODE_NOPREEMPT},
-		{in.OwnerIgnoreAdverts, xdpXaModeXA_MODE_OWNER_IGNORE}, {in.CheckAddrList, xdpXaModeXA_MODE_CHECK_ADDRS},
+		{in.OwnerIgnoreAdverts, xdpXaModeXA_MODE_OWNER_IGNORE}, {in.CheckUnicastSrc, xdpXaModeXA_MODE_CHECK_UNICAST_SRC},
 	} {
 		if m.on {
 			cfg.Mode |= uint16(m.bit)
@@ -190,6 +218,11 @@ func (d *Dataplane) DeleteInstance(key InstanceKey) error {
 			return fmt.Errorf("delete instance %s: vip: %w", key, err)
 		}
 	}
+	for _, pk := range e.upeers {
+		if err := d.maps.UnicastPeers.Delete(&pk); err != nil && !errors.Is(err, ebpf.ErrKeyNotExist) {
+			return fmt.Errorf("delete instance %s: unicast peer: %w", key, err)
+		}
+	}
 	if err := d.resetSlot(e.slot); err != nil {
 		return fmt.Errorf("delete instance %s: %w", key, err)
 	}
@@ -222,38 +255,58 @@ func (d *Dataplane) slot(key InstanceKey) (uint32, error) {
 func (d *Dataplane) SetState(key InstanceKey, s State, lease time.Duration) error {
 	d.mu.Lock()
 	defer d.mu.Unlock()
-	slot, err := d.slot(key)
-	if err != nil {
-		return fmt.Errorf("set state %s: %w", key, err)
+	e, ok := d.insts[key]
+	if !ok {
+		return fmt.Errorf("set state %s: %w", key, ErrUnknownInstance)
 	}
 	st := xdpXaInstState{State: uint32(s)}
 	if s == StateMaster {
 		st.LeaseUntilNs = uint64(Now() + lease)
 	}
-	if err := d.maps.States.Update(slot, &st, ebpf.UpdateAny); err != nil {
+	if err := d.maps.States.Update(e.slot, &st, ebpf.UpdateAny); err != nil {
 		return fmt.Errorf("set state %s: %w", key, err)
 	}
+	e.state = s
 	return nil
 }
 
 // RenewLease extends a MASTER's lease to lease from now (call it with every advert sent).
 func (d *Dataplane) RenewLease(key InstanceKey, lease time.Duration) error {
+	return d.RenewLeases([]InstanceKey{key}, lease)
+}
+
+// RenewLeases renews the leases of several MASTER instances with one system call (the
+// adverts of one tick). Nothing is written if any of them is unknown or not MASTER.
+func (d *Dataplane) RenewLeases(keys []InstanceKey, lease time.Duration) error {
 	d.mu.Lock()
 	defer d.mu.Unlock()
-	slot, err := d.slot(key)
-	if err != nil {
-		return fmt.Errorf("renew lease %s: %w", key, err)
+	slots := make([]uint32, 0, len(keys))
+	for _, k := range keys {
+		e, ok := d.insts[k]
+		if !ok {
+			return fmt.Errorf("renew lease %s: %w", k, ErrUnknownInstance)
+		}
+		if e.state != StateMaster {
+			return fmt.Errorf("renew lease %s: %w", k, ErrNotMaster)
+		}
+		slots = append(slots, e.slot)
 	}
-	var st xdpXaInstState
-	if err := d.maps.States.Lookup(slot, &st); err != nil {
-		return fmt.Errorf("renew lease %s: %w", key, err)
+	until := uint64(Now() + lease)
+	vals := make([]xdpXaInstState, len(slots))
+	for i := range vals {
+		vals[i] = xdpXaInstState{State: uint32(StateMaster), LeaseUntilNs: until}
 	}
-	if State(st.State) != StateMaster {
-		return fmt.Errorf("renew lease %s: %w", key, ErrNotMaster)
-	}
-	st.LeaseUntilNs = uint64(Now() + lease)
-	if err := d.maps.States.Update(slot, &st, ebpf.UpdateAny); err != nil {
-		return fmt.Errorf("renew lease %s: %w", key, err)
+	switch len(slots) {
+	case 0:
+		return nil
+	case 1:
+		if err := d.maps.States.Update(slots[0], &vals[0], ebpf.UpdateAny); err != nil {
+			return fmt.Errorf("renew lease %s: %w", keys[0], err)
+		}
+	default:
+		if _, err := d.maps.States.BatchUpdate(slots, vals, nil); err != nil {
+			return fmt.Errorf("renew %d leases: %w", len(slots), err)
+		}
 	}
 	return nil
 }
@@ -330,6 +383,9 @@ func (d *Dataplane) sum(m *ebpf.Map, slot uint32) (Counters, error) {
 	for _, p := range per {
 		for i := range c.Adverts {
 			c.Adverts[i] += p.Adverts[i]
+		}
+		for i := range c.Notes {
+			c.Notes[i] += p.Notes[i]
 		}
 		c.PrioZero += p.PrioZero
 		c.ARPReplies += p.ArpReplies

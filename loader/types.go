@@ -5,6 +5,8 @@ import (
 	"net"
 	"net/netip"
 	"time"
+
+	"github.com/xalived/xalived/pkg/vrrp"
 )
 
 // Family is an address family as the kernel numbers it.
@@ -63,20 +65,27 @@ type Instance struct {
 	AuthPass    string // v2 simple password, at most 8 bytes
 	DownAdverts uint8  // adverts in Master_Down_Interval; 0 means 3
 
-	Unicast            bool // unicast peers: no TTL check, unicast destination required
+	Unicast            bool // unicast peers: no TTL 255 rule, unicast destination required
 	NoPreempt          bool // a backup accepts lower-priority adverts and re-arms its timer
 	OwnerIgnoreAdverts bool // priority 255 drops every advert
-	CheckAddrList      bool // keepalived <= 2.3.2: an address-list mismatch drops the advert
+	CheckUnicastSrc    bool // unicast: the source must be one of UnicastPeers, TTL within bounds
+	UnicastPeers       []UnicastPeer
 
 	LocalAddr netip.Addr   // our primary address (tie-break between two masters)
 	VIPs      []netip.Addr // the instance's addresses, of Key.Family; answered while MASTER
 	ReplyMAC  net.HardwareAddr
 }
 
+// UnicastPeer is a unicast peer with the TTL bounds its adverts must respect.
+type UnicastPeer struct {
+	Addr           netip.Addr
+	MinTTL, MaxTTL uint8 // 0: no bound (MaxTTL 0 = 255)
+}
+
 // State is an instance's state as the program sees it.
 type State uint32
 
-// States (keepalived's numbers).
+// States (keepalived's numbers). Adverts are checked only in BACKUP and MASTER (rung 3).
 const (
 	StateInit   State = 0
 	StateBackup State = 1
@@ -96,52 +105,6 @@ func (s State) String() string {
 		return "FAULT"
 	}
 	return fmt.Sprintf("state(%d)", uint32(s))
-}
-
-// Reason is the verdict of the receive checks on an advert (bpf/reasons.h).
-type Reason uint32
-
-// Reasons, in the order the checks run.
-const (
-	ReasonOK              Reason = Reason(xdpXaReasonXA_OK)
-	DropTruncated         Reason = Reason(xdpXaReasonXA_DROP_TRUNCATED)
-	DropUnknownVRID       Reason = Reason(xdpXaReasonXA_DROP_UNKNOWN_VRID)
-	DropMulticastMismatch Reason = Reason(xdpXaReasonXA_DROP_MULTICAST_MISMATCH)
-	DropLength            Reason = Reason(xdpXaReasonXA_DROP_LENGTH)
-	DropTTL               Reason = Reason(xdpXaReasonXA_DROP_TTL)
-	DropVersion           Reason = Reason(xdpXaReasonXA_DROP_VERSION)
-	DropAuth              Reason = Reason(xdpXaReasonXA_DROP_AUTH)
-	DropInterval          Reason = Reason(xdpXaReasonXA_DROP_INTERVAL)
-	DropType              Reason = Reason(xdpXaReasonXA_DROP_TYPE)
-	DropIPLength          Reason = Reason(xdpXaReasonXA_DROP_IP_LENGTH)
-	DropChecksum          Reason = Reason(xdpXaReasonXA_DROP_CHECKSUM)
-	DropOwner             Reason = Reason(xdpXaReasonXA_DROP_OWNER)
-	DropAddrList          Reason = Reason(xdpXaReasonXA_DROP_ADDR_LIST)
-)
-
-var reasonNames = [...]string{
-	ReasonOK:              "ok",
-	DropTruncated:         "truncated",
-	DropUnknownVRID:       "unknown_vrid",
-	DropMulticastMismatch: "multicast_mismatch",
-	DropLength:            "length",
-	DropTTL:               "ttl",
-	DropVersion:           "version",
-	DropAuth:              "auth",
-	DropInterval:          "interval",
-	DropType:              "type",
-	DropIPLength:          "ip_length",
-	DropChecksum:          "checksum",
-	DropOwner:             "owner",
-	DropAddrList:          "addr_list",
-}
-
-// String is the reason's metric label.
-func (r Reason) String() string {
-	if int(r) < len(reasonNames) && reasonNames[r] != "" {
-		return reasonNames[r]
-	}
-	return fmt.Sprintf("reason(%d)", uint32(r))
 }
 
 // EventType says what an Event reports.
@@ -180,8 +143,8 @@ type Event struct {
 	Time     time.Duration // CLOCK_MONOTONIC
 	Key      InstanceKey
 	Type     EventType
-	Reason   Reason     // EventCheckFailed only
-	Addr     netip.Addr // advert source (master down: the last master)
+	Reason   vrrp.DropReason // EventCheckFailed: the drop, or the note (interval, addr_count, addr_list)
+	Addr     netip.Addr      // advert source (master down: the last master)
 	Priority uint8
 	Interval uint16 // wire units
 }
@@ -197,7 +160,8 @@ type Peer struct {
 
 // Counters are an instance's counters summed over CPUs.
 type Counters struct {
-	Adverts    [NumReasons]uint64 // by Reason: [ReasonOK] valid, others dropped
+	Adverts    [NumReasons]uint64 // by vrrp.DropReason: [vrrp.Accept] accepted, others dropped
+	Notes      [NumReasons]uint64 // findings on accepted adverts: interval (v3), addr_count, addr_list
 	PrioZero   uint64
 	ARPReplies uint64
 	NAReplies  uint64
@@ -207,7 +171,7 @@ type Counters struct {
 	EventsLost uint64 // ring buffer full: read the peer records
 }
 
-// NumReasons is the number of Reason values (the size of Counters.Adverts).
+// NumReasons is the number of vrrp.DropReason values the program counts (bpf/reasons.h).
 const NumReasons = len(xdpXaCounters{}.Adverts)
 
 func addrFrom(f Family, b [16]byte) netip.Addr {

@@ -15,7 +15,8 @@ import (
 
 type xdpXaCounters struct {
 	_          structs.HostLayout
-	Adverts    [14]uint64
+	Adverts    [16]uint64
+	Notes      [16]uint64
 	PrioZero   uint64
 	ArpReplies uint64
 	NaReplies  uint64
@@ -82,10 +83,10 @@ type xdpXaInstState struct {
 type xdpXaMode uint32
 
 const (
-	xdpXaModeXA_MODE_UNICAST      xdpXaMode = 1
-	xdpXaModeXA_MODE_NOPREEMPT    xdpXaMode = 2
-	xdpXaModeXA_MODE_OWNER_IGNORE xdpXaMode = 4
-	xdpXaModeXA_MODE_CHECK_ADDRS  xdpXaMode = 8
+	xdpXaModeXA_MODE_UNICAST           xdpXaMode = 1
+	xdpXaModeXA_MODE_NOPREEMPT         xdpXaMode = 2
+	xdpXaModeXA_MODE_OWNER_IGNORE      xdpXaMode = 4
+	xdpXaModeXA_MODE_CHECK_UNICAST_SRC xdpXaMode = 8
 )
 
 type xdpXaPeer struct {
@@ -98,6 +99,7 @@ type xdpXaPeer struct {
 	Addr       [16]uint8
 	LastSeenNs uint64
 	DownNs     uint64
+	DeadlineNs uint64
 	LastFailNs uint64
 	Interval   uint16
 	Priority   uint8
@@ -107,21 +109,23 @@ type xdpXaPeer struct {
 type xdpXaReason uint32
 
 const (
-	xdpXaReasonXA_OK                      xdpXaReason = 0
-	xdpXaReasonXA_DROP_TRUNCATED          xdpXaReason = 1
-	xdpXaReasonXA_DROP_UNKNOWN_VRID       xdpXaReason = 2
-	xdpXaReasonXA_DROP_MULTICAST_MISMATCH xdpXaReason = 3
-	xdpXaReasonXA_DROP_LENGTH             xdpXaReason = 4
-	xdpXaReasonXA_DROP_TTL                xdpXaReason = 5
-	xdpXaReasonXA_DROP_VERSION            xdpXaReason = 6
-	xdpXaReasonXA_DROP_AUTH               xdpXaReason = 7
-	xdpXaReasonXA_DROP_INTERVAL           xdpXaReason = 8
-	xdpXaReasonXA_DROP_TYPE               xdpXaReason = 9
-	xdpXaReasonXA_DROP_IP_LENGTH          xdpXaReason = 10
-	xdpXaReasonXA_DROP_CHECKSUM           xdpXaReason = 11
-	xdpXaReasonXA_DROP_OWNER              xdpXaReason = 12
-	xdpXaReasonXA_DROP_ADDR_LIST          xdpXaReason = 13
-	xdpXaReasonXA_REASON_MAX              xdpXaReason = 14
+	xdpXaReasonXA_ACCEPT       xdpXaReason = 0
+	xdpXaReasonXA_TRUNCATED    xdpXaReason = 1
+	xdpXaReasonXA_UNKNOWN_VRID xdpXaReason = 2
+	xdpXaReasonXA_STATE        xdpXaReason = 3
+	xdpXaReasonXA_DST          xdpXaReason = 4
+	xdpXaReasonXA_LENGTH       xdpXaReason = 5
+	xdpXaReasonXA_TTL          xdpXaReason = 6
+	xdpXaReasonXA_VERSION      xdpXaReason = 7
+	xdpXaReasonXA_AUTH         xdpXaReason = 8
+	xdpXaReasonXA_INTERVAL     xdpXaReason = 9
+	xdpXaReasonXA_TYPE         xdpXaReason = 10
+	xdpXaReasonXA_CHECKSUM     xdpXaReason = 11
+	xdpXaReasonXA_OWNER        xdpXaReason = 12
+	xdpXaReasonXA_ADDR_COUNT   xdpXaReason = 13
+	xdpXaReasonXA_ADDR_LIST    xdpXaReason = 14
+	xdpXaReasonXA_UNICAST_SRC  xdpXaReason = 15
+	xdpXaReasonXA_REASON_MAX   xdpXaReason = 16
 )
 
 type xdpXaState uint32
@@ -132,6 +136,18 @@ const (
 	xdpXaStateXA_STATE_MASTER xdpXaState = 2
 	xdpXaStateXA_STATE_FAULT  xdpXaState = 3
 )
+
+type xdpXaUpeer struct {
+	_      structs.HostLayout
+	MinTtl uint8
+	MaxTtl uint8
+}
+
+type xdpXaUpeerKey struct {
+	_    structs.HostLayout
+	Slot uint32
+	Addr [16]uint8
+}
 
 type xdpXaVip struct {
 	_     structs.HostLayout
@@ -165,6 +181,7 @@ const (
 	xdpMapInstances       = "instances"
 	xdpMapPeers           = "peers"
 	xdpMapStates          = "states"
+	xdpMapUnicastPeers    = "unicast_peers"
 	xdpMapVips            = "vips"
 	xdpProgXalivedXdp     = "xalived_xdp"
 	xdpVarCfgSocketPath   = "cfg_socket_path"
@@ -225,13 +242,14 @@ type xdpProgramSpecs struct {
 //
 // It can be passed ebpf.CollectionSpec.Assign.
 type xdpMapSpecs struct {
-	Counters  *ebpf.MapSpec `ebpf:"counters"`
-	Events    *ebpf.MapSpec `ebpf:"events"`
-	Global    *ebpf.MapSpec `ebpf:"global"`
-	Instances *ebpf.MapSpec `ebpf:"instances"`
-	Peers     *ebpf.MapSpec `ebpf:"peers"`
-	States    *ebpf.MapSpec `ebpf:"states"`
-	Vips      *ebpf.MapSpec `ebpf:"vips"`
+	Counters     *ebpf.MapSpec `ebpf:"counters"`
+	Events       *ebpf.MapSpec `ebpf:"events"`
+	Global       *ebpf.MapSpec `ebpf:"global"`
+	Instances    *ebpf.MapSpec `ebpf:"instances"`
+	Peers        *ebpf.MapSpec `ebpf:"peers"`
+	States       *ebpf.MapSpec `ebpf:"states"`
+	UnicastPeers *ebpf.MapSpec `ebpf:"unicast_peers"`
+	Vips         *ebpf.MapSpec `ebpf:"vips"`
 }
 
 // xdpVariableSpecs contains global variables before they are loaded into the kernel.
@@ -267,13 +285,14 @@ func (o *xdpObjects) Close() error {
 //
 // It can be passed to loadXdpObjects or ebpf.CollectionSpec.LoadAndAssign.
 type xdpMaps struct {
-	Counters  *ebpf.Map `ebpf:"counters"`
-	Events    *ebpf.Map `ebpf:"events"`
-	Global    *ebpf.Map `ebpf:"global"`
-	Instances *ebpf.Map `ebpf:"instances"`
-	Peers     *ebpf.Map `ebpf:"peers"`
-	States    *ebpf.Map `ebpf:"states"`
-	Vips      *ebpf.Map `ebpf:"vips"`
+	Counters     *ebpf.Map `ebpf:"counters"`
+	Events       *ebpf.Map `ebpf:"events"`
+	Global       *ebpf.Map `ebpf:"global"`
+	Instances    *ebpf.Map `ebpf:"instances"`
+	Peers        *ebpf.Map `ebpf:"peers"`
+	States       *ebpf.Map `ebpf:"states"`
+	UnicastPeers *ebpf.Map `ebpf:"unicast_peers"`
+	Vips         *ebpf.Map `ebpf:"vips"`
 }
 
 func (m *xdpMaps) Close() error {
@@ -284,6 +303,7 @@ func (m *xdpMaps) Close() error {
 		m.Instances,
 		m.Peers,
 		m.States,
+		m.UnicastPeers,
 		m.Vips,
 	)
 }

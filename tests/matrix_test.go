@@ -1,7 +1,3 @@
-//go:build xalived_daemon
-
-// (build tag removed once cmd/xalived runs the daemon; until then `-tags xalived_daemon` builds it)
-
 package tests
 
 import (
@@ -48,7 +44,7 @@ var variants = []variant{
 	{name: "v3-ipv6-mcast", version: 3, advert: "0.1", ipv6: true, kinds: pairKinds, masterDue: 3 * time.Second},
 	{name: "v3-ipv4-unicast", version: 3, advert: "0.1", unicast: true, kinds: pairKinds, masterDue: 3 * time.Second},
 	{name: "v3-ipv6-unicast", version: 3, advert: "0.1", ipv6: true, unicast: true, kinds: []string{"xk", "kx"}, masterDue: 3 * time.Second},
-	{name: "v3-ipv4-vmac", version: 3, advert: "0.1", vmac: true, kinds: []string{"xx", "xk"}, masterDue: 3 * time.Second},
+	{name: "v3-ipv4-vmac", version: 3, advert: "0.1", vmac: true, kinds: pairKinds, masterDue: 3 * time.Second},
 	{name: "v2-ipv4-mcast", version: 2, advert: "1", kinds: pairKinds, masterDue: 8 * time.Second},
 	{name: "v2-ipv4-auth", version: 2, advert: "1", auth: "s3cr3t", kinds: []string{"xk", "kx"}, masterDue: 8 * time.Second},
 }
@@ -94,6 +90,7 @@ func interopCycle(t *testing.T, v variant, kind string) {
 	Recover(t, a, c1.Render(n1, l.others(n1)))
 	WaitState(t, a, "VI_1", "MASTER", v.masterDue)
 	WaitState(t, b, "VI_1", "BACKUP", v.masterDue)
+	l.WaitHolder(n1, v.vip(), v.masterDue)
 	if h := l.AssertSingleHolder(v.vip()); h != n1 {
 		t.Fatalf("%s on node %d after recovery, want node 1", v.vip(), h.Index)
 	}
@@ -125,11 +122,14 @@ func TestSIGTERMPriorityZero(t *testing.T) {
 				t.Errorf("node 1 still holds %s after SIGTERM", vip4)
 			}
 			WaitState(t, b, "VI_1", "MASTER", 5*time.Second)
-			took := time.Since(stop)
 			p.WaitReplyAfter(t, time.Now(), 3*time.Second)
-			t.Logf("%s: SIGTERM takeover after %v, client gap %v", kind, took, p.Gap(stop))
-			if took > 2500*time.Millisecond {
-				t.Errorf("takeover took %v: the backup waited for the master-down interval, no priority-0 advert seen", took)
+			// The client's outage, not the wall clock of the test (which includes the daemon's
+			// own shutdown and status polling): after a priority-0 advert the backup waits the
+			// skew (0.6 s here), without it the master-down interval (3.6 s).
+			gap := p.Gap(stop)
+			t.Logf("%s: SIGTERM, client gap %v", kind, gap)
+			if gap > 2500*time.Millisecond {
+				t.Errorf("client gap %v: the backup waited for the master-down interval, no priority-0 advert seen", gap)
 			}
 			if h := l.AssertSingleHolder(vip4); h != n2 {
 				t.Fatalf("VIP on node %d", h.Index)
@@ -173,7 +173,7 @@ func TestPreemptDelay(t *testing.T) {
 			n1, n2 := l.Nodes[0], l.Nodes[1]
 			low, high := newSpeaker(t, kind[0], n1), newSpeaker(t, kind[1], n2)
 			i1, i2 := fastInst(100), fastInst(150)
-			i2.PreemptDelay = 2
+			i2.PreemptDelay = 3
 			low.Start(t, Conf{RouterID: "n1", Insts: []Inst{i1}}.Render(n1, nil))
 			WaitState(t, low, "VI_1", "MASTER", 3*time.Second)
 			start := time.Now()
@@ -181,10 +181,10 @@ func TestPreemptDelay(t *testing.T) {
 			WaitState(t, high, "VI_1", "BACKUP", 3*time.Second)
 			time.Sleep(time.Second)
 			if s := high.State(t, "VI_1"); s != "BACKUP" {
-				t.Fatalf("node with preempt_delay 2 is %s after 1 s, want BACKUP", s)
+				t.Fatalf("node with preempt_delay 3 is %s after 1 s, want BACKUP", s)
 			}
-			WaitState(t, high, "VI_1", "MASTER", 6*time.Second)
-			t.Logf("%s: preempted %v after start (preempt_delay 2 s)", kind, time.Since(start))
+			WaitState(t, high, "VI_1", "MASTER", 8*time.Second)
+			t.Logf("%s: preempted %v after start (preempt_delay 3 s)", kind, time.Since(start))
 			WaitState(t, low, "VI_1", "BACKUP", 3*time.Second)
 			if h := l.AssertSingleHolder(vip4); h != n2 {
 				t.Fatalf("VIP on node %d, want 2", h.Index)

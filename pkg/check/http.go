@@ -2,6 +2,7 @@ package check
 
 import (
 	"bufio"
+	"bytes"
 	"context"
 	"crypto/md5"
 	"crypto/tls"
@@ -16,16 +17,25 @@ import (
 	"os"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 )
 
 // maxBody bounds what an HTTP check reads of a body (and hashes).
 const maxBody = 64 << 20
 
+// Thousands of checks a second: reuse the response reader and the copy buffer instead of
+// allocating 4 KiB + 32 KiB of garbage per check.
+var (
+	readerPool = sync.Pool{New: func() any { return bufio.NewReaderSize(nil, 4096) }}
+	copyPool   = sync.Pool{New: func() any { b := make([]byte, 16<<10); return &b }}
+)
+
 // httpResult is what one url fetch saw.
 type httpResult struct {
 	Status int
 	Digest string // hex MD5 of the body
+	Body   []byte // kept only when a regex needs it
 }
 
 // probeHTTP checks every url in order; all must pass.
@@ -40,6 +50,9 @@ func probeHTTP(ctx context.Context, s Spec, tlsCfg *tls.Config) (Outcome, error)
 		}
 		if u.Digest != "" && !strings.EqualFold(u.Digest, res.Digest) {
 			return Outcome{}, fmt.Errorf("url %s: MD5 digest error: %s", u.Path, res.Digest)
+		}
+		if u.Regex != nil && regexMatches(u, res.Body) == u.RegexNoMatch {
+			return Outcome{}, fmt.Errorf("url %s: regex %q: match %v", u.Path, u.Regex.String(), !u.RegexNoMatch)
 		}
 	}
 	return Outcome{OK: true}, nil
@@ -95,17 +108,45 @@ func fetch(ctx context.Context, c Common, h *HTTPSpec, u URL, tlsCfg *tls.Config
 	if _, err := io.WriteString(conn, req); err != nil {
 		return httpResult{}, fmt.Errorf("send request: %w", err)
 	}
-	resp, err := http.ReadResponse(bufio.NewReader(conn), &http.Request{Method: http.MethodGet})
+	br := readerPool.Get().(*bufio.Reader)
+	br.Reset(conn)
+	defer func() { br.Reset(nil); readerPool.Put(br) }()
+	resp, err := http.ReadResponse(br, &http.Request{Method: http.MethodGet})
 	if err != nil {
 		return httpResult{}, fmt.Errorf("read response: %w", err)
 	}
 	defer resp.Body.Close()
 	sum := md5.New()
-	n, err := io.Copy(sum, io.LimitReader(resp.Body, maxBody))
+	var w io.Writer = sum
+	var body *bytes.Buffer
+	if u.Regex != nil {
+		body = new(bytes.Buffer)
+		w = io.MultiWriter(sum, body)
+	}
+	buf := copyPool.Get().(*[]byte)
+	n, err := io.CopyBuffer(w, io.LimitReader(resp.Body, maxBody), *buf)
+	copyPool.Put(buf)
 	if err != nil && !(errors.Is(err, io.ErrUnexpectedEOF) && !h.TLSCompliant && resp.ContentLength < 0) {
 		return httpResult{}, fmt.Errorf("read body after %d bytes: %w", n, err)
 	}
-	return httpResult{Status: resp.StatusCode, Digest: hex.EncodeToString(sum.Sum(nil))}, nil
+	res := httpResult{Status: resp.StatusCode, Digest: hex.EncodeToString(sum.Sum(nil))}
+	if body != nil {
+		res.Body = body.Bytes()
+	}
+	return res, nil
+}
+
+// regexMatches searches the body from regex_min_offset; a match must start at or before
+// regex_max_offset when that is set.
+func regexMatches(u URL, body []byte) bool {
+	if u.RegexMinOffset > len(body) {
+		return false
+	}
+	loc := u.Regex.FindIndex(body[u.RegexMinOffset:])
+	if loc == nil {
+		return false
+	}
+	return u.RegexMaxOffset <= 0 || u.RegexMinOffset+loc[0] <= u.RegexMaxOffset
 }
 
 // clientTLS builds the SSL_GET client configuration: no verification unless a CA is given (as
@@ -133,10 +174,17 @@ func clientTLS(h *HTTPSpec) (*tls.Config, error) {
 	return cfg, nil
 }
 
-// GenHash fetches rawURL (http:// or https://) as HTTP_GET / SSL_GET would and returns the
-// status code and the MD5 digest of the body to put in a `digest` keyword. virtualHost, when
-// set, replaces the Host header (and the SNI name for https).
-func GenHash(ctx context.Context, rawURL, virtualHost string, timeout time.Duration) (status int, digest string, err error) {
+// GenHashOptions are genhash's options: -V virtualhost (also the SNI name for https), -P
+// http_protocol ("1.0" default, "1.0C", "1.1"), -t timeout (default 5 s).
+type GenHashOptions struct {
+	VirtualHost string
+	Protocol    string
+	Timeout     time.Duration
+}
+
+// GenHash fetches rawURL (http:// or https://) exactly as HTTP_GET / SSL_GET would and returns
+// the status code and the MD5 digest of the body to put in a url's `digest` keyword.
+func GenHash(ctx context.Context, rawURL string, opt GenHashOptions) (status int, digest string, err error) {
 	u, err := url.Parse(rawURL)
 	if err != nil {
 		return 0, "", fmt.Errorf("genhash: %w", err)
@@ -156,6 +204,11 @@ func GenHash(ctx context.Context, rawURL, virtualHost string, timeout time.Durat
 	default:
 		return 0, "", fmt.Errorf("genhash: scheme %q: want http or https", u.Scheme)
 	}
+	switch opt.Protocol {
+	case "", "1.0", "1.0C", "1.1":
+	default:
+		return 0, "", fmt.Errorf("genhash: protocol %q: want 1.0, 1.0C or 1.1", opt.Protocol)
+	}
 	addrs, err := net.DefaultResolver.LookupNetIP(ctx, "ip", u.Hostname())
 	if err != nil || len(addrs) == 0 {
 		return 0, "", fmt.Errorf("genhash: resolve %s: %w", u.Hostname(), err)
@@ -164,17 +217,17 @@ func GenHash(ctx context.Context, rawURL, virtualHost string, timeout time.Durat
 	if err != nil {
 		return 0, "", fmt.Errorf("genhash: port %q: %w", port, err)
 	}
+	timeout := opt.Timeout
 	if timeout <= 0 {
 		timeout = DefaultConnectTimeout
 	}
 	ctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
-	path := u.RequestURI()
-	h := &HTTPSpec{Protocol: "1.0", VirtualHost: virtualHost, EnableSNI: true, SNIName: virtualHost}
-	if virtualHost == "" && tlsCfg != nil {
+	h := &HTTPSpec{Protocol: opt.Protocol, VirtualHost: opt.VirtualHost, EnableSNI: true, SNIName: opt.VirtualHost}
+	if opt.VirtualHost == "" && tlsCfg != nil && net.ParseIP(u.Hostname()) == nil {
 		tlsCfg.ServerName = u.Hostname()
 	}
-	res, err := fetch(ctx, Common{ConnectIP: addrs[0].Unmap(), ConnectPort: uint16(p)}, h, URL{Path: path}, tlsCfg)
+	res, err := fetch(ctx, Common{ConnectIP: addrs[0].Unmap(), ConnectPort: uint16(p)}, h, URL{Path: u.RequestURI()}, tlsCfg)
 	if err != nil {
 		return 0, "", fmt.Errorf("genhash %s: %w", rawURL, err)
 	}

@@ -42,6 +42,7 @@ const (
 	clientIP4 = "198.51.100.1"
 	serverIP4 = "198.51.100.2"
 	hungIP4   = "198.51.100.99"
+	bindIP4   = "198.51.100.3" // a second checker-side address, for bindto
 	serverIP6 = "2001:db8:5::2"
 	clientIP6 = "2001:db8:5::1"
 )
@@ -53,6 +54,13 @@ func topology(t testing.TB) *nstest.NS {
 	ns := nstest.New(t, "chk")
 	nstest.Veth(t, ns, "c0", ns, "s0")
 	ns.MustRun(t, "ip", "addr", "add", clientIP4+"/24", "dev", "c0")
+	ns.MustRun(t, "ip", "addr", "add", bindIP4+"/32", "dev", "c0")
+	// fwmark 7 routes through table 77, where the server is "prohibited": a checker whose
+	// SO_MARK works fails at once. The local table moves behind the mark rule (this namespace only).
+	ns.MustRun(t, "ip", "rule", "add", "pref", "100", "lookup", "local")
+	ns.MustRun(t, "ip", "rule", "del", "pref", "0")
+	ns.MustRun(t, "ip", "rule", "add", "pref", "10", "fwmark", "7", "lookup", "77")
+	ns.MustRun(t, "ip", "route", "add", "prohibit", serverIP4+"/32", "table", "77")
 	ns.MustRun(t, "ip", "addr", "add", serverIP4+"/24", "dev", "s0")
 	ns.MustRun(t, "ip", "-6", "addr", "add", clientIP6+"/64", "dev", "c0", "nodad")
 	ns.MustRun(t, "ip", "-6", "addr", "add", serverIP6+"/64", "dev", "s0", "nodad")

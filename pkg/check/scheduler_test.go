@@ -1,6 +1,7 @@
 package check
 
 import (
+	"bufio"
 	"context"
 	"encoding/json"
 	"net"
@@ -9,8 +10,10 @@ import (
 	"path/filepath"
 	"runtime"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 
@@ -47,7 +50,23 @@ func TestSchedulerFlappingBackend(t *testing.T) {
 	}
 	up, _ := notify.ParseScript(rec + " up 198.51.100.2")
 	down, _ := notify.ParseScript(rec + " down 198.51.100.2")
-	d := notify.New(notify.Config{ScriptTimeout: 5 * time.Second})
+	fifo := filepath.Join(dir, "lvs.fifo")
+	if err := syscall.Mkfifo(fifo, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	fifoLines := make(chan string, 16)
+	go func() {
+		f, err := os.Open(fifo)
+		if err != nil {
+			return
+		}
+		defer f.Close()
+		sc := bufio.NewScanner(f)
+		for sc.Scan() {
+			fifoLines <- sc.Text()
+		}
+	}()
+	d := notify.New(notify.Config{ScriptTimeout: 5 * time.Second, LVSFIFO: fifo})
 	nctx, ncancel := context.WithCancel(context.Background())
 	ndone := make(chan struct{})
 	go func() { _ = d.Run(nctx); close(ndone) }()
@@ -75,8 +94,10 @@ func TestSchedulerFlappingBackend(t *testing.T) {
 		t.Fatal(err)
 	}
 	open()
+	qup, _ := notify.ParseScript(rec + " quorum_up")
+	qdown, _ := notify.ParseScript(rec + " quorum_down")
 	zero := time.Duration(0)
-	vs := VirtualServer{Key: VSKey{Addr: netip.MustParseAddr("203.0.113.10"), Port: 80, Protocol: "TCP"},
+	vs := VirtualServer{Key: VSKey{Addr: netip.MustParseAddr("203.0.113.10"), Port: 80, Protocol: "TCP"}, QuorumUp: &qup, QuorumDown: &qdown,
 		RealServers: []RealServer{{Addr: netip.MustParseAddr(serverIP4), Port: 8090, Weight: 1, NotifyUp: &up, NotifyDown: &down,
 			Checkers: []Spec{{Kind: TCP, Common: Common{DelayLoop: 100 * time.Millisecond, DelayBeforeRetry: ptr(50 * time.Millisecond), Retry: ptr(1), ConnectTimeout: 200 * time.Millisecond, Warmup: &zero}}}}}}
 	s, err := New([]VirtualServer{vs}, Config{Notify: d})
@@ -95,28 +116,41 @@ func TestSchedulerFlappingBackend(t *testing.T) {
 		}
 	}()
 	stop := runScheduler(t, s)
+	healthy := func() bool { return s.Status()[0].RealServers[0].Healthy }
+	// Event-driven, not timed: each phase lasts until the checker has seen it.
 	for i := 0; i < 2; i++ {
-		time.Sleep(500 * time.Millisecond)
+		time.Sleep(300 * time.Millisecond) // several successful runs while up
 		ln.Close()
-		time.Sleep(500 * time.Millisecond)
-		if st := s.Status(); st[0].RealServers[0].Healthy {
-			t.Fatalf("status after 500 ms down: %+v", st)
-		}
+		nstest.WaitFor(t, 20*time.Second, "the real server to go down", func() bool { return !healthy() })
 		open()
+		nstest.WaitFor(t, 20*time.Second, "the real server to come back", healthy)
 	}
-	time.Sleep(500 * time.Millisecond)
+	time.Sleep(300 * time.Millisecond)
 	st := s.Status()
 	stop()
 	ln.Close()
-	want := []string{"down 198.51.100.2", "up 198.51.100.2", "down 198.51.100.2", "up 198.51.100.2"}
+	want := []string{"down 198.51.100.2", "quorum_down", "up 198.51.100.2", "quorum_up", "down 198.51.100.2", "quorum_down", "up 198.51.100.2", "quorum_up"}
 	calls := waitFileLines(t, log, len(want))
 	if !slices.Equal(calls, want) {
 		t.Fatalf("notify calls %q, want %q", calls, want)
 	}
 	mu.Lock()
 	defer mu.Unlock()
-	if !slices.Equal(events, []string{"down", "up", "down", "up"}) {
+	// The first event is the initial state (up: no alpha), then one per change.
+	if !slices.Equal(events, []string{"up", "down", "up", "down", "up"}) {
 		t.Fatalf("events %q", events)
+	}
+	rsLine := "RS [198.51.100.2]:tcp:8090 [203.0.113.10]:tcp:80 "
+	vsLine := "VS [203.0.113.10]:tcp:80 "
+	for i, want := range []string{rsLine + "DOWN", vsLine + "DOWN", rsLine + "UP", vsLine + "UP", rsLine + "DOWN", vsLine + "DOWN", rsLine + "UP", vsLine + "UP"} {
+		select {
+		case got := <-fifoLines:
+			if got != want {
+				t.Fatalf("lvs FIFO line %d: %q, want %q", i, got, want)
+			}
+		case <-time.After(10 * time.Second):
+			t.Fatalf("lvs FIFO line %d (%q) did not come", i, want)
+		}
 	}
 	if !st[0].RealServers[0].Healthy || st[0].RealServers[0].Weight != 1 {
 		t.Fatalf("final status %+v", st)
@@ -152,11 +186,16 @@ func TestSchedulerNoPileUp(t *testing.T) {
 	acceptAndHold(t, listen(t, "tcp", serverIP4+":8081"))
 	dir := t.TempDir()
 	stubborn := filepath.Join(dir, "stubborn.sh")
-	if err := os.WriteFile(stubborn, []byte("#!/bin/sh\ntrap '' TERM\nwhile :; do sleep 0.05; done\n"), 0o755); err != nil {
+	overlap := filepath.Join(dir, "overlap")
+	// Each copy checks that the previous copy for the same checker ($1) is gone before it starts.
+	body := "#!/bin/sh\ntrap '' TERM\npf=" + dir + "/pid.$1\n" +
+		"if [ -f $pf ] && kill -0 $(cat $pf) 2>/dev/null; then echo $1 >> " + overlap + "; fi\n" +
+		"echo $$ > $pf\nwhile :; do sleep 0.05; done\n"
+	if err := os.WriteFile(stubborn, []byte(body), 0o755); err != nil {
 		t.Fatal(err)
 	}
 	zero := time.Duration(0)
-	com := Common{DelayLoop: 100 * time.Millisecond, ConnectTimeout: 300 * time.Millisecond, Warmup: &zero, Retry: ptr(1), DelayBeforeRetry: ptr(50 * time.Millisecond)}
+	com := Common{DelayLoop: 100 * time.Millisecond, ConnectTimeout: 300 * time.Millisecond, Warmup: &zero, Retry: ptr(0), DelayBeforeRetry: ptr(50 * time.Millisecond)}
 	var rss []RealServer
 	const nHTTP, nMisc = 200, 10
 	for i := 0; i < nHTTP; i++ {
@@ -166,7 +205,7 @@ func TestSchedulerNoPileUp(t *testing.T) {
 	}
 	for i := 0; i < nMisc; i++ {
 		rss = append(rss, RealServer{Addr: netip.MustParseAddr(serverIP4), Port: uint16(20000 + i), Weight: 1, Checkers: []Spec{
-			{Kind: MISC, Common: com, Misc: &MiscSpec{Path: stubborn, Timeout: 200 * time.Millisecond}}}})
+			{Kind: MISC, Common: com, Misc: &MiscSpec{Path: stubborn + " " + strconv.Itoa(i), Timeout: 200 * time.Millisecond}}}})
 	}
 	s, err := New([]VirtualServer{{Key: VSKey{Addr: netip.MustParseAddr("203.0.113.10"), Port: 80, Protocol: "TCP"}, RealServers: rss}}, Config{})
 	if err != nil {
@@ -177,15 +216,32 @@ func TestSchedulerNoPileUp(t *testing.T) {
 		}
 	}()
 	before := runtime.NumGoroutine()
+	start := time.Now()
 	stop := runScheduler(t, s)
 	maxScripts := 0
-	for end := time.Now().Add(2500 * time.Millisecond); time.Now().Before(end); time.Sleep(50 * time.Millisecond) {
+	allDown := func() bool {
+		maxScripts = max(maxScripts, countProcs(stubborn))
+		for _, v := range s.Status() {
+			for _, r := range v.RealServers {
+				if r.Healthy {
+					return false
+				}
+			}
+		}
+		return true
+	}
+	nstest.WaitFor(t, 30*time.Second, "every real server to be declared down", allDown)
+	for end := time.Now().Add(time.Second); time.Now().Before(end); time.Sleep(50 * time.Millisecond) {
 		maxScripts = max(maxScripts, countProcs(stubborn))
 	}
 	st := s.Stats()
 	stop()
-	if maxScripts > nMisc {
-		t.Errorf("%d copies of the script ran at once, want at most %d (one per checker)", maxScripts, nMisc)
+	elapsed := time.Since(start)
+	if b, err := os.ReadFile(overlap); err == nil {
+		t.Errorf("a MISC_CHECK script started while the previous one of the same checker still ran: %q", b)
+	}
+	if maxScripts > 2*nMisc {
+		t.Errorf("%d copies of the script seen at once (one per checker, plus scan races), want at most %d", maxScripts, 2*nMisc)
 	}
 	if n := countProcs(stubborn); n != 0 {
 		t.Errorf("%d scripts left after Run returned", n)
@@ -193,16 +249,10 @@ func TestSchedulerNoPileUp(t *testing.T) {
 	if st.Skipped == 0 {
 		t.Errorf("stats %+v: no slot was skipped although every check outlives its delay_loop", st)
 	}
-	// Each HTTP checker gets at most one run per 300 ms timeout (+ delay) in 2.5 s.
-	if maxRuns := uint64((nHTTP + nMisc) * 9); st.Runs > maxRuns || st.Runs < uint64(nHTTP*4) {
-		t.Errorf("stats %+v: runs outside [%d,%d]", st, nHTTP*4, maxRuns)
-	}
-	for _, v := range s.Status() {
-		for _, r := range v.RealServers {
-			if r.Healthy {
-				t.Fatalf("%s:%d is healthy against a server that never answers", r.Address, r.Port)
-			}
-		}
+	// One run at a time per checker: an HTTP run lasts its 300 ms timeout, so no checker can
+	// have run more than elapsed/300ms (+1) times.
+	if maxRuns := uint64(nHTTP+nMisc) * uint64(elapsed/(300*time.Millisecond)+1); st.Runs > maxRuns || st.Runs < nHTTP+nMisc {
+		t.Errorf("stats %+v: runs outside [%d,%d] in %v", st, nHTTP+nMisc, maxRuns, elapsed)
 	}
 	time.Sleep(100 * time.Millisecond)
 	if after := runtime.NumGoroutine(); after > before+5 {

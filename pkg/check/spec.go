@@ -3,6 +3,7 @@ package check
 import (
 	"fmt"
 	"net/netip"
+	"regexp"
 	"strconv"
 	"strings"
 	"time"
@@ -89,6 +90,13 @@ type URL struct {
 	Digest      string // lower-case hex MD5 of the body; empty: not checked
 	StatusCodes []StatusRange
 	VirtualHost string
+	// Regex, when set, must match the body (must not, with RegexNoMatch), searched from
+	// RegexMinOffset; a match starting after RegexMaxOffset (when > 0) does not count. Go's RE2
+	// syntax, not PCRE2: back-references and look-arounds are refused at configuration time.
+	Regex          *regexp.Regexp
+	RegexNoMatch   bool
+	RegexMinOffset int
+	RegexMaxOffset int
 }
 
 // StatusRange is an inclusive range of HTTP status codes.
@@ -141,7 +149,8 @@ type HTTPSpec struct {
 
 // MiscSpec holds MISC_CHECK keywords.
 type MiscSpec struct {
-	Path    string // misc_path, split like a notify script
+	Path    string   // misc_path, split like a notify script
+	Argv    []string // misc_path already split (by the config parser); wins over Path
 	Timeout time.Duration
 	Dynamic bool
 	User    string
@@ -283,6 +292,17 @@ type VirtualServer struct {
 	Defaults Common
 	// VirtualHost is the default HTTP virtualhost of its checkers.
 	VirtualHost string
+	// Quorum (default 1 when 0) and Hysteresis decide the virtual server's quorum from the
+	// weights of its live real servers; QuorumUp / QuorumDown run on its changes, with an lvs
+	// FIFO "VS" line and, with SMTPAlert, a mail.
+	Quorum     int
+	Hysteresis int
+	QuorumUp   *notify.Script
+	QuorumDown *notify.Script
+	SMTPAlert  bool
+	// HASuspend pauses this virtual server's checkers while its address is not on this host
+	// (the VRRP backup), as Config.AddressLocal reports; their states stay as they were.
+	HASuspend bool
 }
 
 // resolve fills a checker's unset keywords from the VS defaults and keepalived's defaults.
@@ -396,10 +416,10 @@ func (s Spec) Validate() error {
 			}
 		}
 	case MISC:
-		if s.Misc == nil || s.Misc.Path == "" {
+		if s.Misc == nil || (s.Misc.Path == "" && len(s.Misc.Argv) == 0) {
 			return fmt.Errorf("%s: no misc_path", s.Kind)
 		}
-		if _, err := notify.SplitCommand(s.Misc.Path); err != nil {
+		if _, err := notify.SplitCommand(s.Misc.Path); len(s.Misc.Argv) == 0 && err != nil {
 			return fmt.Errorf("%s: misc_path: %w", s.Kind, err)
 		}
 	case SMTP:
@@ -419,6 +439,25 @@ func (s Spec) Validate() error {
 		}
 	default:
 		return fmt.Errorf("unknown checker %q", s.Kind)
+	}
+	return nil
+}
+
+// validateTimes rejects resolved timings that cannot be scheduled.
+func (s Spec) validateTimes() error {
+	switch {
+	case s.DelayLoop <= 0:
+		return fmt.Errorf("%s: delay_loop %v must be positive", s.Kind, s.DelayLoop)
+	case s.ConnectTimeout <= 0:
+		return fmt.Errorf("%s: connect_timeout %v must be positive", s.Kind, s.ConnectTimeout)
+	case *s.DelayBeforeRetry < 0:
+		return fmt.Errorf("%s: delay_before_retry %v is negative", s.Kind, *s.DelayBeforeRetry)
+	case *s.Retry < 0:
+		return fmt.Errorf("%s: retry %d is negative", s.Kind, *s.Retry)
+	case *s.Warmup < 0:
+		return fmt.Errorf("%s: warmup %v is negative", s.Kind, *s.Warmup)
+	case s.Misc != nil && s.Misc.Timeout <= 0:
+		return fmt.Errorf("%s: misc_timeout %v must be positive", s.Kind, s.Misc.Timeout)
 	}
 	return nil
 }

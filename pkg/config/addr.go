@@ -1,7 +1,6 @@
 package config
 
 import (
-	"fmt"
 	"net/netip"
 	"strconv"
 	"strings"
@@ -48,7 +47,7 @@ func maskLen(m [4]byte) (int, bool) {
 
 // addressBlock reads a virtual_ipaddress / static_ipaddress block.
 func (p *parser) addressBlock(s stmt) []*Address {
-	if !p.enter(s) {
+	if !p.enterList(s) {
 		return nil
 	}
 	var out []*Address
@@ -61,12 +60,23 @@ func (p *parser) addressBlock(s stmt) []*Address {
 }
 
 func (p *parser) address(e stmt) *Address {
-	pf, err := parsePrefixOrAddr(e.kw())
+	w := e.kw()
+	if i := strings.IndexByte(w, '/'); i >= 0 && strings.Contains(w[i+1:], ".") {
+		// keepalived wants a prefix length here, not a netmask.
+		p.errorf(e.pos, "invalid address prefix len %s for address %s - using host length", w[i+1:], w)
+		w = w[:i]
+	}
+	pf, err := parsePrefixOrAddr(w)
 	if err != nil {
 		p.errorf(e.pos, "VRRP parsed invalid IP %s. skipping IP...", e.kw())
 		return nil
 	}
 	a := &Address{Pos: e.pos, Prefix: pf}
+	defer func() {
+		if a.Dev != "" && p.hostIfChecks() && !p.interfaceExists(a.Dev) {
+			p.errorf(e.pos, "interface %s for ip address %s doesn't exist", a.Dev, e.kw())
+		}
+	}()
 	args := e.args()
 	for i := 0; i < len(args); i++ {
 		val := func() (string, bool) {
@@ -116,6 +126,10 @@ func (p *parser) address(e stmt) *Address {
 					p.errorf(e.pos, "invalid peer address %s", v)
 					continue
 				}
+				if strings.Contains(e.kw(), "/") {
+					p.errorf(e.pos, "cannot specify address prefix when specifying peer address - ignoring")
+					continue
+				}
 				a.Peer = pf
 			}
 		case "home":
@@ -153,16 +167,44 @@ func (p *parser) address(e stmt) *Address {
 	return a
 }
 
-func (p *parser) routeBlock(s stmt) []*Route {
-	if !p.enter(s) {
+// routeBlock reads virtual_routes (tracked: virtual true) or static_routes.
+func (p *parser) routeBlock(s stmt, virtual bool) []*Route {
+	if !p.enterList(s) {
 		return nil
 	}
 	var out []*Route
 	p.list(func(e stmt) {
-		if r := p.route(e); r != nil {
-			out = append(out, r)
+		r := p.route(e)
+		if r == nil {
+			return
 		}
+		if p.hostIfChecks() {
+			for _, d := range r.devs() {
+				if !p.interfaceExists(d) {
+					p.errorf(e.pos, "interface %s for VROUTE nexthop doesn't exist", d)
+				}
+			}
+		}
+		if !r.NoTrack && r.Dev == "" {
+			p.errorf(e.pos, "cannot track route %s with no interface specified, not tracking", r.Dst)
+			r.NoTrack = true
+		}
+		out = append(out, r)
 	})
+	return out
+}
+
+// devs lists the interfaces a route names.
+func (r *Route) devs() []string {
+	var out []string
+	if r.Dev != "" {
+		out = append(out, r.Dev)
+	}
+	for _, nh := range r.Nexthops {
+		if nh.Dev != "" {
+			out = append(out, nh.Dev)
+		}
+	}
 	return out
 }
 
@@ -216,7 +258,24 @@ func (p *parser) route(e stmt) *Route {
 					p.errorf(e.pos, "invalid route from address %s", v)
 				}
 			}
+		case "or":
+			p.warnf(e.pos, "\"or\" for routes is deprecated. Please use \"nexthop\"")
+			if v, ok := val(); ok {
+				a, err := netip.ParseAddr(v)
+				if err != nil {
+					p.errorf(e.pos, "invalid route gateway %s", v)
+					continue
+				}
+				if len(r.Nexthops) == 0 && r.Via.IsValid() {
+					r.Nexthops = append(r.Nexthops, Nexthop{Via: r.Via, Dev: r.Dev})
+					r.Via = netip.Addr{}
+				}
+				r.Nexthops = append(r.Nexthops, Nexthop{Via: a})
+			}
 		case "via", "gw":
+			if w[i] == "gw" {
+				p.warnf(e.pos, "\"gw\" for routes is deprecated. Please use \"via\"")
+			}
 			if v, ok := val(); ok {
 				if v == "inet" || v == "inet6" {
 					if v2, ok := val(); ok {
@@ -250,7 +309,7 @@ func (p *parser) route(e stmt) *Route {
 			if v, ok := val(); ok {
 				r.Scope = v
 			}
-		case "protocol", "proto":
+		case "protocol":
 			if v, ok := val(); ok {
 				r.Protocol = v
 			}
@@ -331,15 +390,11 @@ func (p *parser) routeDst(e stmt, r *Route, v string) {
 		p.errorf(e.pos, "invalid route destination %s", v)
 		return
 	}
-	if pf.Masked() != pf {
-		p.errorf(e.pos, "route destination %s has host bits set", v)
-		pf = pf.Masked()
-	}
 	r.Dst = pf
 }
 
 func (p *parser) ruleBlock(s stmt) []*Rule {
-	if !p.enter(s) {
+	if !p.enterList(s) {
 		return nil
 	}
 	var out []*Rule
@@ -391,7 +446,7 @@ func (p *parser) rule(e stmt) *Rule {
 			}
 		case "not":
 			r.Not = true
-		case "preference", "pref", "priority", "prio":
+		case "preference", "priority":
 			if v, ok := val(); ok {
 				if n, err := strconv.ParseUint(v, 10, 32); err == nil {
 					m := uint32(n)
@@ -457,5 +512,3 @@ func setOpt(m map[string]string, k, v string) map[string]string {
 	m[k] = v
 	return m
 }
-
-var _ = fmt.Sprintf

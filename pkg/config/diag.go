@@ -45,12 +45,19 @@ type Diagnostic struct {
 	Pos      Pos      `json:"pos"`
 	Severity Severity `json:"severity"`
 	Message  string   `json:"message"`
+	// Late marks problems found by validation after a block was read
+	// (cross-references, defaults). keepalived reports these without a
+	// line number; Pos then points at the block concerned.
+	Late bool `json:"late,omitempty"`
 }
 
 // String formats the diagnostic as FILE:LINE: severity: message.
 func (d Diagnostic) String() string {
 	if d.Pos.File == "" && d.Pos.Line == 0 {
 		return fmt.Sprintf("%s: %s", d.Severity, d.Message)
+	}
+	if d.Pos.Line == 0 {
+		return fmt.Sprintf("%s: %s: %s", d.Pos.File, d.Severity, d.Message)
 	}
 	return fmt.Sprintf("%s:%d: %s: %s", d.Pos.File, d.Pos.Line, d.Severity, d.Message)
 }
@@ -96,6 +103,7 @@ type InvalidError struct {
 	Diagnostics Diagnostics
 }
 
+// Error summarises the errors: the first one and how many there are.
 func (e *InvalidError) Error() string {
 	n := 0
 	first := ""

@@ -1,10 +1,8 @@
 package config
 
 import (
-	"bufio"
 	"bytes"
 	"fmt"
-	"io/fs"
 	"math/rand/v2"
 	"os"
 	"path/filepath"
@@ -19,6 +17,7 @@ const (
 	maxExpandDepth  = 32        // nested $VAR expansions / ~SEQ / multi-line definitions
 	maxLines        = 2_000_000 // logical lines produced by the preprocessor
 	maxLineBytes    = 1 << 20   // one logical line after substitution
+	maxTotalBytes   = 256 << 20 // all text produced by substitution
 )
 
 // line is one logical line after preprocessing: its words (quotes removed,
@@ -59,6 +58,10 @@ type preprocessor struct {
 	files    []string
 	seen     map[string]int // files currently open (include loops)
 	overflow bool
+	// maxLines bounds the logical lines (and the work) of one parse.
+	maxLines int
+	// work counts logical() calls; produced counts substituted bytes.
+	work, produced int
 	// includeCheck is the global include_check level (bit set).
 	includeCheck int
 }
@@ -80,7 +83,11 @@ func (p *preprocessor) readFile(name string, depth int, from Pos) bool {
 		p.diag(from, Error, "include nesting deeper than %d levels at %s", maxIncludeDepth, name)
 		return false
 	}
-	if p.seen[name] > 0 {
+	key := name
+	if a, err := filepath.Abs(name); err == nil {
+		key = a
+	}
+	if p.seen[key] > 0 {
 		p.diag(from, Error, "include loop: %s includes itself", name)
 		return false
 	}
@@ -88,29 +95,46 @@ func (p *preprocessor) readFile(name string, depth int, from Pos) bool {
 	if err != nil {
 		return false
 	}
-	p.seen[name]++
-	defer func() { p.seen[name]-- }()
+	p.seen[key]++
+	defer func() { p.seen[key]-- }()
 	p.files = append(p.files, name)
 	p.readData(name, data, depth)
 	return true
 }
 
 func (p *preprocessor) readData(name string, data []byte, depth int) {
+	if p.out == nil {
+		p.out = make([]line, 0, min(bytes.Count(data, []byte{'\n'})+1, p.maxLines))
+	}
 	dir := filepath.Dir(name)
-	sc := bufio.NewScanner(bytes.NewReader(data))
-	sc.Buffer(make([]byte, 0, 64*1024), maxLineBytes)
+	// One string for the whole file: lines and plain words are substrings.
+	rest := string(data)
 	n := 0
 	var cont strings.Builder // a multi-line $DEF= \ being collected
 	var contPos Pos
 	var contName string
 	collecting := false
-	for sc.Scan() {
+	for len(rest) > 0 {
+		var raw string
+		if i := strings.IndexByte(rest, '\n'); i >= 0 {
+			raw, rest = rest[:i], rest[i+1:]
+		} else {
+			raw, rest = rest, ""
+		}
 		n++
-		text := strings.TrimRight(sc.Text(), "\r")
+		if len(raw) > maxLineBytes {
+			p.diag(Pos{File: name, Line: n}, Error, "line longer than %d bytes - ignored", maxLineBytes)
+			continue
+		}
+		text := strings.TrimRight(raw, "\r")
 		pos := Pos{File: name, Line: n}
 		if collecting {
 			t := stripComment(text)
 			t = strings.TrimRight(t, " \t")
+			if strings.TrimSpace(t) == "" && strings.TrimSpace(text) != "" {
+				// a comment line inside a multi-line definition
+				continue
+			}
 			more := strings.HasSuffix(t, "\\")
 			if more {
 				t = strings.TrimSuffix(t, "\\")
@@ -132,10 +156,16 @@ func (p *preprocessor) readData(name string, data []byte, depth int) {
 		if trimmed == "" {
 			continue
 		}
-		// include is recognised before conditionals and parameters.
-		if kw, arg, ok := includeLine(trimmed); ok {
-			p.include(kw, arg, dir, pos, depth)
-			continue
+		if strings.HasPrefix(trimmed, "include") {
+			if f := strings.Fields(trimmed); f[0] == "include_check" {
+				p.setIncludeCheck(f[1:], pos)
+				continue
+			}
+			// include is recognised before conditionals and parameters.
+			if kw, arg, ok := includeLine(trimmed); ok {
+				p.include(kw, arg, dir, pos, depth)
+				continue
+			}
 		}
 		// A multi-line definition: $NAME= \ (nothing after the '=' but '\').
 		if nm, val, ok := definition(trimmed); ok && strings.HasSuffix(strings.TrimRight(val, " \t"), "\\") {
@@ -157,9 +187,6 @@ func (p *preprocessor) readData(name string, data []byte, depth int) {
 	if collecting {
 		p.vars[contName] = cont.String()
 		_ = contPos
-	}
-	if err := sc.Err(); err != nil {
-		p.diag(Pos{File: name, Line: n + 1}, Error, "reading: %v", err)
 	}
 }
 
@@ -237,11 +264,12 @@ func (p *preprocessor) include(kw, arg, dir string, pos Pos, depth int) {
 	}
 	sort.Strings(matches)
 	if len(matches) == 0 {
-		sev := Warning
-		if check != 0 {
-			sev = Error
+		switch {
+		case check&incMatch != 0 || (check&incWildcard != 0 && strings.ContainsAny(arg, "*?[")):
+			p.diag(pos, Error, "config files missing '%s'", arg)
+		case check == 0:
+			p.diag(pos, Warning, "config files missing '%s'", arg)
 		}
-		p.diag(pos, sev, "config files missing '%s'", arg)
 		return
 	}
 	for _, m := range matches {
@@ -250,6 +278,44 @@ func (p *preprocessor) include(kw, arg, dir string, pos Pos, depth int) {
 		}
 		if p.overflow {
 			return
+		}
+	}
+}
+
+// setIncludeCheck handles "include_check [+|-]opt ...": readable, match,
+// wildcard_match, brace_match, all (none means all).
+func (p *preprocessor) setIncludeCheck(opts []string, pos Pos) {
+	if len(opts) == 0 {
+		p.includeCheck = incReadable | incMatch | incWildcard | incBrace
+		return
+	}
+	for _, o := range opts {
+		set := true
+		if strings.HasPrefix(o, "-") {
+			set, o = false, o[1:]
+		} else {
+			o = strings.TrimPrefix(o, "+")
+		}
+		var bit int
+		switch o {
+		case "readable":
+			bit = incReadable
+		case "match":
+			bit = incMatch
+		case "wildcard_match":
+			bit = incWildcard
+		case "brace_match":
+			bit = incBrace
+		case "all":
+			bit = incReadable | incMatch | incWildcard | incBrace
+		default:
+			p.diag(pos, Error, "unknown include_check option '%s'", o)
+			continue
+		}
+		if set {
+			p.includeCheck |= bit
+		} else {
+			p.includeCheck &^= bit
 		}
 	}
 }
@@ -354,6 +420,12 @@ func (p *preprocessor) logical(s string, pos Pos, dir string, depth int) {
 		p.diag(pos, Error, "parameter expansion nested deeper than %d levels", maxExpandDepth)
 		return
 	}
+	p.work++
+	if p.work > 4*p.maxLines {
+		p.diag(pos, Error, "configuration expands to too much work (more than %d line expansions)", 4*p.maxLines)
+		p.overflow = true
+		return
+	}
 	s = strings.TrimSpace(s)
 	for strings.HasPrefix(s, "@") {
 		neg := strings.HasPrefix(s, "@^")
@@ -398,8 +470,8 @@ func (p *preprocessor) logical(s string, pos Pos, dir string, depth int) {
 	if len(words) == 0 {
 		return
 	}
-	if len(p.out) >= maxLines {
-		p.diag(pos, Error, "configuration expands to more than %d lines", maxLines)
+	if len(p.out) >= p.maxLines {
+		p.diag(pos, Error, "configuration expands to more than %d lines", p.maxLines)
 		p.overflow = true
 		return
 	}
@@ -459,6 +531,12 @@ func (p *preprocessor) substitute(s string, pos Pos, dir string, depth int) (str
 		b.WriteByte(c)
 	}
 	out := b.String()
+	p.produced += len(out)
+	if p.produced > maxTotalBytes {
+		p.diag(pos, Error, "configuration expands to more than %d bytes", maxTotalBytes)
+		p.overflow = true
+		return "", false
+	}
 	if len(out) > maxLineBytes {
 		p.diag(pos, Error, "line longer than %d bytes after substitution", maxLineBytes)
 		p.overflow = true
@@ -481,6 +559,9 @@ func (p *preprocessor) lookup(inner, dir string) (string, bool) {
 	}
 	switch f[0] {
 	case "_PWD":
+		if a, err := filepath.Abs(dir); err == nil {
+			return a, true
+		}
 		return dir, true
 	case "_INSTANCE":
 		return p.configID, true
@@ -583,8 +664,8 @@ func (p *preprocessor) repeat(s string, pos Pos, dir string, depth int) {
 			return
 		}
 		count := (stop-start)/step + 1
-		if count > maxLines || int64(len(p.out))+count > maxLines {
-			p.diag(pos, Error, "~SEQ expands to more than %d lines", maxLines)
+		if count > int64(p.maxLines) || int64(p.work)+count > 4*int64(p.maxLines) {
+			p.diag(pos, Error, "~SEQ expands to more than %d lines", p.maxLines)
 			p.overflow = true
 			return
 		}
@@ -723,6 +804,9 @@ func splitListItems(s string) ([]string, error) {
 // (and are removed), escapes are resolved inside quotes, and unquoted
 // braces are words of their own.
 func tokenize(s string) ([]word, error) {
+	if !strings.ContainsAny(s, "\"'\\") {
+		return tokenizePlain(s), nil
+	}
 	var words []word
 	var cur strings.Builder
 	inWord, quoted := false, false
@@ -769,6 +853,41 @@ func tokenize(s string) ([]word, error) {
 	}
 	flush()
 	return words, err
+}
+
+// tokenizePlain is tokenize for lines without quotes or backslashes: the
+// words are substrings of the line.
+func tokenizePlain(s string) []word {
+	n := 0
+	for i := 0; i < len(s); i++ {
+		if s[i] == '{' || s[i] == '}' || s[i] == ' ' {
+			n++
+		}
+	}
+	words := make([]word, 0, n+1)
+	start := -1
+	for i := 0; i < len(s); i++ {
+		switch c := s[i]; c {
+		case ' ', '\t', '\v', '\f', '{', '}':
+			if start >= 0 {
+				words = append(words, word{text: s[start:i]})
+				start = -1
+			}
+			if c == '{' {
+				words = append(words, word{text: "{"})
+			} else if c == '}' {
+				words = append(words, word{text: "}"})
+			}
+		default:
+			if start < 0 {
+				start = i
+			}
+		}
+	}
+	if start >= 0 {
+		words = append(words, word{text: s[start:]})
+	}
+	return words
 }
 
 // unescape reads one escape sequence after a backslash; it returns the
@@ -821,5 +940,3 @@ func unescape(s string) (int, string) {
 func isHex(c byte) bool {
 	return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f') || (c >= 'A' && c <= 'F')
 }
-
-var _ fs.FS = nil

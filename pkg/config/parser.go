@@ -28,30 +28,36 @@ func (s stmt) args() []string { return s.words[1:] }
 // flatten turns preprocessed lines into statements.
 func flatten(lines []line) []stmt {
 	out := make([]stmt, 0, len(lines)+len(lines)/4)
+	total := 0
 	for _, l := range lines {
-		var cur []string
+		total += len(l.words)
+	}
+	// All statements' words share one backing array (capacity is exact, so
+	// it never moves); each statement gets a full slice expression.
+	backing := make([]string, 0, total)
+	for _, l := range lines {
+		start := len(backing)
+		emit := func(open bool) {
+			if len(backing) > start {
+				w := backing[start:len(backing):len(backing)]
+				out = append(out, stmt{pos: l.pos, words: w, open: open})
+			} else if open {
+				out = append(out, stmt{pos: l.pos, bareOpen: true})
+			}
+			start = len(backing)
+		}
 		for _, w := range l.words {
 			switch {
 			case w.isOpen():
-				if len(cur) == 0 {
-					out = append(out, stmt{pos: l.pos, bareOpen: true})
-				} else {
-					out = append(out, stmt{pos: l.pos, words: cur, open: true})
-				}
-				cur = nil
+				emit(true)
 			case w.isClose():
-				if len(cur) > 0 {
-					out = append(out, stmt{pos: l.pos, words: cur})
-					cur = nil
-				}
+				emit(false)
 				out = append(out, stmt{pos: l.pos, close: true})
 			default:
-				cur = append(cur, w.text)
+				backing = append(backing, w.text)
 			}
 		}
-		if len(cur) > 0 {
-			out = append(out, stmt{pos: l.pos, words: cur})
-		}
+		emit(false)
 	}
 	return out
 }
@@ -65,6 +71,16 @@ type parser struct {
 	cfg   *Config
 	opts  Options
 	depth int
+	// scriptUserSet/Bad: global script_user given / not resolvable.
+	scriptUserSet, scriptUserBad bool
+	// defaultUserWarned: "unable to set default user" was reported.
+	defaultUserWarned bool
+	// lastClose is the position of the "}" that ended the last block.
+	lastClose Pos
+	// unbalanced counts blocks left open at the end of the input.
+	unbalanced int
+	// stopped is set when a fatal error ended reading.
+	stopped bool
 	// instStates parallels cfg.Instances.
 	instStates []*instanceState
 }
@@ -84,6 +100,16 @@ func (p *parser) errorf(pos Pos, format string, args ...any) {
 
 func (p *parser) warnf(pos Pos, format string, args ...any) {
 	p.diags = append(p.diags, Diagnostic{Pos: pos, Severity: Warning, Message: fmt.Sprintf(format, args...)})
+}
+
+// lateErrorf reports a validation error found after parsing (see Diagnostic.Late).
+func (p *parser) lateErrorf(pos Pos, format string, args ...any) {
+	p.diags = append(p.diags, Diagnostic{Pos: pos, Severity: Error, Message: fmt.Sprintf(format, args...), Late: true})
+}
+
+// lateWarnf reports a validation warning found after parsing.
+func (p *parser) lateWarnf(pos Pos, format string, args ...any) {
+	p.diags = append(p.diags, Diagnostic{Pos: pos, Severity: Warning, Message: fmt.Sprintf(format, args...), Late: true})
 }
 
 func (p *parser) next() (stmt, bool) {
@@ -128,8 +154,8 @@ func (p *parser) body(t table, top bool) {
 	for {
 		s, ok := p.next()
 		if !ok {
-			if !top {
-				p.errorf(p.lastPos(), "missing '}' at end of file")
+			if !top && !p.stopped {
+				p.unbalanced++
 			}
 			return
 		}
@@ -138,6 +164,7 @@ func (p *parser) body(t table, top bool) {
 				p.errorf(s.pos, "unknown keyword '}'")
 				continue
 			}
+			p.lastClose = s.pos
 			return
 		}
 		if s.bareOpen {
@@ -181,15 +208,32 @@ func (p *parser) skipBlock() {
 	}
 }
 
+// enterList is enter for blocks of values (addresses, names...): keepalived
+// does not check the brace there and takes the line after the keyword as
+// the block's opening line whatever it holds.
+func (p *parser) enterList(s stmt) bool {
+	if s.open {
+		return true
+	}
+	if p.i < len(p.st) {
+		p.i++
+		return true
+	}
+	return false
+}
+
 // list reads a block whose lines are entries rather than keywords.
 func (p *parser) list(fn func(s stmt)) {
 	for {
 		s, ok := p.next()
 		if !ok {
-			p.errorf(p.lastPos(), "missing '}' at end of file")
+			if !p.stopped {
+				p.unbalanced++
+			}
 			return
 		}
 		if s.close {
+			p.lastClose = s.pos
 			return
 		}
 		if s.bareOpen {
@@ -222,7 +266,10 @@ func (p *parser) lastPos() Pos {
 // need checks that s has at least n arguments.
 func (p *parser) need(s stmt, n int) bool {
 	if len(s.words)-1 < n {
-		p.errorf(s.pos, "configuration line starting '%s' is missing a parameter after keyword '%s' at word position %d", s.kw(), s.words[len(s.words)-1], len(s.words)+1)
+		// keepalived stops reading the configuration here.
+		p.errorf(s.pos, "configuration line starting '%s' is missing a parameter after keyword '%s' at word position %d; configuration reading stopped", s.kw(), s.words[len(s.words)-1], len(s.words)+1)
+		p.i = len(p.st)
+		p.stopped = true
 		return false
 	}
 	return true
@@ -334,6 +381,28 @@ func (p *parser) script(s stmt) *Script {
 	return sc
 }
 
+// scriptLine builds a Script from every argument of s joined: for keywords
+// (script, misc_path) where the whole rest of the line is the command.
+func (p *parser) scriptLine(s stmt) *Script {
+	if !p.need(s, 1) {
+		return nil
+	}
+	cmd := s.words[1]
+	args := splitCommand(cmd)
+	if len(s.words) > 2 {
+		cmd = strings.Join(s.words[1:], " ")
+		args = nil
+		for _, w := range s.words[1:] {
+			args = append(args, splitCommand(w)...)
+		}
+	}
+	if len(args) == 0 {
+		p.errorf(s.pos, "empty script for %s", s.kw())
+		return nil
+	}
+	return &Script{Pos: s.pos, Cmd: cmd, Args: args}
+}
+
 // splitCommand splits a script string on unquoted whitespace; single
 // quotes group (keepalived's convention for parameters with spaces).
 func splitCommand(s string) []string {
@@ -385,6 +454,9 @@ type Options struct {
 	HostChecks bool
 	// InterfaceExists overrides the interface lookup used by HostChecks.
 	InterfaceExists func(name string) bool
+	// MaxLines bounds the logical lines the preprocessor may produce
+	// (include, $VAR and ~SEQ expansion); 0 means 2,000,000.
+	MaxLines int
 }
 
 // DefaultConfigID returns keepalived's default config-id: the host name up
@@ -442,7 +514,10 @@ func parse(name, abs string, data []byte, opts Options) (*Config, Diagnostics, e
 		opts.ConfigID = DefaultConfigID()
 	}
 	var diags Diagnostics
-	pp := &preprocessor{fs: opts.FS, configID: opts.ConfigID, diags: &diags, vars: map[string]string{}, seen: map[string]int{}}
+	pp := &preprocessor{fs: opts.FS, configID: opts.ConfigID, diags: &diags, vars: map[string]string{}, seen: map[string]int{}, maxLines: opts.MaxLines}
+	if pp.maxLines <= 0 {
+		pp.maxLines = maxLines
+	}
 	pp.seen[abs] = 1
 	pp.files = append(pp.files, name)
 	pp.readData(name, data, 0)
@@ -454,6 +529,9 @@ func parse(name, abs string, data []byte, opts Options) (*Config, Diagnostics, e
 	cfg.Files = pp.files
 	p.cfg = cfg
 	p.body(topTable(), true)
+	if p.unbalanced > 0 {
+		p.lateErrorf(p.lastPos(), "there are %d missing '}'s or extra '{'s", p.unbalanced)
+	}
 	p.finish()
 	sortDiags(p.diags)
 	return cfg, p.diags, p.diags.Err()
@@ -506,13 +584,12 @@ func topTable() table {
 		"interface_up_down_delays": {fn: (*parser).interfaceDelays, block: true},
 		"track_group":              {fn: (*parser).trackGroup, block: true},
 		"static_ipaddress":         {fn: func(p *parser, s stmt) { p.cfg.StaticAddresses = append(p.cfg.StaticAddresses, p.addressBlock(s)...) }, block: true},
-		"static_routes":            {fn: func(p *parser, s stmt) { p.cfg.StaticRoutes = append(p.cfg.StaticRoutes, p.routeBlock(s)...) }, block: true},
+		"static_routes":            {fn: func(p *parser, s stmt) { p.cfg.StaticRoutes = append(p.cfg.StaticRoutes, p.routeBlock(s, false)...) }, block: true},
 		"static_rules":             {fn: func(p *parser, s stmt) { p.cfg.StaticRules = append(p.cfg.StaticRules, p.ruleBlock(s)...) }, block: true},
 		"vrrp_script":              {fn: (*parser).vrrpScript, block: true},
 		"track_file":               {fn: (*parser).trackFile, block: true},
 		"vrrp_track_file":          {fn: (*parser).trackFile, block: true},
 		"vrrp_track_process":       {fn: (*parser).trackProcess, block: true},
-		"track_process":            {fn: (*parser).trackProcess, block: true},
 		"bfd_instance":             {fn: (*parser).bfdInstance, block: true},
 		"vrrp_sync_group":          {fn: (*parser).syncGroup, block: true},
 		"garp_group":               {fn: (*parser).garpGroup, block: true},
@@ -521,6 +598,7 @@ func topTable() table {
 		"virtual_server_group":     {fn: (*parser).vsGroup, block: true},
 		"virtual_server":           {fn: (*parser).virtualServer, block: true},
 		"include_check":            {fn: func(p *parser, s stmt) {}},
+		"namespace_with_ipsets":    {fn: func(p *parser, s stmt) { p.keepGlobal(s) }},
 	}
 }
 
@@ -538,7 +616,7 @@ func (p *parser) name(s stmt) (string, bool) {
 }
 
 func (p *parser) linkbeatInterfaces(s stmt) {
-	if !p.enter(s) {
+	if !p.enterList(s) {
 		return
 	}
 	p.list(func(e stmt) {
@@ -556,7 +634,7 @@ func (p *parser) linkbeatInterfaces(s stmt) {
 }
 
 func (p *parser) interfaceDelays(s stmt) {
-	if !p.enter(s) {
+	if !p.enterList(s) {
 		return
 	}
 	p.list(func(e stmt) {
@@ -587,7 +665,7 @@ func (p *parser) trackGroup(s stmt) {
 	tg := &TrackGroup{Pos: s.pos, Name: nm}
 	p.body(table{
 		"group": {fn: func(p *parser, g stmt) {
-			if !p.enter(g) {
+			if !p.enterList(g) {
 				return
 			}
 			p.list(func(e stmt) { tg.Instances = append(tg.Instances, e.words...) })
@@ -629,12 +707,23 @@ func (p *parser) garpGroup(s stmt) {
 	p.body(table{
 		"garp_interval": {fn: func(p *parser, s stmt) { g.Interval, _ = p.secArg(s, 0, 1) }},
 		"gna_interval":  {fn: func(p *parser, s stmt) { g.GnaInterval, _ = p.secArg(s, 0, 1) }},
-		"interface":     {fn: func(p *parser, s stmt) { g.Interface, _ = p.str(s) }},
+		"interface": {fn: func(p *parser, s stmt) {
+			g.Interface, _ = p.str(s)
+			if g.Interface != "" && p.hostIfChecks() && !p.interfaceExists(g.Interface) {
+				p.errorf(s.pos, "interface %s specified for garp_group doesn't exist", g.Interface)
+			}
+		}},
 		"interfaces": {fn: func(p *parser, s stmt) {
-			if !p.enter(s) {
+			if !p.enterList(s) {
 				return
 			}
 			p.list(func(e stmt) { g.Interfaces = append(g.Interfaces, e.words...) })
+			// keepalived checks the names when the list closes.
+			for _, n := range g.Interfaces {
+				if p.hostIfChecks() && !p.interfaceExists(n) {
+					p.errorf(p.lastClose, "interface %s specified for garp_group doesn't exist", n)
+				}
+			}
 		}, block: true},
 	}, false)
 	p.cfg.GarpGroups = append(p.cfg.GarpGroups, g)

@@ -25,7 +25,7 @@ func (p *parser) instanceDefaults(v *VRRPInstance, st *instanceState) {
 		}
 	}
 	if v.VRID == 0 {
-		p.errorf(v.Pos, "(%s) the virtual router id must be set", v.Name)
+		p.lateErrorf(v.Pos, "(%s) the virtual router id must be set", v.Name)
 	}
 	// Family from the first VIP, otherwise from the source / peers.
 	v.Family = "inet"
@@ -50,17 +50,17 @@ func (p *parser) instanceDefaults(v *VRRPInstance, st *instanceState) {
 	kept := v.VIPs[:0]
 	for _, a := range v.VIPs {
 		if (a.Prefix.Addr().Is6()) != (v.Family == "inet6") {
-			p.errorf(a.Pos, "(%s) address family must match VRRP instance - ignoring %s", v.Name, a.Prefix)
+			p.lateErrorf(a.Pos, "(%s) address family must match VRRP instance - ignoring %s", v.Name, a.Prefix)
 			continue
 		}
 		kept = append(kept, a)
 	}
 	v.VIPs = kept
 	if len(v.VIPs) == 0 && len(v.ExcludedVIPs) == 0 && !v.NoVirtualIPAddress {
-		p.warnf(v.Pos, "(%s) no VIP specified; at least one is sensible", v.Name)
+		p.lateErrorf(v.Pos, "(%s) no VIP specified; at least one is sensible", v.Name)
 	}
 	if len(v.VIPs) > 255 {
-		p.errorf(v.VIPs[255].Pos, "(%s) more than 255 VIPs; use virtual_ipaddress_excluded", v.Name)
+		p.lateErrorf(v.VIPs[255].Pos, "(%s) more than 255 VIPs; use virtual_ipaddress_excluded", v.Name)
 	}
 	// Version.
 	if !st.versionSet {
@@ -68,7 +68,7 @@ func (p *parser) instanceDefaults(v *VRRPInstance, st *instanceState) {
 	}
 	if v.Family == "inet6" && v.Version == 2 {
 		if st.versionSet {
-			p.errorf(v.Pos, "(%s) cannot use IPv6 with VRRP version 2; setting version 3", v.Name)
+			p.lateErrorf(v.Pos, "(%s) cannot use IPv6 with VRRP version 2; setting version 3", v.Name)
 		}
 		v.Version = 3
 	}
@@ -82,7 +82,7 @@ func (p *parser) instanceDefaults(v *VRRPInstance, st *instanceState) {
 			secs = 1
 		}
 		if st.advertSet && float64(v.AdvertInt) != secs*1e9 {
-			p.errorf(st.advertPos, "(%s) VRRPv2 advert_int %s must be an integer - rounding to %g", v.Name, st.advertRaw, secs)
+			p.lateErrorf(st.advertPos, "(%s) VRRPv2 advertisement interval %ss must be an integer - rounding to %g", v.Name, st.advertRaw, secs)
 		}
 		v.AdvertInt = Duration(time.Duration(secs) * time.Second)
 	} else {
@@ -91,7 +91,7 @@ func (p *parser) instanceDefaults(v *VRRPInstance, st *instanceState) {
 			cs = 1
 		}
 		if cs > 4095 {
-			p.errorf(st.advertPos, "(%s) VRRPv3 advert_int %s is greater than 40.95 - setting to 40.95", v.Name, st.advertRaw)
+			p.lateErrorf(st.advertPos, "(%s) VRRPv3 advertisement interval %ss is out of range; must be less than 40.96s - setting to 40.95s", v.Name, st.advertRaw)
 			cs = 4095
 		}
 		v.AdvertInt = Duration(time.Duration(cs) * 10 * time.Millisecond)
@@ -101,20 +101,20 @@ func (p *parser) instanceDefaults(v *VRRPInstance, st *instanceState) {
 	}
 	// Preemption rules.
 	if v.Nopreempt && v.State == StateMaster {
-		p.errorf(st.nopreemptPos, "(%s) warning - nopreempt will not work with initial state MASTER - clearing", v.Name)
+		p.lateErrorf(st.nopreemptPos, "(%s) warning - nopreempt will not work with initial state MASTER - clearing", v.Name)
 		v.Nopreempt = false
 	}
 	if v.Nopreempt && v.Priority == 255 {
-		p.errorf(st.nopreemptPos, "(%s) nopreempt is incompatible with priority 255 - clearing", v.Name)
+		p.lateErrorf(st.nopreemptPos, "(%s) nopreempt is incompatible with priority 255 - clearing", v.Name)
 		v.Nopreempt = false
 	}
 	if st.preemptDelaySet && v.PreemptDelay > 0 {
 		switch {
 		case v.State == StateMaster:
-			p.errorf(st.preemptDelayPos, "(%s) warning - preempt_delay will not work with initial state MASTER - clearing", v.Name)
+			p.lateErrorf(st.preemptDelayPos, "(%s) warning - preempt_delay will not work with initial state MASTER - clearing", v.Name)
 			v.PreemptDelay = 0
 		case v.Nopreempt:
-			p.errorf(st.preemptDelayPos, "(%s) preempt_delay is incompatible with nopreempt - clearing", v.Name)
+			p.lateErrorf(st.preemptDelayPos, "(%s) preempt_delay is incompatible with nopreempt - clearing", v.Name)
 			v.PreemptDelay = 0
 		}
 	}
@@ -145,32 +145,39 @@ func (p *parser) instanceDefaults(v *VRRPInstance, st *instanceState) {
 	}
 	if strict {
 		if v.Authentication != nil {
-			p.errorf(st.authPos, "(%s) strict mode does not support authentication. Ignoring.", v.Name)
+			p.lateErrorf(st.authPos, "(%s) strict mode does not support authentication. Ignoring.", v.Name)
 			v.Authentication = nil
 		}
 		if len(v.UnicastPeers) > 0 {
-			p.errorf(st.peerPos, "(%s) strict mode does not support unicast peers", v.Name)
+			p.lateErrorf(st.peerPos, "(%s) strict mode does not support unicast peers", v.Name)
 		}
 		if v.PreemptDelay > 0 {
-			p.errorf(st.preemptDelayPos, "(%s) strict mode does not support preempt_delay. Disabling.", v.Name)
+			p.lateErrorf(st.preemptDelayPos, "(%s) strict mode does not support preempt_delay. Disabling.", v.Name)
 			v.PreemptDelay = 0
 		}
+	}
+	if a := v.Authentication; a != nil && a.Pass == "" {
+		p.lateWarnf(st.authPos, "(%s) authentication specified but no password given - ignoring", v.Name)
+		v.Authentication = nil
 	}
 	if v.Authentication != nil {
 		switch {
 		case v.Version == 3:
-			p.errorf(st.authPos, "(%s) authentication is not supported with VRRPv3 - ignoring", v.Name)
+			p.lateErrorf(st.authPos, "(%s) authentication is not supported with VRRPv3 - ignoring", v.Name)
 			v.Authentication = nil
 		case v.Authentication.Type == "AH" && v.Family == "inet6":
-			p.errorf(st.authPos, "(%s) AH authentication is not supported with IPv6 - ignoring", v.Name)
+			p.lateErrorf(st.authPos, "(%s) AH authentication is not supported with IPv6 - ignoring", v.Name)
 			v.Authentication = nil
 		case v.Authentication.Type == "AH" && v.State == StateMaster:
-			p.errorf(v.Pos, "(%s) initial state master is incompatible with AH authentication - clearing", v.Name)
+			p.lateErrorf(v.Pos, "(%s) initial state master is incompatible with AH authentication - clearing", v.Name)
 			v.State = StateBackup
 		}
 	}
+	if v.UnicastSrcIP.IsValid() && len(v.UnicastPeers) == 0 {
+		p.lateErrorf(v.Pos, "(%s) a unicast keyword has been specified without any unicast peers; defaulting to multicast (deprecated - please update your configuration)", v.Name)
+	}
 	if v.UnicastTTL != 0 && len(v.UnicastPeers) == 0 {
-		p.errorf(st.ttlPos, "(%s) unicast_ttl specified without unicast peers - ignoring", v.Name)
+		p.errorf(st.closePos, "(%s) cannot use unicast_ttl without unicast peers - resetting", v.Name)
 		v.UnicastTTL = 0
 	}
 	for _, up := range v.UnicastPeers {
@@ -178,7 +185,7 @@ func (p *parser) instanceDefaults(v *VRRPInstance, st *instanceState) {
 			v.CheckUnicastSrc = true
 		}
 		if up.Addr.Is6() != (v.Family == "inet6") {
-			p.errorf(up.Pos, "(%s) unicast peer %s address family does not match the instance", v.Name, up.Addr)
+			p.lateErrorf(up.Pos, "(%s) unicast peer %s address family does not match the instance", v.Name, up.Addr)
 		}
 	}
 	// GARP settings inherit the globals.
@@ -230,18 +237,16 @@ func (p *parser) instanceDefaults(v *VRRPInstance, st *instanceState) {
 	kt := v.TrackInterfaces[:0]
 	for _, ti := range v.TrackInterfaces {
 		if ti.Name == v.Interface && v.Interface != "" {
-			p.errorf(ti.Pos, "(%s) ignoring track_interface %s since own interface", v.Name, ti.Name)
+			p.lateErrorf(ti.Pos, "(%s) ignoring track_interface %s since own interface", v.Name, ti.Name)
 			continue
 		}
 		kt = append(kt, ti)
 	}
 	v.TrackInterfaces = kt
+	// keepalived 2.2.7 refuses an instance without an interface (even with
+	// default_interface set) unless it is unicast with a source address.
 	if v.Interface == "" && !(v.UnicastSrcIP.IsValid() && len(v.UnicastPeers) > 0) && v.VRF == "" {
-		if g.DefaultInterface != "" {
-			v.Interface = g.DefaultInterface
-		} else {
-			v.Interface = "eth0"
-		}
+		p.lateErrorf(v.Pos, "(%s) unknown interface!", v.Name)
 	}
 }
 
@@ -250,24 +255,39 @@ func (p *parser) instanceDefaults(v *VRRPInstance, st *instanceState) {
 func (p *parser) vsDefaults(vs *VirtualServer, st *lvsState, rss []*rsState) {
 	if !st.lbAlgoSet {
 		vs.LBAlgo = "wlc"
+		p.lateErrorf(vs.Pos, "virtual server %s: no scheduler set, setting default 'wlc'", vsName(vs))
 	}
 	if !st.lbKindSet {
 		vs.LBKind = "NAT"
-		p.errorf(vs.Pos, "virtual server %s: no forwarding method set, setting default NAT", vsName(vs))
+		p.lateErrorf(vs.Pos, "virtual server %s: no forwarding method set, setting default NAT", vsName(vs))
 	}
 	if vs.Kind == "fwmark" {
 		if st.protoSet {
-			p.errorf(vs.Pos, "virtual server FWM %d: protocol specified for fwmark - protocol will be ignored", vs.Fwmark)
+			p.lateErrorf(vs.Pos, "virtual server FWM %d: protocol specified for fwmark - protocol will be ignored", vs.Fwmark)
 		}
 		vs.Protocol = ""
 	} else if !st.protoSet {
-		vs.Protocol = "TCP"
+		vs.Protocol = "UDP"
+		p.lateErrorf(vs.Pos, "virtual server %s: no protocol set - defaulting to UDP", vsName(vs))
 	}
-	if vs.Kind == "ip" && vs.Port == 0 && vs.PersistenceTimeout == 0 {
+	zeroPort := vs.Kind == "ip" && vs.Port == 0
+	if vs.Kind == "group" {
+		for _, g := range p.cfg.VirtualServerGroups {
+			if g.Name == vs.Group {
+				for _, e := range g.Entries {
+					if e.Fwmark == 0 && e.Port == 0 {
+						zeroPort = true
+					}
+				}
+			}
+		}
+	}
+	if zeroPort && vs.PersistenceTimeout == 0 {
+		p.lateErrorf(vs.Pos, "virtual server %s: zero port only valid for persistent services - setting persistence_timeout 360", vsName(vs))
 		vs.PersistenceTimeout = Seconds(360)
 	}
 	if vs.OPS && vs.Protocol != "UDP" {
-		p.errorf(vs.Pos, "virtual server %s: ops is only valid for UDP - ignoring", vsName(vs))
+		p.lateErrorf(vs.Pos, "virtual server %s: ops is only valid for UDP - ignoring", vsName(vs))
 		vs.OPS = false
 	}
 	// Real servers: inherit and default.
@@ -277,7 +297,7 @@ func (p *parser) vsDefaults(vs *VirtualServer, st *lvsState, rss []*rsState) {
 	for i, rs := range vs.RealServers {
 		key := rs.Address.String() + ":" + itoa(int(rs.Port))
 		if seen[key] {
-			p.errorf(rs.Pos, "VS %s: real server %s is duplicated - removing second rs", vsName(vs), key)
+			p.lateErrorf(rs.Pos, "VS %s: real server %s is duplicated - removing second rs", vsName(vs), key)
 			continue
 		}
 		seen[key] = true
@@ -293,7 +313,7 @@ func (p *parser) vsDefaults(vs *VirtualServer, st *lvsState, rss []*rsState) {
 			rs.Port = vs.Port
 		}
 		if vs.LBKind == "DR" && vs.Kind == "ip" && rs.Port != vs.Port && vs.Port != 0 {
-			p.errorf(rs.Pos, "virtual server %s and real server port %d don't match - resetting", vsName(vs), rs.Port)
+			p.lateErrorf(rs.Pos, "virtual server %s and real server port %d don't match - resetting", vsName(vs), rs.Port)
 			rs.Port = vs.Port
 		}
 		if rs.LVSMethod == "" {
@@ -318,8 +338,13 @@ func (p *parser) vsDefaults(vs *VirtualServer, st *lvsState, rss []*rsState) {
 		}
 	}
 	if vs.Quorum > total && len(vs.RealServers) > 0 {
-		p.warnf(vs.Pos, "quorum %d for %s exceeds total weight of real servers %d, reducing quorum to %d", vs.Quorum, vsName(vs), total, total)
+		p.lateWarnf(vs.Pos, "quorum %d for %s exceeds total weight of real servers %d, reducing quorum to %d", vs.Quorum, vsName(vs), total, total)
 		vs.Quorum = total
+	}
+	if vs.Hysteresis >= vs.Quorum && (vs.Hysteresis > 0 || len(vs.RealServers) > 0) {
+		h := max(vs.Quorum-1, 0)
+		p.lateErrorf(vs.Pos, "virtual server %s: hysteresis %d >= quorum %d; setting hysteresis to %d", vsName(vs), vs.Hysteresis, vs.Quorum, h)
+		vs.Hysteresis = h
 	}
 }
 
@@ -450,6 +475,75 @@ func lower(s string) string {
 	return string(b)
 }
 
+// trackerWeightRules applies keepalived's rules on tracker weights: an
+// address owner (priority 255) never changes priority, so weighted trackers
+// are dropped from it; members of a sync group ignore weights unless the
+// group sets sync_group_tracking_weight.
+func (p *parser) trackerWeightRules() {
+	c := p.cfg
+	weights := map[string]map[string]int{"script": {}, "file": {}, "process": {}, "bfd": {}}
+	for _, s := range c.Scripts {
+		weights["script"][s.Name] = s.Weight
+	}
+	for _, f := range c.TrackFiles {
+		weights["file"][f.Name] = f.Weight
+	}
+	for _, t := range c.TrackProcesses {
+		weights["process"][t.Name] = t.Weight
+	}
+	for _, b := range c.BFDInstances {
+		weights["bfd"][b.Name] = b.Weight
+	}
+	groups := map[string]*SyncGroup{}
+	for _, g := range c.SyncGroups {
+		groups[g.Name] = g
+	}
+	for _, v := range c.Instances {
+		owner := v.Priority == 255
+		g := groups[v.SyncGroup]
+		inGroup := g != nil && !g.SyncGroupTrackingWeight
+		if !owner && !inGroup {
+			continue
+		}
+		why := "address owner"
+		if !owner {
+			why = "SYNC group"
+		}
+		kept := v.TrackInterfaces[:0]
+		for _, ti := range v.TrackInterfaces {
+			if ti.Weight != 0 {
+				if owner {
+					p.lateErrorf(ti.Pos, "(%s) ignoring %s tracked interface due to address owner", v.Name, ti.Name)
+					continue
+				}
+				p.lateErrorf(ti.Pos, "(%s) ignoring %s tracked interface weight due to SYNC group", v.Name, ti.Name)
+				ti.Weight = 0
+			}
+			kept = append(kept, ti)
+		}
+		v.TrackInterfaces = kept
+		filter := func(kind string, refs []TrackRef) []TrackRef {
+			out := refs[:0]
+			for _, r := range refs {
+				w := weights[kind][r.Name]
+				if r.Weight != nil {
+					w = *r.Weight
+				}
+				if w != 0 {
+					p.lateErrorf(r.Pos, "(%s) ignoring tracked %s %s with weights due to %s", v.Name, kind, r.Name, why)
+					continue
+				}
+				out = append(out, r)
+			}
+			return out
+		}
+		v.TrackScripts = filter("script", v.TrackScripts)
+		v.TrackFiles = filter("file", v.TrackFiles)
+		v.TrackProcesses = filter("process", v.TrackProcesses)
+		v.TrackBFDs = filter("bfd", v.TrackBFDs)
+	}
+}
+
 // finish resolves references between blocks once everything is read.
 func (p *parser) finish() {
 	c := p.cfg
@@ -473,36 +567,38 @@ func (p *parser) finish() {
 	for _, b := range c.BFDInstances {
 		bfds[b.Name] = true
 	}
-	checkRefs := func(owner string, t *Tracking) {
-		t.TrackScripts = filterRefs(p, owner, "track script", t.TrackScripts, func(n string) bool { return scripts[n] != nil })
-		t.TrackFiles = filterRefs(p, owner, "track file", t.TrackFiles, func(n string) bool { return files[n] })
-		t.TrackProcesses = filterRefs(p, owner, "track process", t.TrackProcesses, func(n string) bool { return procs[n] })
-		t.TrackBFDs = filterRefs(p, owner, "track bfd", t.TrackBFDs, func(n string) bool { return bfds[n] })
-	}
-	for _, v := range c.Instances {
-		checkRefs(v.Name, &v.Tracking)
-	}
 	for _, g := range c.SyncGroups {
-		checkRefs(g.Name, &g.Tracking)
 		kept := g.Instances[:0]
 		for _, n := range g.Instances {
 			v, ok := insts[n]
 			if !ok {
-				p.errorf(g.Pos, "virtual router %s specified in sync group %s doesn't exist - ignoring", n, g.Name)
+				p.lateErrorf(g.Pos, "virtual router %s specified in sync group %s doesn't exist - ignoring", n, g.Name)
 				continue
 			}
 			if v.SyncGroup != "" {
-				p.errorf(g.Pos, "vrrp instance %s cannot be in more than one sync group - ignoring in %s", n, g.Name)
+				p.lateErrorf(g.Pos, "vrrp instance %s cannot be in more than one sync group - ignoring in %s", n, g.Name)
 				continue
 			}
 			v.SyncGroup = g.Name
+			for _, gt := range g.TrackInterfaces {
+				tracked := gt.Name == v.Interface
+				for _, ti := range v.TrackInterfaces {
+					tracked = tracked || ti.Name == gt.Name
+				}
+				if tracked {
+					p.lateErrorf(gt.Pos, "(%s) track_interface %s is configured on VRRP instance and sync group; remove vrrp instance or sync group config", v.Name, gt.Name)
+				}
+			}
 			kept = append(kept, n)
 		}
 		g.Instances = kept
 		if len(kept) == 0 {
-			p.errorf(g.Pos, "sync group %s, no matching virtual router found in group declaration - removing", g.Name)
+			p.lateErrorf(g.Pos, "sync group %s, no matching virtual router found in group declaration - removing", g.Name)
+		} else if len(kept) == 1 {
+			p.lateErrorf(g.Pos, "sync group %s has only 1 virtual router(s) - this probably isn't what you want", g.Name)
 		}
 	}
+	p.trackerWeightRules()
 	// Duplicate (interface, family, vrid) among multicast instances.
 	type key struct {
 		ifc    string
@@ -516,7 +612,7 @@ func (p *parser) finish() {
 		}
 		k := key{v.Interface, v.Family, v.VRID}
 		if o, ok := seen[k]; ok {
-			p.errorf(v.Pos, "(%s) VRID %d is already used by %s on interface %s", v.Name, v.VRID, o, v.Interface)
+			p.lateErrorf(v.Pos, "%s and %s both use VRID %d with %s on interface %s", o, v.Name, v.VRID, map[string]string{"inet": "IPv4", "inet6": "IPv6"}[v.Family], v.Interface)
 			continue
 		}
 		seen[k] = v.Name
@@ -527,15 +623,15 @@ func (p *parser) finish() {
 	}
 	for _, vs := range c.VirtualServers {
 		if vs.Kind == "group" && !groups[vs.Group] {
-			p.errorf(vs.Pos, "virtual server group %s does not exist", vs.Group)
+			p.lateErrorf(vs.Pos, "virtual server group %s does not exist", vs.Group)
 		}
 		for _, rs := range vs.RealServers {
 			for _, ch := range rs.Checkers {
 				if ch.File != nil && !files[ch.File.TrackFile] {
-					p.errorf(ch.Pos, "FILE_CHECK: track_file %s not found", ch.File.TrackFile)
+					p.lateErrorf(ch.Pos, "FILE_CHECK: track_file %s not found", ch.File.TrackFile)
 				}
 				if ch.BFD != nil && !bfds[ch.BFD.Name] {
-					p.errorf(ch.Pos, "BFD_CHECK: bfd_instance %s not found", ch.BFD.Name)
+					p.lateErrorf(ch.Pos, "BFD_CHECK: bfd_instance %s not found", ch.BFD.Name)
 				}
 			}
 		}
@@ -546,16 +642,4 @@ func (p *parser) finish() {
 	if p.opts.HostChecks {
 		p.hostChecks()
 	}
-}
-
-func filterRefs(p *parser, owner, what string, refs []TrackRef, exists func(string) bool) []TrackRef {
-	kept := refs[:0]
-	for _, r := range refs {
-		if !exists(r.Name) {
-			p.errorf(r.Pos, "(%s) %s %s not found, ignoring...", owner, what, r.Name)
-			continue
-		}
-		kept = append(kept, r)
-	}
-	return kept
 }

@@ -12,8 +12,9 @@ func (p *parser) vrrpScript(s stmt) {
 	}
 	v := &VRRPScript{Pos: s.pos, Name: nm, Interval: Seconds(1), Rise: 1, Fall: 1}
 	timeoutSet := false
+	var userPos Pos
 	p.body(table{
-		"script": {fn: func(p *parser, s stmt) { v.Script = p.script(s) }},
+		"script": {fn: func(p *parser, s stmt) { v.Script = p.scriptLine(s) }},
 		"interval": {fn: func(p *parser, s stmt) {
 			// 2.2.7 accepts whole seconds only.
 			if n, ok := p.intArg(s, 1, 1<<31/1000000); ok {
@@ -54,15 +55,20 @@ func (p *parser) vrrpScript(s stmt) {
 				if len(s.words) > 2 {
 					v.Group = s.words[2]
 				}
+				userPos = s.pos
 			}
 		}},
 		"init_fail": {fn: func(p *parser, s stmt) { v.InitFail = true }},
 	}, false)
+	closePos := p.lastClose
 	if !timeoutSet {
 		v.Timeout = v.Interval
 	}
 	if v.Script == nil {
-		p.errorf(s.pos, "vrrp_script %s: no script specified - ignoring", nm)
+		p.errorf(closePos, "no script set for vrrp_script %s - removing", nm)
+		return
+	}
+	if p.opts.HostChecks && !p.scriptUserOK(v, userPos, closePos) {
 		return
 	}
 	if nm != "" {
@@ -116,6 +122,10 @@ func (p *parser) trackProcess(s stmt) {
 	t := &TrackProcess{Pos: s.pos, Name: nm, Quorum: 1, Weight: 0}
 	p.body(table{
 		"process": {fn: func(p *parser, s stmt) {
+			if t.Process != "" && len(s.words) > 1 {
+				p.errorf(s.pos, "process already set for track process %s - ignoring %s", nm, s.words[1])
+				return
+			}
 			if p.need(s, 1) {
 				t.Process = s.words[1]
 				t.Args = append([]string(nil), s.words[2:]...)
@@ -237,21 +247,31 @@ func (p *parser) bfdInstance(s stmt) {
 // trackTable adds the track_* blocks writing into t.
 func trackTable(tb table, t *Tracking) {
 	tb["track_interface"] = handler{block: true, fn: func(p *parser, s stmt) {
-		if !p.enter(s) {
+		if !p.enterList(s) {
 			return
 		}
 		p.list(func(e stmt) {
 			ti := TrackedInterface{Pos: e.pos, Name: e.kw()}
+			if p.opts.HostChecks && !p.cfg.Global.DynamicInterfaces && !p.interfaceExists(ti.Name) {
+				p.errorf(e.pos, "tracked interface %s doesn't exist", ti.Name)
+			}
 			p.weightOpts(e, -253, 253, func(w int) { ti.Weight = w }, &ti.Reverse, nil)
 			t.TrackInterfaces = append(t.TrackInterfaces, ti)
 		})
 	}}
 	ref := func(dst *[]TrackRef, lo, hi int64, reverseOK bool) handler {
 		return handler{block: true, fn: func(p *parser, s stmt) {
-			if !p.enter(s) {
+			if !p.enterList(s) {
 				return
 			}
+			what := s.kw()
 			p.list(func(e stmt) {
+				// keepalived resolves the name when it reads the line, so
+				// the tracker must be defined earlier in the file.
+				if !p.trackerDefined(what, e.kw()) {
+					p.errorf(e.pos, "%s %s not found, ignoring...", strings.ReplaceAll(what, "_", " "), e.kw())
+					return
+				}
 				r := TrackRef{Pos: e.pos, Name: e.kw()}
 				var nrev *bool
 				if reverseOK {
@@ -266,6 +286,38 @@ func trackTable(tb table, t *Tracking) {
 	tb["track_file"] = ref(&t.TrackFiles, -254, 254, true)
 	tb["track_process"] = ref(&t.TrackProcesses, -254, 254, true)
 	tb["track_bfd"] = ref(&t.TrackBFDs, -253, 253, true)
+}
+
+// trackerDefined reports whether a tracker of the kind named by a track_*
+// keyword has been defined so far.
+func (p *parser) trackerDefined(kw, name string) bool {
+	switch kw {
+	case "track_script":
+		for _, s := range p.cfg.Scripts {
+			if s.Name == name {
+				return true
+			}
+		}
+	case "track_file":
+		for _, f := range p.cfg.TrackFiles {
+			if f.Name == name {
+				return true
+			}
+		}
+	case "track_process":
+		for _, t := range p.cfg.TrackProcesses {
+			if t.Name == name {
+				return true
+			}
+		}
+	case "track_bfd":
+		for _, b := range p.cfg.BFDInstances {
+			if b.Name == name {
+				return true
+			}
+		}
+	}
+	return false
 }
 
 // weightOpts parses "NAME [weight W [reverse|noreverse]]".
@@ -299,13 +351,18 @@ func (p *parser) weightOpts(e stmt, lo, hi int64, set func(int), rev, norev *boo
 // notifyTable adds notify keywords writing into n.
 func notifyTable(tb table, n *Notify) {
 	sc := func(dst **Script) handler {
-		return handler{fn: func(p *parser, s stmt) { *dst = p.script(s) }}
+		return handler{fn: func(p *parser, s stmt) {
+			if *dst != nil {
+				p.errorf(s.pos, "%s script already specified - ignoring %s", s.kw(), strings.Join(s.args(), " "))
+				return
+			}
+			*dst = p.script(s)
+		}}
 	}
 	tb["notify_master"] = sc(&n.NotifyMaster)
 	tb["notify_backup"] = sc(&n.NotifyBackup)
 	tb["notify_fault"] = sc(&n.NotifyFault)
 	tb["notify_stop"] = sc(&n.NotifyStop)
-	tb["notify_deleted"] = sc(&n.NotifyDeleted)
 	tb["notify"] = sc(&n.NotifyScript)
 	tb["notify_priority_changes"] = handler{fn: func(p *parser, s stmt) { n.NotifyPriorityChanges = p.boolArg(s) }}
 	tb["smtp_alert"] = handler{fn: func(p *parser, s stmt) { v := p.boolArg(s); n.SMTPAlert = &v }}
@@ -316,15 +373,25 @@ func (p *parser) syncGroup(s stmt) {
 	if !p.enter(s) {
 		return
 	}
+	for _, o := range p.cfg.SyncGroups {
+		if o.Name == nm && nm != "" {
+			p.errorf(s.pos, "vrrp sync group %s already defined", nm)
+			p.skipBlock()
+			return
+		}
+	}
 	g := &SyncGroup{Pos: s.pos, Name: nm}
 	tb := table{
 		"group": {block: true, fn: func(p *parser, s stmt) {
-			if !p.enter(s) {
+			if !p.enterList(s) {
 				return
 			}
 			p.list(func(e stmt) { g.Instances = append(g.Instances, e.words...) })
 		}},
-		"global_tracking":            {fn: func(p *parser, s stmt) { g.GlobalTracking = true }},
+		"global_tracking": {fn: func(p *parser, s stmt) {
+			g.GlobalTracking = true
+			p.errorf(s.pos, "(%s) global_tracking is deprecated; use track_interface/script/file on the sync group", g.Name)
+		}},
 		"sync_group_tracking_weight": {fn: func(p *parser, s stmt) { g.SyncGroupTrackingWeight = true }},
 	}
 	trackTable(tb, &g.Tracking)
@@ -353,6 +420,8 @@ type instanceState struct {
 	vmacPos                                  Pos
 	peerPos                                  Pos
 	ttlPos                                   Pos
+	ifPos                                    Pos
+	closePos                                 Pos
 }
 
 func (p *parser) vrrpInstance(s stmt) {
@@ -360,16 +429,18 @@ func (p *parser) vrrpInstance(s stmt) {
 	if !p.enter(s) {
 		return
 	}
+	for _, o := range p.cfg.Instances {
+		if o.Name == nm && nm != "" {
+			p.errorf(s.pos, "vrrp instance %s already defined", nm)
+			p.skipBlock()
+			return
+		}
+	}
 	v := &VRRPInstance{Pos: s.pos, Name: nm, Accept: true}
 	st := &instanceState{}
 	tb := p.instanceTable(v, st)
 	p.body(tb, false)
-	for _, o := range p.cfg.Instances {
-		if o.Name == nm && nm != "" {
-			p.errorf(s.pos, "vrrp instance %s already defined", nm)
-			return
-		}
-	}
+	st.closePos = p.lastClose
 	p.instanceDefaults(v, st)
 	if nm != "" {
 		p.cfg.Instances = append(p.cfg.Instances, v)
@@ -384,9 +455,13 @@ func (p *parser) instanceTable(v *VRRPInstance, st *instanceState) table {
 	addr := func(dst *netipAddr) handler {
 		return handler{fn: func(p *parser, s stmt) {
 			if w, ok := p.str(s); ok {
-				if a, ok := p.addr(s.pos, w); ok {
-					*dst = a
+				// keepalived ignores a /len after the address.
+				pf, err := parsePrefixOrAddr(w)
+				if err != nil {
+					p.errorf(s.pos, "(%s) invalid %s '%s'", v.Name, s.kw(), w)
+					return
 				}
+				*dst = pf.Addr()
 			}
 		}}
 	}
@@ -413,6 +488,7 @@ func (p *parser) instanceTable(v *VRRPInstance, st *instanceState) table {
 			if !ok {
 				return
 			}
+			st.ifPos = s.pos
 			if w == "lo" {
 				p.errorf(s.pos, "(%s) cannot use a loopback interface (lo) for vrrp - ignoring", v.Name)
 				return
@@ -424,7 +500,7 @@ func (p *parser) instanceTable(v *VRRPInstance, st *instanceState) table {
 			if n, ok := p.intArg(s, 1, 255); ok {
 				v.VRID = n
 			} else {
-				p.errorf(s.pos, "(%s) VRID not valid - must be between 1 & 255. reconfigure !", v.Name)
+				p.errorf(s.pos, "(%s): VRID '%s' not valid - must be between 1 & 255", v.Name, s.words[len(s.words)-1])
 			}
 		}},
 		"priority": {fn: func(p *parser, s stmt) {
@@ -502,7 +578,7 @@ func (p *parser) instanceTable(v *VRRPInstance, st *instanceState) table {
 		}},
 		"unicast_peer": {block: true, fn: func(p *parser, s stmt) {
 			st.peerPos = s.pos
-			if !p.enter(s) {
+			if !p.enterList(s) {
 				return
 			}
 			p.list(func(e stmt) { p.unicastPeer(v, e) })
@@ -528,7 +604,7 @@ func (p *parser) instanceTable(v *VRRPInstance, st *instanceState) table {
 		"dont_track_primary": {fn: func(p *parser, s stmt) { v.DontTrackPrimary = true }},
 		"use_vmac": {fn: func(p *parser, s stmt) {
 			st.vmacPos = s.pos
-			vm := &VMAC{}
+			vm := &VMAC{Pos: s.pos}
 			a := s.args()
 			for i := 0; i < len(a); i++ {
 				switch {
@@ -541,6 +617,10 @@ func (p *parser) instanceTable(v *VRRPInstance, st *instanceState) table {
 					i++
 					vm.Name = a[i]
 				case isMAC(a[i]):
+					if strings.HasPrefix(strings.ToLower(a[i]), "00:00:5e:00:01:") || strings.HasPrefix(strings.ToLower(a[i]), "00:00:5e:00:02:") {
+						p.errorf(s.pos, "VMAC MAC address not allowed to be RFC5798 address (%s) - ignoring", a[i])
+						continue
+					}
 					vm.MAC = a[i]
 				case vm.Name == "":
 					vm.Name = a[i]
@@ -553,7 +633,7 @@ func (p *parser) instanceTable(v *VRRPInstance, st *instanceState) table {
 		"use_vmac_addr":  {fn: func(p *parser, s stmt) { v.UseVMACAddr = true }},
 		"vmac_xmit_base": {fn: func(p *parser, s stmt) { v.VMACXmitBase = true }},
 		"use_ipvlan": {fn: func(p *parser, s stmt) {
-			iv := &IPVlan{}
+			iv := &IPVlan{Pos: s.pos}
 			a := s.args()
 			for i := 0; i < len(a); i++ {
 				switch a[i] {
@@ -583,14 +663,22 @@ func (p *parser) instanceTable(v *VRRPInstance, st *instanceState) table {
 		}},
 		"native_ipv6": {fn: func(p *parser, s stmt) { v.NativeIPv6 = true }},
 		"virtual_ipaddress": {block: true, fn: func(p *parser, s stmt) {
-			v.VIPs = append(v.VIPs, p.addressBlock(s)...)
+			// The first VIP decides the family; keepalived drops the
+			// others as it reads them.
+			for _, a := range p.addressBlock(s) {
+				if len(v.VIPs) > 0 && a.Prefix.Addr().Is6() != v.VIPs[0].Prefix.Addr().Is6() {
+					p.errorf(a.Pos, "(%s): address family must match VRRP instance [%s] - ignoring", v.Name, a.Prefix)
+					continue
+				}
+				v.VIPs = append(v.VIPs, a)
+			}
 		}},
 		"virtual_ipaddress_excluded": {block: true, fn: func(p *parser, s stmt) {
 			v.ExcludedVIPs = append(v.ExcludedVIPs, p.addressBlock(s)...)
 		}},
 		"no_virtual_ipaddress": {fn: func(p *parser, s stmt) { v.NoVirtualIPAddress = true; p.newer(s, "2.3.0") }},
 		"virtual_routes": {block: true, fn: func(p *parser, s stmt) {
-			v.VirtualRoutes = append(v.VirtualRoutes, p.routeBlock(s)...)
+			v.VirtualRoutes = append(v.VirtualRoutes, p.routeBlock(s, true)...)
 		}},
 		"virtual_rules": {block: true, fn: func(p *parser, s stmt) {
 			v.VirtualRules = append(v.VirtualRules, p.ruleBlock(s)...)
@@ -648,6 +736,10 @@ func (p *parser) instanceTable(v *VRRPInstance, st *instanceState) table {
 		}},
 		"garp_master_repeat": {fn: func(p *parser, s stmt) {
 			if n, ok := p.intArg(s, 0, 1<<31-1); ok {
+				if n == 0 {
+					p.errorf(s.pos, "(%s): garp_master_repeat must be greater than 0, setting to 1", v.Name)
+					n = 1
+				}
 				v.GarpMasterRepeat = n
 				st.garpRepeatSet = true
 			}
@@ -676,8 +768,6 @@ func (p *parser) instanceTable(v *VRRPInstance, st *instanceState) table {
 				st.refreshRepeatSet = true
 			}
 		}},
-		"garp_interval": {fn: func(p *parser, s stmt) { v.GarpInterval, _ = p.secArg(s, 0, 1) }},
-		"gna_interval":  {fn: func(p *parser, s stmt) { v.GnaInterval, _ = p.secArg(s, 0, 1) }},
 		"garp_extra_if": {fn: func(p *parser, s stmt) {
 			if len(s.words) < 2 || (len(s.words) == 2 && s.words[1] == "all") {
 				p.errorf(s.pos, "(%s): garp_extra_if specified without time - ignoring", v.Name)
@@ -705,7 +795,7 @@ func (p *parser) instanceTable(v *VRRPInstance, st *instanceState) table {
 				return
 			}
 			v.LVSSyncDaemonInterface = w
-			p.cfg.Global.LVSSyncDaemon = &LVSSyncDaemon{Interface: w, Instance: v.Name, Port: 8848}
+			p.cfg.Global.LVSSyncDaemon = &LVSSyncDaemon{Pos: s.pos, Interface: w, Instance: v.Name, Port: 8848}
 		}},
 		"kernel_rx_buf_size": {fn: func(p *parser, s stmt) {
 			if len(s.words) < 2 {
@@ -723,6 +813,7 @@ func (p *parser) instanceTable(v *VRRPInstance, st *instanceState) table {
 	}
 	trackTable(tb, &v.Tracking)
 	notifyTable(tb, &v.Notify)
+	tb["notify_deleted"] = handler{fn: func(p *parser, s stmt) { v.NotifyDeleted = p.script(s) }}
 	return tb
 }
 
@@ -746,8 +837,22 @@ func isMAC(s string) bool {
 }
 
 func (p *parser) unicastPeer(v *VRRPInstance, e stmt) {
-	a, ok := p.addr(e.pos, e.kw())
-	if !ok {
+	pf, err := parsePrefixOrAddr(e.kw())
+	if err != nil {
+		p.errorf(e.pos, "invalid unicast peer address '%s'", e.kw())
+		return
+	}
+	a := pf.Addr()
+	var fam netipAddr
+	// keepalived compares with the source address, not with the VIPs.
+	switch {
+	case v.UnicastSrcIP.IsValid():
+		fam = v.UnicastSrcIP
+	case v.McastSrcIP.IsValid():
+		fam = v.McastSrcIP
+	}
+	if fam.IsValid() && fam.Is6() != a.Is6() {
+		p.errorf(e.pos, "configuration error: VRRP instance[%s] and unicast peer address[%s] must be of the same family - skipping", v.Name, a)
 		return
 	}
 	up := UnicastPeer{Pos: e.pos, Addr: a}

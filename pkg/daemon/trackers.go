@@ -44,6 +44,8 @@ type scriptTracker struct {
 	rise     int
 	fall     int
 	initFail bool
+	// raw reports every run (the router applies rise/fall) instead of verdict changes.
+	raw bool
 	// cred runs the script as a user; nil runs it as the daemon's user.
 	cred *syscall.Credential
 }
@@ -59,7 +61,9 @@ func (s *scriptTracker) run(ctx context.Context, emit func(TrackerResult)) {
 		if ctx.Err() != nil {
 			return
 		}
-		if res == ok {
+		if s.raw {
+			emit(TrackerResult{Kind: TrackScript, Name: s.name, OK: res})
+		} else if res == ok {
 			streak = 0
 		} else {
 			streak++

@@ -208,7 +208,8 @@ func delVIP(v VIP) error {
 		na.Peer = prefixNet(v.Peer)
 	}
 	if v.Prefix.Addr().Is4() {
-		na.Label = v.Label
+		// No label: the kernel would then match it too, and a leftover from a run with
+		// another label must still go.
 		na.Broadcast = net.IPv4zero
 	}
 	err = netlink.AddrDel(link, na)

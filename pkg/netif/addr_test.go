@@ -99,13 +99,13 @@ func TestVIPAddRemove(t *testing.T) {
 func TestReconcileVIPs(t *testing.T) {
 	a, _ := pair(t)
 	// A killed previous run left two of the configured VIPs; the admin has another address.
-	a.MustRun(t, "ip", "addr", "add", "198.51.100.50/32", "dev", dev)
+	a.MustRun(t, "ip", "addr", "add", "198.51.100.50/32", "dev", dev, "label", dev+":old")
 	a.MustRun(t, "ip", "addr", "add", "2001:db8::50/128", "dev", dev, "nodad")
 	a.MustRun(t, "ip", "addr", "add", "198.51.100.60/32", "dev", dev)
 	configured := []VIP{
-		{Prefix: netip.MustParsePrefix("198.51.100.50/32"), Dev: dev},
-		{Prefix: netip.MustParsePrefix("198.51.100.51/32"), Dev: dev}, // not there
-		{Prefix: netip.MustParsePrefix("198.51.100.60/24"), Dev: dev}, // other prefix: not ours
+		{Prefix: netip.MustParsePrefix("198.51.100.50/32"), Dev: dev, Label: dev + ":new"}, // label changed since
+		{Prefix: netip.MustParsePrefix("198.51.100.51/32"), Dev: dev},                      // not there
+		{Prefix: netip.MustParsePrefix("198.51.100.60/24"), Dev: dev},                      // other prefix: not ours
 		{Prefix: netip.MustParsePrefix("2001:db8::50/128"), Dev: dev},
 		{Prefix: netip.MustParsePrefix("198.51.100.52/32"), Dev: "nif-gone"}, // interface missing
 	}

@@ -3,7 +3,9 @@ package netif
 import (
 	"errors"
 	"fmt"
+	"io/fs"
 	"net"
+	"net/netip"
 	"sync"
 
 	"github.com/vishvananda/netlink"
@@ -46,12 +48,23 @@ func (v VMAC) mac() net.HardwareAddr {
 // it back: on the VMAC accept_local=1, arp_ignore=1, rp_filter=0 (so that the host takes the
 // VIP's traffic arriving with the VMAC's own address), on the parent arp_ignore=1 and
 // arp_filter=1 (so that only the VMAC answers ARP for the VIP). The parent's values are
-// restored when its last VMAC is deleted. The zero value is ready; it is safe for concurrent
-// use.
+// restored when its last VMAC is deleted.
+//
+// The kernel applies the larger of all.rp_filter and an interface's own rp_filter, so when
+// all.rp_filter is on, the first VMAC turns it off and raises every other interface's own value
+// to the old global one, which keeps their filtering as it was; the last VMAC puts all back.
+//
+// A VMAC gets no kernel-made IPv6 link-local address (it would be derived from the shared
+// virtual MAC and so be the same on every router of the group); an IPv6 VMAC gets a copy of
+// its parent's link-local address instead, as keepalived does, to send adverts from.
+//
+// The zero value is ready; it is safe for concurrent use.
 type VMACs struct {
-	mu      sync.Mutex
-	parents map[string]*parentState // by parent name
-	byName  map[string]string       // VMAC name → parent name
+	mu       sync.Mutex
+	parents  map[string]*parentState // by parent name
+	byName   map[string]string       // VMAC name → parent name
+	rpSaved  map[string]string       // all.rp_filter and what was raised to keep it, while VMACs exist
+	rpActive bool
 }
 
 type parentState struct {
@@ -104,6 +117,9 @@ func (m *VMACs) create(v VMAC, name string) (Info, error) {
 		_ = netlink.LinkDel(link)
 		return Info{}, err
 	}
+	if err := netlink.LinkSetIP6AddrGenMode(link, addrGenModeNone); err != nil && v.IPv6 {
+		return fail(fmt.Errorf("ipv6 address generation mode: %w", err))
+	}
 	if _, err := setSysctls([][2]string{
 		{"net/ipv4/conf/" + name + "/accept_local", "1"},
 		{"net/ipv4/conf/" + name + "/arp_ignore", "1"},
@@ -140,10 +156,69 @@ func (m *VMACs) create(v VMAC, name string) (Info, error) {
 		ps.refs++
 		m.byName[name] = v.Parent
 	}
+	if !m.rpActive {
+		if err := m.relaxRPFilter(name); err != nil {
+			return Info{}, err
+		}
+	}
 	if err := netlink.LinkSetUp(link); err != nil {
 		return Info{}, err
 	}
+	if v.IPv6 {
+		pin, err := info(parent)
+		if err != nil {
+			return Info{}, err
+		}
+		if !pin.IPv6LinkLocal.IsValid() {
+			return Info{}, fmt.Errorf("parent %s has no usable ipv6 link-local address", v.Parent)
+		}
+		ll := VIP{Prefix: netip.PrefixFrom(pin.IPv6LinkLocal, 64), Dev: name, NoDAD: true, PreferredLft: ptr(Forever)}
+		if err := addVIP(ll); err != nil {
+			return Info{}, fmt.Errorf("link-local %s: %w", ll.Prefix, err)
+		}
+	}
 	return info(link)
+}
+
+// addrGenModeNone is IN6_ADDR_GEN_MODE_NONE: the kernel makes no link-local address.
+const addrGenModeNone = 1
+
+func ptr[T any](v T) *T { return &v }
+
+// relaxRPFilter turns all.rp_filter off if it is on, raising every other interface's own
+// rp_filter to the old global value so that only the VMACs lose reverse-path filtering.
+func (m *VMACs) relaxRPFilter(vmac string) error {
+	const all = "net/ipv4/conf/all/rp_filter"
+	old, err := ReadSysctl(all)
+	if err != nil || old == "0" {
+		return err
+	}
+	m.rpSaved = map[string]string{}
+	m.rpActive = true
+	links, err := netlink.LinkList()
+	if err != nil {
+		return fmt.Errorf("list links: %w", err)
+	}
+	for _, l := range links {
+		name := l.Attrs().Name
+		if name == vmac {
+			continue
+		}
+		key := "net/ipv4/conf/" + name + "/rp_filter"
+		own, err := ReadSysctl(key)
+		if err != nil || own >= old { // values are single digits 0-2
+			continue
+		}
+		if err := WriteSysctl(key, old); err != nil {
+			return err
+		}
+		m.rpSaved[key] = own
+	}
+	if err := WriteSysctl(all, "0"); err != nil {
+		return err
+	}
+	m.rpSaved[all] = old
+	return nil
 }
 
 func restore(saved map[string]string) error {
@@ -183,6 +258,16 @@ func (m *VMACs) Delete(name string) error {
 				}
 			}
 		}
+	}
+	if len(m.byName) == 0 && m.rpActive && len(errs) == 0 {
+		m.rpActive = false
+		// Interfaces deleted meanwhile cannot be restored; that is not an error.
+		for k, v := range m.rpSaved {
+			if err := WriteSysctl(k, v); err != nil && !errors.Is(err, fs.ErrNotExist) {
+				errs = append(errs, err)
+			}
+		}
+		m.rpSaved = nil
 	}
 	if err := errors.Join(errs...); err != nil {
 		return fmt.Errorf("delete vmac %s: %w", name, err)

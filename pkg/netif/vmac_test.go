@@ -19,6 +19,9 @@ func TestVMAC(t *testing.T) {
 	for _, k := range []string{"arp_ignore", "arp_filter"} {
 		a.MustRun(t, "sh", "-c", "echo 0 > /proc/sys/net/ipv4/conf/"+dev+"/"+k)
 	}
+	// Strict reverse-path filtering for all: it must stay in force for the other interfaces.
+	a.MustRun(t, "sh", "-c", "echo 1 > /proc/sys/net/ipv4/conf/all/rp_filter; echo 0 > /proc/sys/net/ipv4/conf/"+dev+"/rp_filter")
+	a.MustRun(t, "ip", "addr", "add", "fe80::1/64", "dev", dev, "nodad")
 	var m VMACs
 	var v4, v6 Info
 	inNS(t, a, func() {
@@ -63,10 +66,26 @@ func TestVMAC(t *testing.T) {
 			}
 		}
 	}
-	for k, want := range map[string]string{"arp_ignore": "1", "arp_filter": "1"} {
+	for k, want := range map[string]string{"arp_ignore": "1", "arp_filter": "1", "rp_filter": "1"} {
 		if got := sysctl(t, a, "net/ipv4/conf/"+dev+"/"+k); got != want {
 			t.Errorf("parent %s = %s, want %s", k, got, want)
 		}
+	}
+	if got := sysctl(t, a, "net/ipv4/conf/all/rp_filter"); got != "0" {
+		t.Errorf("all.rp_filter = %s with vmacs, want 0", got)
+	}
+	// No kernel-made link-local from the shared MAC; the IPv6 VMAC carries the parent's.
+	for name, want := range map[string]string{"vrrp.51": "", "vrrp6.52": "fe80::1"} {
+		var got []string
+		for _, ad := range addrs(t, a, name) {
+			got = append(got, ad.Local)
+		}
+		if strings.Join(got, ",") != want {
+			t.Errorf("%s addresses %v, want %q", name, got, want)
+		}
+	}
+	if v6.IPv6LinkLocal.String() != "fe80::1" {
+		t.Errorf("ipv6 vmac link-local %s", v6.IPv6LinkLocal)
 	}
 	inNS(t, a, func() {
 		if err := m.Delete("vrrp.51"); err != nil {
@@ -88,10 +107,13 @@ func TestVMAC(t *testing.T) {
 	if out := a.MustRun(t, "ip", "-br", "link"); strings.Contains(out, "vrrp") {
 		t.Errorf("vmac left:\n%s", out)
 	}
-	for _, k := range []string{"arp_ignore", "arp_filter"} {
-		if got := sysctl(t, a, "net/ipv4/conf/"+dev+"/"+k); got != "0" {
-			t.Errorf("parent %s = %s after the last vmac, want 0 restored", k, got)
+	for _, k := range []string{dev + "/arp_ignore", dev + "/arp_filter", dev + "/rp_filter"} {
+		if got := sysctl(t, a, "net/ipv4/conf/"+k); got != "0" {
+			t.Errorf("%s = %s after the last vmac, want 0 restored", k, got)
 		}
+	}
+	if got := sysctl(t, a, "net/ipv4/conf/all/rp_filter"); got != "1" {
+		t.Errorf("all.rp_filter = %s after the last vmac, want 1 restored", got)
 	}
 	// A name taken by something else is refused, not reused.
 	inNS(t, a, func() {

@@ -95,7 +95,7 @@ func NewWatcher() (*Watcher, error) {
 	return w, nil
 }
 
-// Close closes the socket; a Run in progress returns.
+// Close closes the socket; a Run in progress returns nil.
 func (w *Watcher) Close() error { return w.f.Close() }
 
 // Run reads notifications and sends events on ch until ctx is done (it returns nil then) or
@@ -125,7 +125,7 @@ func (w *Watcher) Run(ctx context.Context, ch chan<- Event) error {
 		switch {
 		case err == nil:
 			evs = w.parse(buf[:n])
-		case ctx.Err() != nil:
+		case ctx.Err() != nil || errors.Is(err, os.ErrClosed):
 			return nil
 		case errors.Is(err, unix.ENOBUFS):
 			evs = []Event{{Kind: Resync}}
@@ -173,11 +173,9 @@ func (w *Watcher) linkEvent(m syscall.NetlinkMessage) (Event, bool) {
 	index := int(int32(binary.NativeEndian.Uint32(m.Data[4:8])))
 	flags := binary.NativeEndian.Uint32(m.Data[8:12])
 	name := ""
-	if attrs, err := syscall.ParseNetlinkRouteAttr(&m); err == nil {
-		for _, a := range attrs {
-			if a.Attr.Type == unix.IFLA_IFNAME {
-				name = string(trimNUL(a.Value))
-			}
+	for _, a := range routeAttrs(m.Data[unix.SizeofIfInfomsg:]) {
+		if a.typ == unix.IFLA_IFNAME {
+			name = string(trimNUL(a.value))
 		}
 	}
 	old, known := w.links[index]
@@ -214,20 +212,16 @@ func (w *Watcher) addrEvent(m syscall.NetlinkMessage) (Event, bool) {
 	prefixLen := int(m.Data[1])
 	flags := uint32(m.Data[2])
 	index := int(binary.NativeEndian.Uint32(m.Data[4:8]))
-	attrs, err := syscall.ParseNetlinkRouteAttr(&m)
-	if err != nil {
-		return Event{}, false
-	}
 	var addr, local netip.Addr
-	for _, a := range attrs {
-		switch a.Attr.Type {
+	for _, a := range routeAttrs(m.Data[unix.SizeofIfAddrmsg:]) {
+		switch a.typ {
 		case unix.IFA_ADDRESS:
-			addr, _ = netip.AddrFromSlice(a.Value)
+			addr, _ = netip.AddrFromSlice(a.value)
 		case unix.IFA_LOCAL:
-			local, _ = netip.AddrFromSlice(a.Value)
+			local, _ = netip.AddrFromSlice(a.value)
 		case unix.IFA_FLAGS:
-			if len(a.Value) >= 4 {
-				flags = binary.NativeEndian.Uint32(a.Value)
+			if len(a.value) >= 4 {
+				flags = binary.NativeEndian.Uint32(a.value)
 			}
 		}
 	}
@@ -248,6 +242,30 @@ func (w *Watcher) addrEvent(m syscall.NetlinkMessage) (Event, bool) {
 		e.Tentative = flags&unix.IFA_F_TENTATIVE != 0
 	}
 	return e, true
+}
+
+type routeAttr struct {
+	typ   uint16
+	value []byte
+}
+
+// routeAttrs splits rtnetlink attributes, stopping at the first malformed one (the standard
+// library's parser panics on some malformed input).
+func routeAttrs(b []byte) []routeAttr {
+	var attrs []routeAttr
+	for len(b) >= unix.SizeofRtAttr {
+		l := int(binary.NativeEndian.Uint16(b[0:2]))
+		if l < unix.SizeofRtAttr || l > len(b) {
+			break
+		}
+		attrs = append(attrs, routeAttr{typ: binary.NativeEndian.Uint16(b[2:4]) &^ (unix.NLA_F_NESTED | unix.NLA_F_NET_BYTEORDER), value: b[unix.SizeofRtAttr:l]})
+		next := (l + unix.NLA_ALIGNTO - 1) &^ (unix.NLA_ALIGNTO - 1)
+		if next > len(b) {
+			break
+		}
+		b = b[next:]
+	}
+	return attrs
 }
 
 func trimNUL(b []byte) []byte {

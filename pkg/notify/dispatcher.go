@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"os"
 	"strconv"
 	"sync"
 	"syscall"
@@ -25,6 +26,11 @@ type Config struct {
 	// lvs_notify_fifo; empty disables them. They may be the same path.
 	VRRPFIFO string
 	LVSFIFO  string
+	// VRRPFIFOScript and LVSFIFOScript (notify_fifo_script, vrrp_notify_fifo_script,
+	// lvs_notify_fifo_script) run for the whole life of the Dispatcher with the FIFO's path
+	// appended; they are stopped (SIGTERM, then SIGKILL) when Run ends.
+	VRRPFIFOScript *Script
+	LVSFIFOScript  *Script
 	// SMTP, when its Server and To are set, enables alerts.
 	SMTP SMTPConfig
 	// MailRetries is how many more times a failed alert is tried (default 3), MailBackoff the
@@ -33,6 +39,11 @@ type Config struct {
 	MailBackoff time.Duration
 	// QueueSize bounds each queue (default 1024).
 	QueueSize int
+	// MaxScripts bounds how many scripts run at once (default 32). Scripts of one instance, one
+	// sync group, or one virtual server (its real servers' notify_up/down and its quorum_up/down)
+	// run one after the other, in order; different ones run concurrently, so a hung script
+	// delays nobody else.
+	MaxScripts int
 	// OnError, when set, receives delivery failures (scripts that could not start or were
 	// refused, FIFO write errors, mail failures after the last retry). It is called from the
 	// delivery goroutines and must not block.
@@ -62,7 +73,7 @@ type fifoJob struct {
 // start it with Run (which returns when ctx ends), and call its methods from any goroutine.
 type Dispatcher struct {
 	cfg     Config
-	scripts *queue[scriptJob]
+	scripts *keyedQueue[scriptJob]
 	fifo    *queue[fifoJob]
 	mail    *queue[Mail]
 
@@ -73,6 +84,16 @@ type Dispatcher struct {
 
 // ErrRefused is reported for a script refused by enable_script_security.
 var ErrRefused = errors.New("script refused by enable_script_security")
+
+// NoRootFallback applies the other half of enable_script_security: a script with no user of
+// its own, no script_user and no keepalived_script user is not run as root by default (it is
+// dropped, as keepalived does). Set script_user root to run such scripts as root on purpose.
+func NoRootFallback(s Script) error {
+	if s.Cred == nil && os.Geteuid() == 0 {
+		return fmt.Errorf("%w: %s: no script_user and no keepalived_script user, refusing to fall back to root", ErrRefused, s)
+	}
+	return nil
+}
 
 // New returns a Dispatcher; nothing runs until Run.
 func New(cfg Config) *Dispatcher {
@@ -92,7 +113,7 @@ func New(cfg Config) *Dispatcher {
 	}
 	cfg.SMTP = cfg.SMTP.withDefaults()
 	d := &Dispatcher{cfg: cfg, fifos: map[string]*FIFO{}, now: time.Now}
-	d.scripts = newQueue(cfg.QueueSize, d.runScript)
+	d.scripts = newKeyedQueue(cfg.QueueSize, cfg.MaxScripts, d.runScript)
 	d.fifo = newQueue(cfg.QueueSize, d.writeFIFO)
 	d.mail = newQueue(cfg.QueueSize, d.sendMail)
 	return d
@@ -104,8 +125,30 @@ func (d *Dispatcher) RouterID() string { return d.cfg.SMTP.RouterID }
 // Run delivers notifications until ctx ends, then closes the FIFOs. Call it once.
 func (d *Dispatcher) Run(ctx context.Context) error {
 	var wg sync.WaitGroup
-	wg.Add(3)
-	go d.scripts.run(ctx, &wg)
+	for _, fs := range []struct {
+		path   string
+		script *Script
+	}{{d.cfg.VRRPFIFO, d.cfg.VRRPFIFOScript}, {d.cfg.LVSFIFO, d.cfg.LVSFIFOScript}} {
+		if fs.path == "" || fs.script == nil {
+			continue
+		}
+		if err := d.openFIFO(fs.path); err != nil {
+			d.report(err)
+			continue
+		}
+		wg.Add(1)
+		go func(s Script, path string) {
+			defer wg.Done()
+			if s.Cred == nil {
+				s.Cred = d.cfg.ScriptUser
+			}
+			if _, err := Run(ctx, s, 0, d.cfg.ScriptGrace, path); err != nil {
+				d.report(fmt.Errorf("fifo script: %w", err))
+			}
+		}(*fs.script, fs.path)
+	}
+	d.scripts.start(ctx, &wg)
+	wg.Add(2)
 	go d.fifo.run(ctx, &wg)
 	go d.mail.run(ctx, &wg)
 	<-ctx.Done()
@@ -125,12 +168,17 @@ func (d *Dispatcher) Stats() Stats {
 	return Stats{Scripts: d.scripts.stats(), FIFO: d.fifo.stats(), Mail: d.mail.stats()}
 }
 
-// Script queues a script with extra arguments appended. It returns false when the queue was full.
-func (d *Dispatcher) Script(s Script, extra ...string) bool {
+// Script queues a script with extra arguments appended, in order with the other scripts queued
+// by Script (key ""). It returns false when the queue was full.
+func (d *Dispatcher) Script(s Script, extra ...string) bool { return d.ScriptFor("", s, extra...) }
+
+// ScriptFor queues a script in key's order: scripts of one key run one after the other, scripts
+// of different keys concurrently.
+func (d *Dispatcher) ScriptFor(key string, s Script, extra ...string) bool {
 	if len(s.Argv) == 0 {
 		return true
 	}
-	return d.scripts.push(scriptJob{s: s, extra: extra})
+	return d.scripts.push(key, scriptJob{s: s, extra: extra})
 }
 
 // Mail queues an alert; it is a no-op (true) when mail is not configured.
@@ -199,11 +247,12 @@ func (d *Dispatcher) VRRP(ev VRRPEvent, s VRRPScripts) {
 	case StateMasterRxLowerPri:
 		specific = s.MasterRxLowerPri
 	}
+	key := kind + " " + ev.Name
 	if specific != nil {
-		d.Script(*specific)
+		d.ScriptFor(key, *specific)
 	}
 	if s.Generic != nil && isTransition(ev.State) {
-		d.Script(*s.Generic, kind, ev.Name, ev.State, strconv.Itoa(prio))
+		d.ScriptFor(key, *s.Generic, kind, ev.Name, ev.State, strconv.Itoa(prio))
 	}
 	if ev.Group {
 		d.VRRPLine(GroupLine(ev.Name, ev.State))
@@ -241,7 +290,7 @@ type RealServerEvent struct {
 // arguments only), the lvs FIFO line and the mail.
 func (d *Dispatcher) RealServer(ev RealServerEvent) {
 	if ev.Script != nil {
-		d.Script(*ev.Script)
+		d.ScriptFor("VS "+ev.VS, *ev.Script) // in order with the virtual server's quorum scripts
 	}
 	d.LVSLine(RSLine(ev.RS, ev.VS, ev.Up))
 	if ev.Mail {
@@ -252,7 +301,7 @@ func (d *Dispatcher) RealServer(ev RealServerEvent) {
 // VirtualServer delivers a quorum change: quorum_up/quorum_down, the lvs FIFO line and mail.
 func (d *Dispatcher) VirtualServer(vs string, up bool, script *Script, mail bool, detail string) {
 	if script != nil {
-		d.Script(*script)
+		d.ScriptFor("VS "+vs, *script)
 	}
 	d.LVSLine(VSLine(vs, up))
 	if mail {
@@ -276,6 +325,10 @@ func (d *Dispatcher) runScript(ctx context.Context, j scriptJob) {
 			d.report(fmt.Errorf("%w: %w", ErrRefused, err))
 			return
 		}
+		if err := NoRootFallback(s); err != nil {
+			d.report(err)
+			return
+		}
 	}
 	res, err := Run(ctx, s, d.cfg.ScriptTimeout, d.cfg.ScriptGrace, j.extra...)
 	if err != nil {
@@ -288,19 +341,32 @@ func (d *Dispatcher) runScript(ctx context.Context, j scriptJob) {
 	}
 }
 
-func (d *Dispatcher) writeFIFO(_ context.Context, j fifoJob) {
+// openFIFO opens (creating) the FIFO at path once.
+func (d *Dispatcher) openFIFO(path string) error {
 	d.mu.Lock()
-	f, ok := d.fifos[j.path]
-	if !ok {
-		var err error
-		if f, err = OpenFIFO(j.path); err != nil {
-			d.mu.Unlock()
-			d.report(err)
-			return
-		}
-		d.fifos[j.path] = f
+	defer d.mu.Unlock()
+	if _, ok := d.fifos[path]; ok {
+		return nil
 	}
+	f, err := OpenFIFO(path)
+	if err != nil {
+		return err
+	}
+	d.fifos[path] = f
+	return nil
+}
+
+func (d *Dispatcher) writeFIFO(_ context.Context, j fifoJob) {
+	if err := d.openFIFO(j.path); err != nil {
+		d.report(err)
+		return
+	}
+	d.mu.Lock()
+	f := d.fifos[j.path]
 	d.mu.Unlock()
+	if f == nil {
+		return
+	}
 	if err := f.WriteLine(j.line); err != nil {
 		d.report(err)
 	}

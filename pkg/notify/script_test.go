@@ -10,6 +10,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/xalived/xalived/internal/testenv"
 )
 
 func writeScript(t *testing.T, dir, name, body string, mode os.FileMode) string {
@@ -105,7 +107,7 @@ func TestRunTimeoutKillsProcessGroup(t *testing.T) {
 
 func TestCheckSecure(t *testing.T) {
 	if os.Geteuid() != 0 {
-		t.Skip("skipped: CheckSecure only judges scripts run as root; needs root")
+		testenv.RequireRoot(t)
 	}
 	dir := t.TempDir() // root-owned 0700 under sticky /tmp
 	good := writeScript(t, dir, "good.sh", "#!/bin/sh\n", 0o755)
@@ -146,11 +148,11 @@ func TestCheckSecure(t *testing.T) {
 
 func TestRunAsUser(t *testing.T) {
 	if os.Geteuid() != 0 {
-		t.Skip("skipped: switching users needs root")
+		testenv.RequireRoot(t)
 	}
 	cred, err := RunAs("nobody", "")
 	if err != nil {
-		t.Skipf("skipped: no user nobody: %v", err)
+		testenv.Skip(t, "needs a user nobody: %v", err)
 	}
 	dir := t.TempDir()
 	_ = os.Chmod(filepath.Dir(dir), 0o755) // t.TempDir's parent is 0700

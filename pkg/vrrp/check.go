@@ -30,10 +30,11 @@ const (
 	ReasonAddrCount                     // "addr_count" (note only): address count differs from the VIPs
 	ReasonAddrList                      // "addr_list" (note only): same count, different addresses
 	ReasonUnicastSrc                    // "unicast_src": check_unicast_src and the source is no configured peer
-	numReasons
+	// NumReasons is the number of reasons (array size for counters).
+	NumReasons
 )
 
-var reasonNames = [numReasons]string{
+var reasonNames = [NumReasons]string{
 	Accept:            "accept",
 	ReasonTruncated:   "truncated",
 	ReasonUnknownVRID: "unknown_vrid",
@@ -53,7 +54,7 @@ var reasonNames = [numReasons]string{
 }
 
 func (r DropReason) String() string {
-	if r < numReasons {
+	if r < NumReasons {
 		return reasonNames[r]
 	}
 	return fmt.Sprintf("DropReason(%d)", uint8(r))
@@ -61,8 +62,8 @@ func (r DropReason) String() string {
 
 // Reasons returns every reason except Accept, in numeric order (for counters).
 func Reasons() []DropReason {
-	rs := make([]DropReason, 0, numReasons-1)
-	for r := Accept + 1; r < numReasons; r++ {
+	rs := make([]DropReason, 0, NumReasons-1)
+	for r := Accept + 1; r < NumReasons; r++ {
 		rs = append(rs, r)
 	}
 	return rs
@@ -136,7 +137,9 @@ func Check(meta Meta, payload []byte, inst *InstanceView) (Advert, DropReason) {
 	if inst.IPv6 && meta.Multicast() == inst.Unicast {
 		return Advert{}, ReasonDst
 	}
-	// 5. length, computed with the configured version, then truncated.
+	// 5. length, computed from the packet's count and the CONFIGURED version (the ladder as
+	// published to the XDP program; keepalived uses the packet's version nibble, see
+	// RECEIVE.md), then truncated.
 	alen := IPv4AddrLen
 	if inst.IPv6 {
 		alen = IPv6AddrLen
@@ -145,7 +148,11 @@ func Check(meta Meta, payload []byte, inst *InstanceView) (Advert, DropReason) {
 	if n == 0 {
 		n = len(payload)
 	}
-	if n != Len(inst.Version, int(payload[3]), alen) {
+	want := HeaderLen + int(payload[3])*alen
+	if inst.Version == Version2 && !inst.IPv6 {
+		want += AuthDataLen
+	}
+	if n != want {
 		return Advert{}, ReasonLength
 	}
 	if len(payload) < n {

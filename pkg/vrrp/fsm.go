@@ -113,7 +113,11 @@ type Machine struct {
 	Master         netip.Addr
 	MasterPriority uint8
 	// PreemptAt: before this instant a BACKUP accepts lower-priority masters (preempt_delay).
+	// Zero: the delay has not started; it starts when a lower-priority master is first heard
+	// and stops when an equal or higher one is.
 	PreemptAt time.Time
+	// DownAt is when the armed master-down timer fires (zero: not armed).
+	DownAt time.Time
 	// Transitions counts state changes.
 	Transitions uint64
 }
@@ -314,6 +318,11 @@ func Step(m Machine, ev Event, now time.Time) (Machine, []Action) {
 			m.WantMaster = false
 		}
 	}
+	for _, a := range as {
+		if a.Timer == TimerMasterDown && (a.Kind == ActArm || a.Kind == ActDisarm) {
+			m.DownAt = a.At // zero for ActDisarm
+		}
+	}
 	return m, as
 }
 
@@ -324,9 +333,6 @@ func (m *Machine) start(as *actions, now time.Time, initial bool) {
 		return
 	}
 	m.MasterInterval = m.Cfg.Interval
-	if m.Cfg.PreemptDelay > 0 {
-		m.PreemptAt = now.Add(m.Cfg.PreemptDelay)
-	}
 	owner := m.Cfg.Priority == PriorityOwner
 	switch {
 	case owner && (m.Cfg.InitialMaster || !initial):
@@ -349,6 +355,7 @@ func (m *Machine) enter(as *actions, s State) {
 
 func (m *Machine) becomeBackup(as *actions, now time.Time, down time.Duration) {
 	m.WantMaster = false
+	m.PreemptAt = time.Time{}
 	as.arm(TimerMasterDown, now.Add(down))
 	m.enter(as, StateBackup)
 }
@@ -385,16 +392,25 @@ func (m *Machine) yield(as *actions, now time.Time) {
 	m.becomeBackup(as, now, m.MasterDown())
 }
 
+// setPriority: a master carries the new priority in its next advert (as keepalived does, no
+// extra advert); a backup moves its running master-down timer by the change of the skew.
 func (m *Machine) setPriority(as *actions, p uint8, now time.Time) {
 	if p == m.Priority {
 		return
 	}
+	oldDown := m.MasterDown()
 	m.Priority = p
-	if m.State == StateMaster {
-		// Tell the peers at once, so a backup with a now higher priority can preempt.
+	switch m.State {
+	case StateMaster:
 		m.MasterPriority = p
-		as.send(p)
-		as.arm(TimerAdvert, now.Add(m.Cfg.Interval))
+	case StateBackup:
+		if !m.DownAt.IsZero() {
+			at := m.DownAt.Add(m.MasterDown() - oldDown)
+			if at.Before(now) {
+				at = now
+			}
+			as.arm(TimerMasterDown, at)
+		}
 	}
 }
 
@@ -472,11 +488,15 @@ func (m *Machine) timer(as *actions, t Timer, due, now time.Time) {
 	}
 	switch t {
 	case TimerMasterDown:
+		m.DownAt = time.Time{}
 		if m.State != StateBackup {
 			return
 		}
 		if m.Cfg.InSyncGroup {
-			m.WantMaster = true // the group decides (SyncDecide → EvSyncMaster)
+			// The group decides (SyncDecide → EvSyncMaster); meanwhile the timer runs again,
+			// as keepalived's vrrp_sync_can_goto_master re-arms it.
+			m.WantMaster = true
+			as.arm(TimerMasterDown, now.Add(m.MasterDown()))
 			return
 		}
 		m.becomeMaster(as, now)
@@ -486,8 +506,11 @@ func (m *Machine) timer(as *actions, t Timer, due, now time.Time) {
 		}
 		as.send(m.Priority)
 		next := due.Add(m.Cfg.Interval)
-		if !next.After(now) {
-			next = now.Add(m.Cfg.Interval) // we ran late: no burst to catch up
+		if !next.After(now) && m.Cfg.Interval > 0 {
+			// We ran late: skip the missed adverts (no burst) but stay on the grid, so
+			// instances that share a tick keep sharing it.
+			k := now.Sub(due)/m.Cfg.Interval + 1
+			next = due.Add(k * m.Cfg.Interval)
 		}
 		as.arm(TimerAdvert, next)
 	case TimerGARPDelay:

@@ -95,9 +95,10 @@ func TestFSMScenarios(t *testing.T) {
 			{md100 + time.Second, evTimer(TimerAdvert, md100+time.Second), StateMaster, fmt.Sprintf("send_advert(100) arm(advert+%v)", md100+2*time.Second)},
 			{md100 + 5*time.Second, evTimer(TimerGARPDelay, md100+5*time.Second), StateMaster, "garp(5)"},
 		}},
-		{name: "advert timer late: next from now, no burst", steps: []step{
+		{name: "advert timer late: one advert, next on the grid, no burst", steps: []step{
 			startBackup, becomeMaster,
-			{md100 + 3500*time.Millisecond, evTimer(TimerAdvert, md100+time.Second), StateMaster, fmt.Sprintf("send_advert(100) arm(advert+%v)", md100+4500*time.Millisecond)},
+			{md100 + 3500*time.Millisecond, evTimer(TimerAdvert, md100+time.Second), StateMaster, fmt.Sprintf("send_advert(100) arm(advert+%v)", md100+4*time.Second)},
+			{md100 + 3*time.Second, evTimer(TimerAdvert, md100+2*time.Second), StateMaster, fmt.Sprintf("send_advert(100) arm(advert+%v)", md100+4*time.Second)},
 		}},
 		{name: "RFC: backup hears equal or higher priority, resets the down timer", steps: []step{
 			startBackup,
@@ -118,12 +119,12 @@ func TestFSMScenarios(t *testing.T) {
 			{0, Event{Kind: EvStartup}, StateBackup, "arm(master_down+1.00390625s) notify(BACKUP)"},
 			{500 * time.Millisecond, evAdvert(adv(2, 50, 1), fHigh), StateBackup, ""},
 		}},
-		{name: "preempt_delay: lower master accepted until the delay passed", cfg: func(c *Config) { c.PreemptDelay = 10 * time.Second }, steps: []step{
+		{name: "preempt_delay: lower master accepted until the delay since first sight passed", cfg: func(c *Config) { c.PreemptDelay = 10 * time.Second }, steps: []step{
 			startBackup,
 			{time.Second, evAdvert(adv(2, 50, 1), fHigh), StateBackup, "arm(master_down+4.609375s)"},
-			{9 * time.Second, evAdvert(adv(2, 50, 1), fHigh), StateBackup, "arm(master_down+12.609375s)"},
-			{10 * time.Second, evAdvert(adv(2, 50, 1), fHigh), StateBackup, ""},
-			{12*time.Second + 609375*time.Microsecond, evTimer(TimerMasterDown, 0), StateMaster, "*"},
+			{10 * time.Second, evAdvert(adv(2, 50, 1), fHigh), StateBackup, "arm(master_down+13.609375s)"},
+			{11 * time.Second, evAdvert(adv(2, 50, 1), fHigh), StateBackup, ""},
+			{13*time.Second + 609375*time.Microsecond, evTimer(TimerMasterDown, 0), StateMaster, "*"},
 		}},
 		{name: "preempt_delay restarts on first sight of a lower master", cfg: func(c *Config) { c.PreemptDelay = 10 * time.Second }, steps: []step{
 			startBackup,
@@ -216,17 +217,26 @@ func TestFSMScenarios(t *testing.T) {
 			startBackup,
 			{time.Second, Event{Kind: EvShutdown}, StateStop, "disarm(master_down) notify(STOP)"},
 		}},
-		{name: "priority change on a master is advertised at once", steps: []step{
+		{name: "priority change on a master goes out with the next advert", steps: []step{
 			startBackup, becomeMaster,
-			{5 * time.Second, Event{Kind: EvPriority, Priority: 80}, StateMaster, "send_advert(80) arm(advert+6s)"},
+			{5 * time.Second, Event{Kind: EvPriority, Priority: 80}, StateMaster, ""},
 			{6 * time.Second, evTimer(TimerAdvert, 6*time.Second), StateMaster, "send_advert(80) arm(advert+7s)"},
 			{6 * time.Second, Event{Kind: EvPriority, Priority: 80}, StateMaster, ""},
 		}},
-		{name: "effective priority drives the skew", steps: []step{
+		{name: "effective priority drives the skew; a running down timer moves with it", steps: []step{
 			startBackup,
-			{time.Second, Event{Kind: EvPriority, Priority: 200}, StateBackup, ""},
+			// skew 156/256 s → 56/256 s: the timer armed for 3.609375 s moves to 3.21875 s
+			{time.Second, Event{Kind: EvPriority, Priority: 200}, StateBackup, "arm(master_down+3.21875s)"},
 			// 3 s + 56/256 s
 			{2 * time.Second, evAdvert(adv(2, 250, 1), fHigh), StateBackup, "arm(master_down+5.21875s)"},
+			{3 * time.Second, Event{Kind: EvPriority, Priority: 100}, StateBackup, "arm(master_down+5.609375s)"},
+			{5*time.Second + 609375*time.Microsecond, evTimer(TimerMasterDown, 0), StateMaster, "*"},
+			{6 * time.Second, Event{Kind: EvPriority, Priority: 90}, StateMaster, ""},
+		}},
+		{name: "priority change in FAULT only records it", setup: func(m *Machine) { m.Faulty = true }, steps: []step{
+			{0, Event{Kind: EvStartup}, StateFault, "notify(FAULT)"},
+			{time.Second, Event{Kind: EvPriority, Priority: 200}, StateFault, ""},
+			{2 * time.Second, Event{Kind: EvUnfault}, StateBackup, "arm(master_down+5.21875s) notify(BACKUP)"},
 		}},
 		{name: "GARP refresh", cfg: func(c *Config) { c.GARPMasterRefresh = 60 * time.Second; c.GARPMasterRefreshRepeat = 2 }, steps: []step{
 			{0, Event{Kind: EvStartup}, StateBackup, "*"},
@@ -241,7 +251,7 @@ func TestFSMScenarios(t *testing.T) {
 		}},
 		{name: "sync group: expiry only wants MASTER; the group decides", cfg: func(c *Config) { c.InSyncGroup = true }, steps: []step{
 			startBackup,
-			{md100, evTimer(TimerMasterDown, 0), StateBackup, ""},
+			{md100, evTimer(TimerMasterDown, 0), StateBackup, "arm(master_down+7.21875s)"},
 			{md100, Event{Kind: EvSyncMaster}, StateMaster, mastered(100, md100, time.Second)},
 			{10 * time.Second, Event{Kind: EvSyncBackup}, StateBackup, "send_advert(0) remove_vips " + leaveMaster + " arm(master_down+13.609375s) notify(BACKUP)"},
 			{11 * time.Second, Event{Kind: EvSyncFault}, StateFault, "disarm(master_down) notify(FAULT)"},

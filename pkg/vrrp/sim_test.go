@@ -312,3 +312,25 @@ func TestSimIntervalMismatchV2(t *testing.T) {
 		t.Fatalf("backup's Master_Adver_Interval %v, want the master's 1s", b.m.MasterInterval)
 	}
 }
+
+func TestSimPreemptDelay(t *testing.T) {
+	// A higher-priority node with preempt_delay 10 s tolerates the lower master for 10 s
+	// after first hearing it, then preempts one master-down interval later.
+	s := newSim(t)
+	b := s.add("B", "198.51.100.2", 2, 100, time.Second, nil)
+	a := s.add("A", "198.51.100.1", 2, 150, time.Second, func(c *Config) { c.PreemptDelay = 10 * time.Second })
+	s.start(b)
+	s.run(10 * time.Second)
+	s.onlyMaster(b)
+	s.start(a)
+	s.run(20 * time.Second)
+	s.onlyMaster(b)
+	s.run(40 * time.Second)
+	s.onlyMaster(a)
+	// B's adverts arrive every second from 10.609375 s (B became master at 3.609375 s); A
+	// first hears one at 10.609375 s, stops accepting at 20.609375 s, so its timer set by the
+	// last accepted advert (19.609375 s) expires at 19.609375 + 3.4140625 s.
+	if got, want := a.becameMaster[0], 19609375*time.Microsecond+3414062500*time.Nanosecond; got != want {
+		t.Fatalf("A preempted at %v, want %v", got, want)
+	}
+}

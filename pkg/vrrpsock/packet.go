@@ -26,7 +26,6 @@ const DefaultTTL = 255
 const (
 	ipv4HeaderLen = 20
 	ipv6HeaderLen = 40
-	maxPacket     = 65535
 )
 
 // Packet is one received VRRP packet with the IP facts the receive checks need.
@@ -52,11 +51,10 @@ type Outgoing struct {
 }
 
 var (
-	errShort     = errors.New("shorter than an ipv4 header")
-	errVersion   = errors.New("not ipv4")
-	errIHL       = errors.New("bad header length")
-	errTotalLen  = errors.New("total length does not match the datagram")
-	errTruncated = errors.New("datagram truncated by the receive buffer")
+	errShort    = errors.New("shorter than an ipv4 header")
+	errVersion  = errors.New("not ipv4")
+	errIHL      = errors.New("bad header length")
+	errTotalLen = errors.New("total length does not match the datagram")
 )
 
 // parseIPv4 splits a datagram as an IPv4 raw socket delivers it (header included) into

@@ -23,22 +23,40 @@ type ListenConfig struct {
 	// VRRP group (224.0.0.18 or ff02::12); an empty non-nil slice joins none (unicast only).
 	// Unicast packets to any local address arriving on the interface are always received.
 	Groups []netip.Addr
-	// RecvBuffer sets SO_RCVBUF in bytes when non-zero (keepalived's kernel_rx_buf_size).
+	// RecvBuffer is the socket receive buffer in bytes (keepalived's kernel_rx_buf_size);
+	// 0 means DefaultRecvBuffer. It is set with SO_RCVBUFFORCE, so net.core.rmem_max does not
+	// cap it, or with SO_RCVBUF without CAP_NET_ADMIN.
 	RecvBuffer int
 }
+
+// DefaultRecvBuffer is the receive buffer of a Receiver unless ListenConfig says otherwise.
+// One advert costs the buffer about 1 KiB of kernel memory (the skb, not the 40 bytes on the
+// wire), so the kernel's usual 208 KiB hold about 200 adverts: 8 ms of 255 instances at 10 ms,
+// shorter than a busy machine may keep the reader from running. 4 MiB hold about 160 ms of that
+// load, well past the master-down interval; the memory is charged only while adverts queue.
+const DefaultRecvBuffer = 4 << 20
 
 // RecvStats counts what a Receiver has seen.
 type RecvStats struct {
 	Packets   uint64 // delivered to the callback
 	Malformed uint64 // dropped: truncated or malformed IP header, missing ancillary data
+	Syscalls  uint64 // receive system calls made
+	// Overflows counts packets the kernel dropped because the socket's receive buffer was
+	// full (SO_RXQ_OVFL): adverts lost before the daemon could read them.
+	Overflows uint64
 }
 
-// Receiver reads VRRP packets from one interface and family.
+// Receiver reads VRRP packets from one interface and family: multicast to the groups it
+// joined and unicast to any local address. A receiver stays bound to the interface index it
+// was made for; if the interface is deleted it just receives nothing, so the daemon closes it
+// and listens again when the interface comes back (with a new index).
 type Receiver struct {
 	cfg       ListenConfig
 	f         *os.File
 	packets   atomic.Uint64
 	malformed atomic.Uint64
+	syscalls  atomic.Uint64
+	overflows atomic.Uint64 // the kernel's drop counter, as last reported with a packet
 }
 
 // Listen opens a raw protocol-112 socket bound to cfg.IfIndex and joins the groups, in the
@@ -67,10 +85,26 @@ func Listen(cfg ListenConfig) (*Receiver, error) {
 		if err := unix.SetsockoptInt(fd, unix.SOL_SOCKET, unix.SO_BINDTOIFINDEX, cfg.IfIndex); err != nil {
 			return fmt.Errorf("bind to device: %w", err)
 		}
-		if cfg.RecvBuffer > 0 {
-			if err := unix.SetsockoptInt(fd, unix.SOL_SOCKET, unix.SO_RCVBUF, cfg.RecvBuffer); err != nil {
+		size := cfg.RecvBuffer
+		if size <= 0 {
+			size = DefaultRecvBuffer
+		}
+		if err := unix.SetsockoptInt(fd, unix.SOL_SOCKET, unix.SO_RCVBUFFORCE, size); err != nil {
+			if err := unix.SetsockoptInt(fd, unix.SOL_SOCKET, unix.SO_RCVBUF, size); err != nil {
 				return fmt.Errorf("set receive buffer: %w", err)
 			}
+		}
+		// Each packet carries the socket's drop count, so losses show in Stats.
+		if err := unix.SetsockoptInt(fd, unix.SOL_SOCKET, unix.SO_RXQ_OVFL, 1); err != nil {
+			return fmt.Errorf("rxq_ovfl: %w", err)
+		}
+		// Only the groups joined on this socket, not every group some socket of the host joined.
+		if cfg.IPv6 {
+			if err := unix.SetsockoptInt(fd, unix.IPPROTO_IPV6, unix.IPV6_MULTICAST_ALL, 0); err != nil {
+				return fmt.Errorf("ipv6 multicast_all: %w", err)
+			}
+		} else if err := unix.SetsockoptInt(fd, unix.IPPROTO_IP, unix.IP_MULTICAST_ALL, 0); err != nil {
+			return fmt.Errorf("ip multicast_all: %w", err)
 		}
 		if cfg.IPv6 {
 			if err := unix.SetsockoptInt(fd, unix.IPPROTO_IPV6, unix.IPV6_RECVHOPLIMIT, 1); err != nil {
@@ -132,16 +166,45 @@ func (r *Receiver) membership(g netip.Addr, join bool) error {
 
 // Stats returns the receiver's counters.
 func (r *Receiver) Stats() RecvStats {
-	return RecvStats{Packets: r.packets.Load(), Malformed: r.malformed.Load()}
+	return RecvStats{Packets: r.packets.Load(), Malformed: r.malformed.Load(), Syscalls: r.syscalls.Load(),
+		Overflows: r.overflows.Load()}
 }
 
-// Close closes the socket; a Run in progress returns.
+// Close closes the socket; a Run in progress returns nil.
 func (r *Receiver) Close() error { return r.f.Close() }
 
 // Run reads packets and calls fn for each, in the calling goroutine, until ctx is done
-// (then it returns nil) or the socket fails. Each Packet's Payload is a fresh slice the
+// (then it returns nil) or the socket fails. Packets are read with recvmmsg(2), up to
+// RecvBatch per system call when they queue up. Each Packet's Payload is a fresh slice the
 // callback may keep. Run must not be called concurrently with itself.
 func (r *Receiver) Run(ctx context.Context, fn func(Packet)) error {
+	return r.run(ctx, func(ps []Packet) {
+		for _, p := range ps {
+			fn(p)
+		}
+	}, RecvBatch)
+}
+
+// RunBatch is Run with one call of fn per receive system call, with every packet it read (up
+// to RecvBatch), so that a consumer can hand them on together: with hundreds of instances at
+// 10 ms, packets queue up whenever the reader is late, and one hand-over per batch instead of
+// per packet keeps the consumer's queue short. The slice is reused after fn returns; the
+// Packets (and their Payloads) may be kept.
+func (r *Receiver) RunBatch(ctx context.Context, fn func([]Packet)) error {
+	return r.run(ctx, fn, RecvBatch)
+}
+
+// RecvBatch is how many packets one receive system call can return.
+const RecvBatch = 32
+
+// recvBufSize holds the largest valid VRRP packet with room to spare: IPv6 with 255 addresses
+// is 4088 bytes, IPv4 with 255 addresses and a full IP header 1096. Longer datagrams are
+// counted as malformed.
+const recvBufSize = 4160
+
+const recvOOBSize = 96 // IPV6_PKTINFO (40), IPV6_HOPLIMIT (24) and SO_RXQ_OVFL (24)
+
+func (r *Receiver) run(ctx context.Context, fn func([]Packet), batch int) error {
 	if err := r.f.SetReadDeadline(time.Time{}); err != nil {
 		return fmt.Errorf("vrrp receive on ifindex %d: %w", r.cfg.IfIndex, err)
 	}
@@ -151,21 +214,28 @@ func (r *Receiver) Run(ctx context.Context, fn func(Packet)) error {
 	if err != nil {
 		return fmt.Errorf("vrrp receive on ifindex %d: %w", r.cfg.IfIndex, err)
 	}
-	buf := make([]byte, maxPacket)
-	oob := make([]byte, 128)
+	ring := newRxRing(batch)
+	out := make([]Packet, 0, batch)
 	for {
-		var n, oobn, flags int
-		var from unix.Sockaddr
+		var n int
 		var rerr error
 		err := rc.Read(func(fd uintptr) bool {
-			n, oobn, flags, from, rerr = unix.Recvmsg(int(fd), buf, oob, 0)
-			return rerr != unix.EAGAIN
+			r.syscalls.Add(1)
+			r1, _, e := unix.Syscall6(unix.SYS_RECVMMSG, fd, uintptr(unsafe.Pointer(&ring.msgs[0])), uintptr(len(ring.msgs)), 0, 0, 0)
+			if e == unix.EAGAIN {
+				return false
+			}
+			n, rerr = int(r1), nil
+			if e != 0 {
+				n, rerr = 0, e
+			}
+			return true
 		})
 		if err == nil {
 			err = rerr
 		}
 		if err != nil {
-			if ctx.Err() != nil {
+			if ctx.Err() != nil || errors.Is(err, os.ErrClosed) {
 				return nil
 			}
 			if errors.Is(err, unix.EINTR) || errors.Is(err, unix.ENOMEM) || errors.Is(err, unix.ENOBUFS) {
@@ -174,66 +244,170 @@ func (r *Receiver) Run(ctx context.Context, fn func(Packet)) error {
 			return fmt.Errorf("vrrp receive on ifindex %d: %w", r.cfg.IfIndex, err)
 		}
 		now := time.Now()
-		if flags&unix.MSG_TRUNC != 0 {
-			r.malformed.Add(1)
-			continue
+		// One allocation for the payloads of the whole batch: each packet still gets its own
+		// slice (capacity clipped) that nothing else writes to.
+		size := 0
+		for i := range n {
+			size += int(ring.msgs[i].Len)
 		}
-		var p Packet
-		var perr error
-		if r.cfg.IPv6 {
-			p, perr = parseIPv6(buf[:n], oob[:oobn], from)
-		} else {
-			p, perr = parseIPv4(buf[:n])
-			p.IfIndex = r.cfg.IfIndex
+		slab := make([]byte, 0, size)
+		out = out[:0]
+		for i := range n {
+			m := &ring.msgs[i]
+			if m.Hdr.Flags&(unix.MSG_TRUNC|unix.MSG_CTRUNC) != 0 {
+				r.malformed.Add(1)
+				continue
+			}
+			buf := ring.buf(i)[:m.Len]
+			oob := ring.oob(i)[:m.Hdr.Controllen]
+			if d, ok := dropCount(oob); ok {
+				r.overflows.Store(uint64(d))
+			}
+			var p Packet
+			var perr error
+			if r.cfg.IPv6 {
+				p, perr = parseIPv6(buf, oob, ring.names[i].Addr)
+			} else {
+				p, perr = parseIPv4(buf)
+				p.IfIndex = r.cfg.IfIndex
+			}
+			if perr != nil {
+				r.malformed.Add(1)
+				continue
+			}
+			off := len(slab)
+			slab = append(slab, p.Payload...)
+			p.Payload = slab[off:len(slab):len(slab)]
+			p.Time = now
+			out = append(out, p)
 		}
-		if perr != nil {
-			r.malformed.Add(1)
-			continue
+		ring.rearm(n)
+		if len(out) > 0 {
+			r.packets.Add(uint64(len(out)))
+			fn(out)
+			clear(out)
 		}
-		p.Payload = append([]byte(nil), p.Payload...)
-		p.Time = now
-		r.packets.Add(1)
-		fn(p)
 	}
 }
 
-var errNoAncillary = errors.New("missing hop limit or packet info")
+// rxRing holds the kernel structures of one recvmmsg call, reused from call to call.
+type rxRing struct {
+	msgs  []unix.Mmsghdr
+	iovs  []unix.Iovec
+	bufs  []byte
+	oobs  []byte
+	names []unix.RawSockaddrInet6
+}
+
+func newRxRing(n int) *rxRing {
+	r := &rxRing{
+		msgs:  make([]unix.Mmsghdr, n),
+		iovs:  make([]unix.Iovec, n),
+		bufs:  make([]byte, n*recvBufSize),
+		oobs:  make([]byte, n*recvOOBSize),
+		names: make([]unix.RawSockaddrInet6, n),
+	}
+	for i := range n {
+		r.iovs[i].Base = &r.bufs[i*recvBufSize]
+		r.iovs[i].SetLen(recvBufSize)
+		h := &r.msgs[i].Hdr
+		h.Iov = &r.iovs[i]
+		h.SetIovlen(1)
+		h.Name = (*byte)(unsafe.Pointer(&r.names[i]))
+		h.Control = &r.oobs[i*recvOOBSize]
+	}
+	r.rearm(n)
+	return r
+}
+
+// rearm resets what the kernel wrote into the first n headers.
+func (r *rxRing) rearm(n int) {
+	for i := range n {
+		h := &r.msgs[i].Hdr
+		h.Namelen = unix.SizeofSockaddrInet6
+		h.SetControllen(recvOOBSize)
+		h.Flags = 0
+		r.msgs[i].Len = 0
+	}
+}
+
+func (r *rxRing) buf(i int) []byte { return r.bufs[i*recvBufSize : (i+1)*recvBufSize] }
+func (r *rxRing) oob(i int) []byte { return r.oobs[i*recvOOBSize : (i+1)*recvOOBSize] }
+
+var (
+	errNoAncillary = errors.New("missing hop limit or packet info")
+	errBadCmsg     = errors.New("malformed control message")
+)
 
 // parseIPv6 builds a Packet from an IPv6 raw socket read: the payload, the IPV6_HOPLIMIT and
 // IPV6_PKTINFO ancillary data, and the source address.
-func parseIPv6(b, oob []byte, from unix.Sockaddr) (p Packet, err error) {
-	sa, ok := from.(*unix.SockaddrInet6)
-	if !ok {
-		return p, errNoAncillary
-	}
-	msgs, err := unix.ParseSocketControlMessage(oob)
-	if err != nil {
-		return p, err
-	}
+func parseIPv6(b, oob []byte, src [16]byte) (p Packet, err error) {
 	var haveHops, haveInfo bool
-	for _, m := range msgs {
-		if m.Header.Level != unix.IPPROTO_IPV6 {
-			continue
+	err = walkCmsgs(oob, func(level, typ int32, data []byte) {
+		if level != unix.IPPROTO_IPV6 {
+			return
 		}
-		switch m.Header.Type {
+		switch typ {
 		case unix.IPV6_HOPLIMIT:
-			if len(m.Data) >= 4 {
-				p.TTL = uint8(binary.NativeEndian.Uint32(m.Data))
+			if len(data) >= 4 {
+				p.TTL = uint8(binary.NativeEndian.Uint32(data))
 				haveHops = true
 			}
 		case unix.IPV6_PKTINFO:
-			if len(m.Data) >= int(unsafe.Sizeof(unix.Inet6Pktinfo{})) {
-				p.Dst = netip.AddrFrom16([16]byte(m.Data[:16]))
-				p.IfIndex = int(binary.NativeEndian.Uint32(m.Data[16:20]))
+			if len(data) >= int(unsafe.Sizeof(unix.Inet6Pktinfo{})) {
+				p.Dst = netip.AddrFrom16([16]byte(data[:16]))
+				p.IfIndex = int(binary.NativeEndian.Uint32(data[16:20]))
 				haveInfo = true
 			}
 		}
+	})
+	if err != nil {
+		return p, err
 	}
 	if !haveHops || !haveInfo {
 		return p, errNoAncillary
 	}
-	p.Src = netip.AddrFrom16(sa.Addr) // no zone: IfIndex says where it came from
+	p.Src = netip.AddrFrom16(src) // no zone: IfIndex says where it came from
 	p.IPTotalLen = ipv6HeaderLen + len(b)
 	p.Payload = b
 	return p, nil
+}
+
+// dropCount returns the socket's drop counter from an SO_RXQ_OVFL control message; the kernel
+// adds one only once the socket has dropped something.
+func dropCount(oob []byte) (uint32, bool) {
+	var d uint32
+	var ok bool
+	_ = walkCmsgs(oob, func(level, typ int32, data []byte) {
+		if level == unix.SOL_SOCKET && typ == unix.SO_RXQ_OVFL && len(data) >= 4 {
+			d, ok = binary.NativeEndian.Uint32(data), true
+		}
+	})
+	return d, ok
+}
+
+// walkCmsgs calls fn for each control message in oob without allocating.
+func walkCmsgs(oob []byte, fn func(level, typ int32, data []byte)) error {
+	hdr := unix.CmsgLen(0)
+	lenSize := int(unsafe.Sizeof(unix.Cmsghdr{}.Len)) // size_t
+	for len(oob) >= hdr {
+		var l uint64
+		if lenSize == 8 {
+			l = binary.NativeEndian.Uint64(oob)
+		} else {
+			l = uint64(binary.NativeEndian.Uint32(oob))
+		}
+		if l < uint64(hdr) || l > uint64(len(oob)) {
+			return errBadCmsg
+		}
+		level := int32(binary.NativeEndian.Uint32(oob[lenSize:]))
+		typ := int32(binary.NativeEndian.Uint32(oob[lenSize+4:]))
+		fn(level, typ, oob[hdr:l])
+		next := unix.CmsgSpace(int(l) - hdr)
+		if next >= len(oob) {
+			break
+		}
+		oob = oob[next:]
+	}
+	return nil
 }

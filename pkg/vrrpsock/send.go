@@ -159,10 +159,17 @@ func (s *Sender) flush(f *os.File, b *batch, batch []Outgoing) []error {
 			}
 			return true
 		})
-		if err == nil {
-			err = serr
+		if err != nil { // the socket itself is unusable (closed): every remaining packet fails
+			for ; next < len(b.msgs); next++ {
+				i := b.index[next]
+				errs = append(errs, &PacketError{Index: i, Dst: batch[i].Dst, Err: err})
+			}
+			break
 		}
-		if err != nil {
+		if serr == nil && n <= 0 {
+			serr = unix.EIO // sendmmsg sends at least one or fails; never loop on nothing
+		}
+		if err = serr; err != nil {
 			if errors.Is(err, unix.EINTR) {
 				continue
 			}

@@ -10,6 +10,8 @@ import (
 	"testing"
 	"time"
 
+	"golang.org/x/sys/unix"
+
 	"github.com/xalived/xalived/internal/nstest"
 	"github.com/xalived/xalived/internal/testenv"
 )
@@ -18,7 +20,6 @@ var (
 	srcA4  = netip.MustParseAddr("198.51.100.1")
 	dstB4  = netip.MustParseAddr("198.51.100.2")
 	llA    = netip.MustParseAddr("fe80::1")
-	llB    = netip.MustParseAddr("fe80::2")
 	globB6 = netip.MustParseAddr("2001:db8::2")
 	vip4   = netip.MustParseAddr("198.51.100.100")
 	vip6   = netip.MustParseAddr("2001:db8::100")
@@ -286,6 +287,21 @@ vrrp_instance V4 {
     198.51.100.100/32
   }
 }
+vrrp_instance V4u {
+  state MASTER
+  interface eth0
+  virtual_router_id 63
+  priority 255
+  version 3
+  advert_int 0.1
+  unicast_src_ip 198.51.100.1
+  unicast_peer {
+    198.51.100.2
+  }
+  virtual_ipaddress {
+    198.51.100.101/32
+  }
+}
 vrrp_instance V6 {
   state MASTER
   interface eth0
@@ -298,14 +314,36 @@ vrrp_instance V6 {
   }
 }
 `)
-	p := nextWithin(t, ch4, 15*time.Second, "keepalived v2 advert")
-	if p.Src != srcA4 || p.Dst != GroupV4 || p.TTL != 255 || p.IPTotalLen != 20+len(p.Payload) {
-		t.Errorf("v2 advert ip facts %+v", p)
+	// Both IPv4 instances arrive on one socket: the v2 multicast one and the v3 unicast one.
+	var sawV2, sawUnicast bool
+	deadline := time.Now().Add(15 * time.Second)
+	for !(sawV2 && sawUnicast) && time.Now().Before(deadline) {
+		p := nextWithin(t, ch4, 15*time.Second, "keepalived ipv4 adverts")
+		switch {
+		case len(p.Payload) > 1 && p.Payload[1] == 61:
+			sawV2 = true
+			if p.Src != srcA4 || p.Dst != GroupV4 || p.TTL != 255 || p.IPTotalLen != 40 {
+				t.Errorf("v2 advert ip facts %+v", p)
+			}
+			if len(p.Payload) != 20 || p.Payload[0] != 0x21 || p.Payload[2] != 255 || p.Payload[3] != 1 {
+				t.Errorf("v2 advert payload % x", p.Payload)
+			}
+		case len(p.Payload) > 1 && p.Payload[1] == 63:
+			sawUnicast = true
+			if p.Src != srcA4 || p.Dst != dstB4 || p.TTL != 255 || p.IPTotalLen != 32 {
+				t.Errorf("v3 unicast advert ip facts %+v", p)
+			}
+			if len(p.Payload) != 12 || p.Payload[0] != 0x31 || binary.BigEndian.Uint16(p.Payload[4:])&0x0fff != 10 {
+				t.Errorf("v3 unicast advert payload % x", p.Payload)
+			}
+		default:
+			t.Errorf("unexpected packet %+v", p)
+		}
 	}
-	if len(p.Payload) < 20 || p.Payload[0] != 0x21 || p.Payload[1] != 61 || p.Payload[2] != 255 || p.Payload[3] != 1 {
-		t.Errorf("v2 advert payload % x", p.Payload)
+	if !sawV2 || !sawUnicast {
+		t.Fatalf("v2 multicast seen %v, v3 unicast seen %v", sawV2, sawUnicast)
 	}
-	p = nextWithin(t, ch6, 15*time.Second, "keepalived v3 ipv6 advert")
+	p := nextWithin(t, ch6, 15*time.Second, "keepalived v3 ipv6 advert")
 	if !p.Src.IsLinkLocalUnicast() || p.Dst != GroupV6 || p.TTL != 255 || p.IfIndex != bIdx {
 		t.Errorf("v3 advert ip facts %+v", p)
 	}
@@ -338,5 +376,164 @@ func TestListenErrors(t *testing.T) {
 	})
 	if err == nil {
 		t.Fatal("ipv4 receiver joined an ipv6 group")
+	}
+}
+
+// ipv6Ancillary builds the control messages an IPv6 receive socket gets.
+func ipv6Ancillary(hops int, dst netip.Addr, ifindex int) []byte {
+	b := make([]byte, oob6Len)
+	info := make([]byte, 20)
+	d := dst.As16()
+	copy(info, d[:])
+	binary.NativeEndian.PutUint32(info[16:], uint32(ifindex))
+	n := putCmsg(b, unix.IPPROTO_IPV6, unix.IPV6_PKTINFO, info)
+	h := make([]byte, 4)
+	binary.NativeEndian.PutUint32(h, uint32(hops))
+	putCmsg(b[n:], unix.IPPROTO_IPV6, unix.IPV6_HOPLIMIT, h)
+	return b
+}
+
+func TestParseIPv6(t *testing.T) {
+	from := llA.As16()
+	pl := vrrpV3(1, 100, llA, GroupV6, vip6)
+	p, err := parseIPv6(pl, ipv6Ancillary(255, GroupV6, 7), from)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if p.Src != llA || p.Dst != GroupV6 || p.TTL != 255 || p.IfIndex != 7 || p.IPTotalLen != 40+len(pl) {
+		t.Fatalf("parsed %+v", p)
+	}
+	if _, err := parseIPv6(pl, nil, from); err == nil {
+		t.Error("packet without ancillary data accepted")
+	}
+	if _, err := parseIPv6(pl, ipv6Ancillary(255, GroupV6, 7)[:24], from); err == nil {
+		t.Error("packet without hop limit accepted")
+	}
+}
+
+func FuzzParseIPv6Ancillary(f *testing.F) {
+	f.Add(ipv6Ancillary(255, GroupV6, 7))
+	f.Add([]byte{})
+	from := llA.As16()
+	f.Fuzz(func(t *testing.T, oob []byte) {
+		p, err := parseIPv6([]byte{0x31}, oob, from)
+		if err == nil && (!p.Dst.Is6() || p.IPTotalLen != 41) {
+			t.Fatalf("inconsistent packet %+v", p)
+		}
+	})
+}
+
+// A receiver gets the groups it joined and no others, even when another socket on the host
+// joined them; groups can be joined and left while it runs.
+func TestGroups(t *testing.T) {
+	a, b := pair(t)
+	aIdx, bIdx := ifIndex(t, a, "eth0"), ifIndex(t, b, "eth0")
+	other := netip.MustParseAddr("224.0.0.19")
+	var snd *Sender
+	var rDefault, rOther *Receiver
+	inNS(t, a, func() {
+		var err error
+		if snd, err = NewSender(); err != nil {
+			t.Fatal(err)
+		}
+	})
+	t.Cleanup(func() { _ = snd.Close() })
+	inNS(t, b, func() {
+		var err error
+		if rDefault, err = Listen(ListenConfig{IfIndex: bIdx}); err != nil {
+			t.Fatal(err)
+		}
+		if rOther, err = Listen(ListenConfig{IfIndex: bIdx, Groups: []netip.Addr{other}}); err != nil {
+			t.Fatal(err)
+		}
+	})
+	chD, chO := collect(t, rDefault), collect(t, rOther)
+	send := func(dst netip.Addr, vrid byte) {
+		t.Helper()
+		if err := snd.Send([]Outgoing{{IfIndex: aIdx, Src: srcA4, Dst: dst, Payload: vrrpV2(vrid, 100, vip4)}}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	send(other, 1)
+	send(GroupV4, 2)
+	if p := next(t, chD, "default group"); p.Dst != GroupV4 || p.Payload[1] != 2 {
+		t.Errorf("default-group receiver got %+v", p)
+	}
+	if p := next(t, chO, "configured group"); p.Dst != other || p.Payload[1] != 1 {
+		t.Errorf("configured-group receiver got %+v", p)
+	}
+	if err := rOther.LeaveGroup(other); err != nil {
+		t.Fatal(err)
+	}
+	if err := rOther.JoinGroup(GroupV4); err != nil {
+		t.Fatal(err)
+	}
+	send(other, 3)
+	send(GroupV4, 4)
+	if p := next(t, chO, "joined default group"); p.Payload[1] != 4 {
+		t.Errorf("after leave/join got %+v", p)
+	}
+	if p := next(t, chD, "default group again"); p.Payload[1] != 4 {
+		t.Errorf("default-group receiver got %+v", p)
+	}
+	select {
+	case p := <-chO:
+		t.Errorf("unexpected packet %+v", p)
+	case p := <-chD:
+		t.Errorf("unexpected packet %+v", p)
+	case <-time.After(200 * time.Millisecond):
+	}
+}
+
+func TestSendAfterClose(t *testing.T) {
+	a := nstest.New(t, "vsc")
+	var snd *Sender
+	inNS(t, a, func() {
+		var err error
+		if snd, err = NewSender(); err != nil {
+			t.Fatal(err)
+		}
+	})
+	if err := snd.Close(); err != nil {
+		t.Fatal(err)
+	}
+	err := snd.Send([]Outgoing{{IfIndex: 1, Dst: GroupV4, Payload: []byte{1}}, {IfIndex: 1, Dst: GroupV6, Payload: []byte{1}}})
+	if err == nil || len(err.(interface{ Unwrap() []error }).Unwrap()) != 2 {
+		t.Fatalf("send on a closed sender: %v", err)
+	}
+}
+
+// IPv6 unicast to a link-local peer needs the interface as scope; the receiver sees the
+// link-local destination and the sender's link-local source.
+func TestLinkLocalUnicast(t *testing.T) {
+	a, b := pair(t)
+	aIdx, bIdx := ifIndex(t, a, "eth0"), ifIndex(t, b, "eth0")
+	llB := netip.MustParseAddr("fe80::2")
+	var snd *Sender
+	var r *Receiver
+	inNS(t, a, func() {
+		var err error
+		if snd, err = NewSender(); err != nil {
+			t.Fatal(err)
+		}
+	})
+	t.Cleanup(func() { _ = snd.Close() })
+	inNS(t, b, func() {
+		var err error
+		if r, err = Listen(ListenConfig{IfIndex: bIdx, IPv6: true, Groups: []netip.Addr{}}); err != nil {
+			t.Fatal(err)
+		}
+	})
+	ch := collect(t, r)
+	adv := vrrpV3(9, 100, llA, llB, vip6)
+	if err := snd.Send([]Outgoing{
+		{IfIndex: aIdx, Src: llA, Dst: GroupV6, Payload: adv}, // not joined: not received
+		{IfIndex: aIdx, Src: llA, Dst: llB, TTL: 64, Payload: adv},
+	}); err != nil {
+		t.Fatal(err)
+	}
+	p := next(t, ch, "link-local unicast")
+	if p.Src != llA || p.Dst != llB || p.TTL != 64 || p.IfIndex != bIdx || !bytes.Equal(p.Payload, adv) {
+		t.Fatalf("received %+v", p)
 	}
 }

@@ -1,0 +1,374 @@
+package router
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/netip"
+	"runtime"
+	"slices"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/xalived/xalived/pkg/vrrp"
+)
+
+// Packet is one advert to send.
+type Packet struct {
+	// Instance is the sending instance's name.
+	Instance string
+	// Interface is the interface to send on (SendInterface, else Interface).
+	Interface string
+	VMAC      bool
+	VRID      uint8
+	Src, Dst  netip.Addr
+	TTL       uint8
+	// Payload is the VRRP message, checksum included (no IP header: IPv4 senders with
+	// IP_HDRINCL can prepend vrrp.AppendIPv4Header). It is shared and read-only, and must
+	// not be kept after Send returns.
+	Payload []byte
+}
+
+// Transport sends adverts. Send is called from the router's goroutine once per wake-up
+// with every advert due then (one sendmmsg); it should not block for long.
+type Transport interface {
+	Send(pkts []Packet) error
+}
+
+// Host changes the machine for an instance. Calls come in order from one goroutine;
+// the instance's configuration (with its Data) is passed in.
+type Host interface {
+	// AddVIPs installs what a MASTER owns: VIPs, eVIPs, virtual routes and rules.
+	AddVIPs(inst *InstanceConfig) error
+	// RemoveVIPs removes them.
+	RemoveVIPs(inst *InstanceConfig) error
+	// UpdateVIPs reconciles a MASTER whose configuration a reload changed.
+	UpdateVIPs(old, new *InstanceConfig) error
+	// GARP sends count gratuitous ARPs (IPv4) or unsolicited NAs (IPv6) per VIP.
+	GARP(inst *InstanceConfig, count int) error
+}
+
+// Notification is a state change (or event) of an instance or sync group.
+type Notification struct {
+	// Name of the instance, or of the group when Group is set.
+	Name  string
+	Group bool
+	State vrrp.State
+	// Priority is the instance's effective priority (0 for groups).
+	Priority uint8
+	// Removed: the instance left the configuration on reload (keepalived runs
+	// notify_deleted if configured, else notify_fault; State is STOP).
+	Removed bool
+	// RxLowerPrio: a MASTER heard a lower priority (notify_master_rx_lower_pri,
+	// FIFO MASTER_RX_LOWER_PRI); State is MASTER.
+	RxLowerPrio bool
+	// PriorityChanged: the effective priority changed to Priority, State unchanged
+	// (notify_priority_changes).
+	PriorityChanged bool
+}
+
+// Notifier receives notifications in order, after the VIPs of a transition were handled.
+type Notifier interface {
+	Notify(Notification)
+}
+
+// Received is one packet from the receive path.
+type Received struct {
+	// Interface the packet arrived on (matched against InstanceConfig.Interface; instances
+	// with an empty Interface match any).
+	Interface string
+	Meta      vrrp.Meta
+	// Payload is the bytes after the IP header; Deliver copies it.
+	Payload []byte
+}
+
+// Options tune a Router.
+type Options struct {
+	// OnError receives Transport and Host errors (the daemon logs them). May be nil.
+	OnError func(error)
+	// AdvertSlack: adverts due within this window are sent in the same wake-up (batched).
+	// 0 = 1 ms.
+	AdvertSlack time.Duration
+	// QueueLen bounds the pending Deliver/SetTracker calls; 0 = 4096.
+	QueueLen int
+	// ThreadSetup, if set, runs on the router's goroutine after Run locked it to its OS
+	// thread, e.g. to give that thread a realtime scheduling policy (keepalived's
+	// vrrp_rt_priority) so adverts stay on time on a busy machine. An error stops Run.
+	ThreadSetup func() error
+	// MasterDownTimer is told, for instances with ExternalMasterDown, when the FSM arms
+	// their master-down timer (at) or stops it (at is zero). It runs on the router's
+	// goroutine and must not block (a map update).
+	MasterDownTimer func(inst *InstanceConfig, at time.Time)
+}
+
+// Router runs VRRP instances. Create it with New, then call Run.
+type Router struct {
+	transport Transport
+	host      Host
+	notifier  Notifier
+	opts      Options
+
+	in      chan func()
+	stop    chan struct{}
+	stopped sync.Once
+	done    chan struct{}
+	running atomic.Bool
+	// queueDrops counts Deliver calls dropped because the queue was full.
+	queueDrops atomic.Uint64
+
+	// Owned by the Run goroutine.
+	cfg       Config
+	insts     []*instance
+	byName    map[string]*instance
+	groups    []*group
+	trackers  map[string]*tracker
+	timers    timerHeap
+	outbox    []Packet
+	jobs      []func()
+	drops     [vrrp.NumReasons]uint64
+	hostQueue *worker
+	now       time.Time
+	stopping  bool
+}
+
+// New validates cfg and returns a router that is not running yet.
+func New(cfg Config, t Transport, h Host, n Notifier, opts Options) (*Router, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	if t == nil || h == nil || n == nil {
+		return nil, errors.New("router: transport, host and notifier are required")
+	}
+	if opts.AdvertSlack == 0 {
+		opts.AdvertSlack = time.Millisecond
+	}
+	if opts.QueueLen == 0 {
+		opts.QueueLen = 4096
+	}
+	r := &Router{
+		transport: t, host: h, notifier: n, opts: opts,
+		in: make(chan func(), opts.QueueLen), stop: make(chan struct{}), done: make(chan struct{}),
+		byName: map[string]*instance{}, trackers: map[string]*tracker{},
+		hostQueue: newWorker(),
+	}
+	r.now = time.Now()
+	r.build(cloneConfig(cfg))
+	return r, nil
+}
+
+// Run runs the router until ctx is cancelled or Shutdown is called; either way it shuts
+// down gracefully (priority-0 adverts from masters, VIPs released, STOP notified) and waits
+// for its goroutines before returning.
+func (r *Router) Run(ctx context.Context) error {
+	if !r.running.CompareAndSwap(false, true) {
+		return errors.New("router: Run called twice")
+	}
+	defer close(r.done)
+	if r.opts.ThreadSetup != nil {
+		runtime.LockOSThread()
+		defer runtime.UnlockOSThread()
+		if err := r.opts.ThreadSetup(); err != nil {
+			return fmt.Errorf("router: thread setup: %w", err)
+		}
+	}
+	var wg sync.WaitGroup
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		r.hostQueue.run()
+	}()
+	defer func() {
+		r.hostQueue.close()
+		wg.Wait()
+	}()
+
+	// Tracker results reported before Run count before startup.
+	r.drain(r.opts.QueueLen)
+	r.now = time.Now()
+	for _, in := range r.insts {
+		r.startInstance(in)
+	}
+	r.flush()
+
+	t := time.NewTimer(time.Hour)
+	defer t.Stop()
+	for {
+		r.resetTimer(t)
+		select {
+		case <-ctx.Done():
+			r.shutdown()
+			return nil
+		case <-r.stop:
+			r.shutdown()
+			return nil
+		case f := <-r.in:
+			r.now = time.Now()
+			f()
+		case <-t.C:
+		}
+		// Packets that queued up while this goroutine waited for a CPU count before the
+		// timers that expired meanwhile: a late wake-up must not turn into a false
+		// master-down while the master's adverts sit in the queue.
+		r.now = time.Now()
+		r.drain(r.opts.QueueLen)
+		r.fireDue()
+		r.flush()
+	}
+}
+
+func (r *Router) drain(n int) {
+	for range n {
+		select {
+		case f := <-r.in:
+			f()
+		default:
+			return
+		}
+	}
+}
+
+// Shutdown stops a running router gracefully and waits until Run returned, or ctx ends.
+func (r *Router) Shutdown(ctx context.Context) error {
+	r.stopped.Do(func() { close(r.stop) })
+	if !r.running.Load() {
+		return nil
+	}
+	select {
+	case <-r.done:
+		return nil
+	case <-ctx.Done():
+		return fmt.Errorf("router: shutdown: %w", ctx.Err())
+	}
+}
+
+// call runs f on the router goroutine and waits for it.
+func (r *Router) call(ctx context.Context, f func()) error {
+	ran := make(chan struct{})
+	wrapped := func() { f(); close(ran) }
+	select {
+	case r.in <- wrapped:
+	case <-r.done:
+		return errors.New("router: not running")
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+	select {
+	case <-ran:
+		return nil
+	case <-r.done:
+		return errors.New("router: stopped")
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+// post queues f without waiting; false if the queue is full.
+func (r *Router) post(f func()) bool {
+	select {
+	case r.in <- f:
+		return true
+	default:
+		r.queueDrops.Add(1)
+		return false
+	}
+}
+
+// Deliver hands received packets to the router. It copies them and never blocks: when the
+// queue is full the batch is dropped and counted (queue_full in Status).
+func (r *Router) Deliver(pkts ...Received) {
+	cp := make([]Received, len(pkts))
+	for i, p := range pkts {
+		cp[i] = p
+		cp[i].Payload = append([]byte(nil), p.Payload...)
+	}
+	r.post(func() {
+		for i := range cp {
+			r.receive(&cp[i])
+		}
+	})
+}
+
+// DeliverAdvert hands over an advert that was already checked (by the XDP ladder, which
+// is vrrp.Check's twin) for the named instance, e.g. from a ring-buffer event: a new
+// master, a priority change, priority 0, or a lower or higher priority heard by a master.
+func (r *Router) DeliverAdvert(name string, src netip.Addr, a vrrp.Advert) {
+	a.Addrs = slices.Clone(a.Addrs)
+	r.post(func() {
+		if in := r.byName[name]; in != nil && (in.m.State == vrrp.StateBackup || in.m.State == vrrp.StateMaster) {
+			in.rx++
+			r.step(in, vrrp.Event{Kind: vrrp.EvAdvert, Advert: &a, Src: src.Unmap()})
+		}
+	})
+}
+
+// MasterDown reports that the external master-down timer of the named instance fired
+// (ExternalMasterDown). Ignored for other instances and in states where it means nothing.
+func (r *Router) MasterDown(name string) {
+	r.post(func() {
+		if in := r.byName[name]; in != nil && in.cfg.ExternalMasterDown {
+			r.step(in, vrrp.Event{Kind: vrrp.EvTimer, Timer: vrrp.TimerMasterDown, Due: r.now})
+		}
+	})
+}
+
+// SetTracker reports the result of an interface, process or file tracker: up for
+// interfaces and processes, value for files.
+func (r *Router) SetTracker(name string, up bool, value int) {
+	r.post(func() { r.setTracker(name, up, value) })
+}
+
+// ScriptResult reports one run of a vrrp_script (success: exit 0 within the timeout); the
+// rise/fall of its ScriptConfig decide when its trackers change.
+func (r *Router) ScriptResult(name string, success bool) {
+	r.post(func() { r.scriptResult(name, success) })
+}
+
+// Reload applies a new configuration without flapping: instances with the same identity
+// (VRID, family, interface, unicast and source, VMAC, multicast group) keep their state,
+// removed ones stop and release their VIPs, new ones start. A running router applies it
+// on its goroutine; an invalid cfg changes nothing.
+func (r *Router) Reload(ctx context.Context, cfg Config) error {
+	if err := cfg.Validate(); err != nil {
+		return err
+	}
+	cfg = cloneConfig(cfg)
+	return r.call(ctx, func() {
+		r.now = time.Now()
+		r.reload(cfg)
+		r.fireDue()
+		r.flush()
+	})
+}
+
+// Status returns a snapshot of every instance.
+func (r *Router) Status(ctx context.Context) (Snapshot, error) {
+	var s Snapshot
+	err := r.call(ctx, func() { s = r.snapshot() })
+	return s, err
+}
+
+func cloneConfig(c Config) Config {
+	out := Config{
+		Instances:  append([]InstanceConfig(nil), c.Instances...),
+		SyncGroups: append([]SyncGroupConfig(nil), c.SyncGroups...),
+		Scripts:    append([]ScriptConfig(nil), c.Scripts...),
+	}
+	for i := range out.Instances {
+		in := &out.Instances[i]
+		in.VIPs = append([]netip.Addr(nil), in.VIPs...)
+		in.Unicast = append([]vrrp.Peer(nil), in.Unicast...)
+		in.Tracks = append([]Track(nil), in.Tracks...)
+		if in.GARP != nil {
+			g := *in.GARP
+			in.GARP = &g
+		}
+	}
+	return out
+}
+
+func (r *Router) reportError(err error) {
+	if err != nil && r.opts.OnError != nil {
+		r.opts.OnError(err)
+	}
+}
