@@ -124,6 +124,7 @@ func TestFromConfigQuorum(t *testing.T) {
 func TestFromConfigSorryInhibitAlphaSuspend(t *testing.T) {
 	cfg := parse(t, `
 virtual_server 203.0.113.2 443 {
+    protocol TCP
     lb_algo rr
     lb_kind NAT
     alpha
@@ -167,6 +168,7 @@ virtual_server_group web {
     fwmark 5
 }
 virtual_server group web {
+    protocol TCP
     lb_algo sh
     lb_kind DR
     real_server 198.51.100.11 80 {
