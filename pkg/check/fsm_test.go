@@ -421,3 +421,18 @@ func TestNewRejectsBadSpecs(t *testing.T) {
 		}
 	}
 }
+
+// A pending outcome (one url of a recovering HTTP_GET) decides nothing: no success counted
+// towards rise, no failure, next run after delay_loop.
+func TestStepPending(t *testing.T) {
+	c := Common{DelayLoop: 10 * time.Second, DelayBeforeRetry: ptr(time.Second), Retry: ptr(1), Rise: 2}
+	st := CheckerState{Up: false, HasRun: true, Successes: 1}
+	got, d := Step(c, st, Outcome{Pending: true})
+	if got != st || d != 10*time.Second {
+		t.Fatalf("pending: %+v %v", got, d)
+	}
+	up := CheckerState{Up: true, HasRun: true, Failures: 1}
+	if got, _ := Step(c, up, Outcome{Pending: true}); got != up {
+		t.Fatalf("pending while retrying: %+v", got)
+	}
+}
