@@ -70,6 +70,13 @@ type proc struct {
 func (p *proc) start(t testing.TB, env []string, name string, args ...string) {
 	t.Helper()
 	p.out = &lockedBuffer{}
+	if rt := realtime(); rt != nil {
+		// Both daemons (ours and keepalived) run SCHED_RR, as keepalived recommends in
+		// production (vrrp_rt_priority), so a loaded CI machine cannot starve a 0.1 s advert
+		// timer for seconds and turn the test into a test of the scheduler.
+		args = append(append(rt[1:], name), args...)
+		name = rt[0]
+	}
 	p.cmd = p.node.Cmd(name, args...)
 	p.cmd.Env = append(os.Environ(), env...)
 	p.cmd.Stdout, p.cmd.Stderr = p.out, p.out
@@ -330,4 +337,16 @@ func Recover(t testing.TB, sp Speaker, conf string) {
 	t.Helper()
 	sp.Node().MustRun(t, "ip", "link", "set", "eth0", "up")
 	sp.Start(t, conf)
+}
+
+// realtime returns the command prefix that runs a daemon SCHED_RR (chrt -r 10), or nil when
+// chrt is missing or XALIVED_TEST_RT=0.
+func realtime() []string {
+	if os.Getenv("XALIVED_TEST_RT") == "0" {
+		return nil
+	}
+	if _, err := exec.LookPath("chrt"); err != nil {
+		return nil
+	}
+	return []string{"chrt", "-r", "10"}
 }

@@ -612,7 +612,7 @@ func (p *parser) finish() {
 		}
 		k := key{v.Interface, v.Family, v.VRID}
 		if o, ok := seen[k]; ok {
-			p.lateWarnf(v.Pos, "(%s) VRID %d is already used by %s on interface %s", v.Name, v.VRID, o, v.Interface)
+			p.lateErrorf(v.Pos, "%s and %s both use VRID %d with %s on interface %s", o, v.Name, v.VRID, map[string]string{"inet": "IPv4", "inet6": "IPv6"}[v.Family], v.Interface)
 			continue
 		}
 		seen[k] = v.Name

@@ -373,6 +373,13 @@ func (p *parser) syncGroup(s stmt) {
 	if !p.enter(s) {
 		return
 	}
+	for _, o := range p.cfg.SyncGroups {
+		if o.Name == nm && nm != "" {
+			p.errorf(s.pos, "vrrp sync group %s already defined", nm)
+			p.skipBlock()
+			return
+		}
+	}
 	g := &SyncGroup{Pos: s.pos, Name: nm}
 	tb := table{
 		"group": {block: true, fn: func(p *parser, s stmt) {
@@ -597,7 +604,7 @@ func (p *parser) instanceTable(v *VRRPInstance, st *instanceState) table {
 		"dont_track_primary": {fn: func(p *parser, s stmt) { v.DontTrackPrimary = true }},
 		"use_vmac": {fn: func(p *parser, s stmt) {
 			st.vmacPos = s.pos
-			vm := &VMAC{}
+			vm := &VMAC{Pos: s.pos}
 			a := s.args()
 			for i := 0; i < len(a); i++ {
 				switch {
@@ -626,7 +633,7 @@ func (p *parser) instanceTable(v *VRRPInstance, st *instanceState) table {
 		"use_vmac_addr":  {fn: func(p *parser, s stmt) { v.UseVMACAddr = true }},
 		"vmac_xmit_base": {fn: func(p *parser, s stmt) { v.VMACXmitBase = true }},
 		"use_ipvlan": {fn: func(p *parser, s stmt) {
-			iv := &IPVlan{}
+			iv := &IPVlan{Pos: s.pos}
 			a := s.args()
 			for i := 0; i < len(a); i++ {
 				switch a[i] {
@@ -788,7 +795,7 @@ func (p *parser) instanceTable(v *VRRPInstance, st *instanceState) table {
 				return
 			}
 			v.LVSSyncDaemonInterface = w
-			p.cfg.Global.LVSSyncDaemon = &LVSSyncDaemon{Interface: w, Instance: v.Name, Port: 8848}
+			p.cfg.Global.LVSSyncDaemon = &LVSSyncDaemon{Pos: s.pos, Interface: w, Instance: v.Name, Port: 8848}
 		}},
 		"kernel_rx_buf_size": {fn: func(p *parser, s stmt) {
 			if len(s.words) < 2 {
