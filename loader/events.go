@@ -31,7 +31,7 @@ func (d *Dataplane) ReadEvents(ctx context.Context, out chan<- Event) error {
 		defer wg.Done()
 		select {
 		case <-ctx.Done():
-			rd.SetDeadline(time.Now()) // wakes Read
+			_ = rd.Close() // interrupts ReadInto (SetDeadline would wait for its lock)
 		case <-stop:
 		}
 	}()
@@ -47,11 +47,8 @@ func (d *Dataplane) ReadEvents(ctx context.Context, out chan<- Event) error {
 			return nil
 		}
 		if err := rd.ReadInto(&rec); err != nil {
-			if errors.Is(err, os.ErrDeadlineExceeded) || errors.Is(err, ringbuf.ErrClosed) {
-				if ctx.Err() != nil {
-					return nil
-				}
-				continue
+			if ctx.Err() != nil && (errors.Is(err, os.ErrClosed) || errors.Is(err, ringbuf.ErrClosed)) {
+				return nil
 			}
 			return fmt.Errorf("read events: %w", err)
 		}

@@ -119,6 +119,7 @@ say "killing the master (SIGKILL of xalived on n1 and its link down: a crashed h
 t0=$(now_ms)
 kill -KILL "$pid_n1"
 ip -n "$N1" link set eth0 down
+wait "$pid_n1" 2>/dev/null || true
 wait_state n2 MASTER
 t1=$(now_ms)
 echo "n2 became MASTER $((t1 - t0)) ms after the kill"

@@ -37,6 +37,8 @@ type Conf struct {
 	Groups     []Group
 	Insts      []Inst
 	Extra      string // raw text appended at the top level
+	Global     string // raw lines added inside global_defs
+	Pre        string // raw text before the instances (trackers must be defined before use)
 }
 
 // Script is a vrrp_script.
@@ -61,6 +63,7 @@ func (c Conf) Render(self *Node, peers []*Node) string {
 	if c.NotifyFIFO != "" {
 		fmt.Fprintf(&b, "  notify_fifo %s\n", c.NotifyFIFO)
 	}
+	b.WriteString(c.Global)
 	b.WriteString("}\n\n")
 	for _, s := range c.Scripts {
 		fmt.Fprintf(&b, "vrrp_script %s {\n  script \"%s\"\n  interval %d\n", s.Name, s.Cmd, max(s.Interval, 1))
@@ -82,6 +85,7 @@ func (c Conf) Render(self *Node, peers []*Node) string {
 		}
 		b.WriteString("  }\n}\n\n")
 	}
+	b.WriteString(c.Pre)
 	for _, in := range c.Insts {
 		ifc := in.Interface
 		if ifc == "" {

@@ -88,3 +88,55 @@ func TestControlStop(t *testing.T) {
 		t.Fatalf("VIP on node %d", h.Index)
 	}
 }
+
+// TestVMACLifecycle: use_vmac creates vrrp.VRID with the virtual MAC carrying the VIP while
+// MASTER; SIGTERM removes the VIP and the VMAC.
+func TestVMACLifecycle(t *testing.T) {
+	l := NewLab(t, 1)
+	n1 := l.Nodes[0]
+	x := NewXalived(t, n1)
+	in := fastInst(150)
+	in.VMAC = true
+	x.Start(t, Conf{RouterID: "n1", Insts: []Inst{in}}.Render(n1, nil))
+	WaitState(t, x, "VI_1", "MASTER", 3*time.Second)
+	out := n1.MustRun(t, "ip", "-o", "addr", "show", "dev", "vrrp.51")
+	if !strings.Contains(out, vip4+"/24") {
+		t.Fatalf("VIP not on the VMAC: %s", out)
+	}
+	link := n1.MustRun(t, "ip", "-o", "link", "show", "dev", "vrrp.51")
+	if !strings.Contains(link, "00:00:5e:00:01:33") || !strings.Contains(link, "macvlan") && !strings.Contains(link, "@eth0") {
+		t.Fatalf("VMAC link: %s", link)
+	}
+	x.Term(t)
+	if _, err := n1.Run("ip", "link", "show", "dev", "vrrp.51"); err == nil {
+		t.Fatal("VMAC left after SIGTERM")
+	}
+	if n1.HasAddr(vip4) {
+		t.Fatal("VIP left after SIGTERM")
+	}
+}
+
+// TestCrashReconcile: a SIGKILLed xalived leaves its VIP in the kernel; started again as a
+// backup it removes that VIP, so the address is on the new master only.
+func TestCrashReconcile(t *testing.T) {
+	l := NewLab(t, 2)
+	n1, n2 := l.Nodes[0], l.Nodes[1]
+	x, k := NewXalived(t, n1), NewKeepalived(t, n2)
+	x.Start(t, Conf{RouterID: "n1", Insts: []Inst{fastInst(150)}}.Render(n1, nil))
+	k.Start(t, Conf{RouterID: "n2", Insts: []Inst{fastInst(100)}}.Render(n2, nil))
+	WaitState(t, x, "VI_1", "MASTER", 3*time.Second)
+	WaitState(t, k, "VI_1", "BACKUP", 3*time.Second)
+	x.Kill(t)
+	WaitState(t, k, "VI_1", "MASTER", 3*time.Second)
+	if !n1.HasAddr(vip4) {
+		t.Fatal("test premise: a killed daemon leaves its VIP behind")
+	}
+	x.Start(t, Conf{RouterID: "n1", Insts: []Inst{fastInst(50)}}.Render(n1, nil))
+	WaitState(t, x, "VI_1", "BACKUP", 3*time.Second)
+	if h := l.AssertSingleHolder(vip4); h != n2 {
+		t.Fatalf("VIP on node %d, want 2 only", h.Index)
+	}
+	if !strings.Contains(x.Log(), "removed VIP left by an earlier run") {
+		t.Error("the restart did not report the reconciled VIP")
+	}
+}

@@ -21,10 +21,6 @@ func runDaemon(o options) error {
 	}
 	log := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: level}))
 	slog.SetDefault(log)
-	dataplane := o.Dataplane
-	if dataplane == "auto" {
-		dataplane = "socket" // the XDP dataplane is wired in by its own issue
-	}
 	pidFile := o.PidFile
 	if pidFile == "" {
 		name := o.Name
@@ -39,7 +35,8 @@ func runDaemon(o options) error {
 		Control:    o.Control,
 		PIDFile:    pidFile,
 		ReadyFile:  os.Getenv("XALIVED_READY_FILE"),
-		Dataplane:  dataplane,
+		Dataplane:  o.Dataplane,
+		XDPMode:    o.XDPMode,
 		BPFFS:      o.BPFFS,
 		ConfigID:   o.ConfigID,
 		Logger:     log,

@@ -27,6 +27,15 @@ func FromConfig(cfg *config.Config) ([]VirtualServer, []string, error) {
 		vs := VirtualServer{
 			Key:         VSKey{Addr: v.Address, Port: v.Port, Protocol: v.Protocol, FWMark: v.Fwmark, Group: v.Group},
 			VirtualHost: v.Virtualhost,
+			Quorum:      v.Quorum, Hysteresis: v.Hysteresis,
+			SMTPAlert: vsSMTPAlert(cfg, v),
+		}
+		var err error
+		if vs.QuorumUp, err = notify.ScriptFromConfig(v.QuorumUp); err != nil {
+			return nil, warnings, fmt.Errorf("%s:%d: quorum_up: %w", v.Pos.File, v.Pos.Line, err)
+		}
+		if vs.QuorumDown, err = notify.ScriptFromConfig(v.QuorumDown); err != nil {
+			return nil, warnings, fmt.Errorf("%s:%d: quorum_down: %w", v.Pos.File, v.Pos.Line, err)
 		}
 		for _, r := range v.RealServers {
 			rs := RealServer{Addr: r.Address, Port: r.Port, Weight: r.Weight, SMTPAlert: rsSMTPAlert(cfg, v, r)}
@@ -56,6 +65,17 @@ func FromConfig(cfg *config.Config) ([]VirtualServer, []string, error) {
 		out = append(out, vs)
 	}
 	return out, warnings, nil
+}
+
+// vsSMTPAlert follows keepalived.conf(5): the virtual server's smtp_alert, else global
+// smtp_alert_checker, else global smtp_alert, else no.
+func vsSMTPAlert(cfg *config.Config, v *config.VirtualServer) bool {
+	for _, b := range []*bool{v.SMTPAlert, cfg.Global.SMTPAlertChecker, cfg.Global.SMTPAlert} {
+		if b != nil {
+			return *b
+		}
+	}
+	return false
 }
 
 // rsSMTPAlert follows keepalived.conf(5): a real server's smtp_alert, else the virtual

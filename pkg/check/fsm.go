@@ -26,6 +26,10 @@ type Outcome struct {
 	// Weight, when set, is the dynamic weight delta this run asks for (exit code of a
 	// misc_dynamic script minus 2 minus the configured weight, or a FILE_CHECK product).
 	Weight *int
+
+	// reap, when set, waits for what the probe left running (a timed-out script being killed);
+	// the scheduler calls it before planning the next run.
+	reap func()
 }
 
 // Step applies one outcome with keepalived's rules and returns the new state and the delay

@@ -5,6 +5,7 @@ import (
 	"crypto/tls"
 	"fmt"
 	"math/rand/v2"
+	"net/netip"
 	"sync"
 	"sync/atomic"
 	"syscall"
@@ -25,6 +26,9 @@ type Config struct {
 	Observe func(RunInfo)
 	// Seed makes warmup offsets reproducible (0: random).
 	Seed uint64
+	// AddressLocal reports whether an address is configured on this host, for ha_suspend
+	// (nil: never suspend). It is called before each run of a suspendable checker.
+	AddressLocal func(netip.Addr) bool
 	// InitNotifies runs notify_up / notify_down for every real server's initial state at
 	// start (global rs_init_notifies); keepalived's default is to notify changes only.
 	InitNotifies bool
@@ -41,6 +45,11 @@ type RunInfo struct {
 	Err      error
 	// Skipped counts slots that passed while this run was still going (it was not started twice).
 	Skipped int
+	// Up is the checker's state after this run; Retrying is set while a failure is being
+	// retried (below the DOWN threshold). keepalived logs such failures only with
+	// log_all_failures / checker_log_all_failures, which LogAllFailures carries.
+	Up, Retrying   bool
+	LogAllFailures bool
 }
 
 // Event is a real server's new state, for the lvs reconciler. Events are coalesced per real
@@ -64,9 +73,23 @@ type checker struct {
 	lastDur time.Duration
 }
 
+type vsQuorum struct {
+	mu   sync.Mutex
+	up   bool
+	live int // summed weight of live real servers, kept by deltas (O(1) per change)
+}
+
+func contribution(st RSState) int {
+	if st.Alive {
+		return st.Weight
+	}
+	return 0
+}
+
 type rsRun struct {
 	key      RSKey
 	vs       *VirtualServer
+	vsIndex  int
 	cfg      RealServer
 	checkers []*checker
 
@@ -76,14 +99,21 @@ type rsRun struct {
 
 // Scheduler runs every checker of a set of virtual servers.
 type Scheduler struct {
-	cfg  Config
-	vss  []VirtualServer
-	rss  []*rsRun
-	byVS [][]*rsRun
-	evq  eventQueue
-	out  chan Event
+	cfg    Config
+	vss    []VirtualServer
+	rss    []*rsRun
+	byVS   [][]*rsRun
+	quorum []vsQuorum // per virtual server, guarded by its mu
+	evq    eventQueue
+	out    chan Event
 
-	runs, skipped, failures atomic.Uint64
+	runs, skipped, failures, suspends atomic.Uint64
+}
+
+// suspended applies ha_suspend: the virtual server's address is not on this host.
+func (s *Scheduler) suspended(ck *checker) bool {
+	vs := ck.rs.vs
+	return vs.HASuspend && s.cfg.AddressLocal != nil && vs.Key.Addr.IsValid() && !s.cfg.AddressLocal(vs.Key.Addr)
 }
 
 // New resolves every checker's keywords (VS defaults, then keepalived's) and validates them.
@@ -94,13 +124,16 @@ func New(vss []VirtualServer, cfg Config) (*Scheduler, error) {
 		var list []*rsRun
 		for ri := range vs.RealServers {
 			rs := &vs.RealServers[ri]
-			r := &rsRun{key: RSKey{VS: vs.Key, Addr: rs.Addr, Port: rs.Port}, vs: vs, cfg: *rs}
+			r := &rsRun{key: RSKey{VS: vs.Key, Addr: rs.Addr, Port: rs.Port}, vs: vs, vsIndex: vi, cfg: *rs}
 			var states []CheckerState
 			for ci, spec := range rs.Checkers {
 				if err := spec.Validate(); err != nil {
 					return nil, fmt.Errorf("virtual server %s real server %s checker %d: %w", vs.Key, r.key, ci+1, err)
 				}
 				spec = resolve(vs, rs, spec)
+				if err := spec.validateTimes(); err != nil {
+					return nil, fmt.Errorf("virtual server %s real server %s checker %d: %w", vs.Key, r.key, ci+1, err)
+				}
 				ck := &checker{spec: spec, rs: r, state: InitialState(spec.Common)}
 				switch spec.Kind {
 				case SSL:
@@ -135,7 +168,49 @@ func New(vss []VirtualServer, cfg Config) (*Scheduler, error) {
 		}
 		s.byVS = append(s.byVS, list)
 	}
+	s.quorum = make([]vsQuorum, len(s.vss))
+	s.resetQuorum()
 	return s, nil
+}
+
+// resetQuorum recomputes every virtual server's live weight and quorum from scratch.
+func (s *Scheduler) resetQuorum() {
+	for i := range s.vss {
+		q := &s.quorum[i]
+		q.mu.Lock()
+		q.live = liveWeight(s.byVS[i])
+		q.up = q.live >= s.quorumOf(i)
+		q.mu.Unlock()
+	}
+}
+
+func (s *Scheduler) quorumOf(vi int) int {
+	if q := s.vss[vi].Quorum; q > 0 {
+		return q
+	}
+	return 1
+}
+
+// updateQuorum recomputes a virtual server's quorum after one of its real servers changed and
+// delivers a change (quorum_up / quorum_down, VS FIFO line, mail).
+func (s *Scheduler) updateQuorum(vi, delta int) {
+	q := &s.quorum[vi]
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	vs := &s.vss[vi]
+	q.live += delta
+	up, detail := QuorumStep(q.up, q.live, s.quorumOf(vi), vs.Hysteresis)
+	if up == q.up {
+		return
+	}
+	q.up = up
+	if s.cfg.Notify != nil {
+		script := vs.QuorumDown
+		if up {
+			script = vs.QuorumUp
+		}
+		s.cfg.Notify.VirtualServer(vs.Key.String(), up, script, vs.SMTPAlert, "=> "+detail+" for VS "+vs.Key.String()+" <=")
+	}
 }
 
 // Events returns the channel of real-server changes. Read it, or changes pile up (coalesced,
@@ -209,24 +284,38 @@ func (s *Scheduler) loop(ctx context.Context, ck *checker, due time.Time) {
 			return
 		case <-timer.C:
 		}
+		if s.suspended(ck) {
+			s.suspends.Add(1)
+			due, _ = nextDue(due, time.Now(), ck.spec.DelayLoop, false)
+			timer.Reset(time.Until(due))
+			continue
+		}
 		startT := time.Now()
 		o, err := s.probe(ctx, ck)
 		if ctx.Err() != nil {
+			if o.reap != nil {
+				o.reap()
+			}
 			return
 		}
 		end := time.Now()
 		if err != nil {
 			o.OK = false
 		}
-		delay, retrying := s.apply(ck, o, err, startT, end.Sub(startT))
-		next, skipped := nextDue(due, end, delay, retrying)
+		delay, st := s.apply(ck, o, err, startT, end.Sub(startT))
+		retrying := st.Up && st.Failures > 0
+		if o.reap != nil {
+			o.reap() // a timed-out script is gone before its next run is planned
+		}
+		next, skipped := nextDue(due, time.Now(), delay, retrying)
 		s.runs.Add(1)
 		s.skipped.Add(uint64(skipped))
 		if !o.OK {
 			s.failures.Add(1)
 		}
 		if s.cfg.Observe != nil {
-			s.cfg.Observe(RunInfo{RS: ck.rs.key, Kind: ck.spec.Kind, Due: due, Start: startT, Duration: end.Sub(startT), OK: o.OK, Err: err, Skipped: skipped})
+			s.cfg.Observe(RunInfo{RS: ck.rs.key, Kind: ck.spec.Kind, Due: due, Start: startT, Duration: end.Sub(startT), OK: o.OK, Err: err,
+				Skipped: skipped, Up: st.Up, Retrying: retrying, LogAllFailures: ck.spec.LogAllFailures})
 		}
 		due = next
 		timer.Reset(time.Until(due))
@@ -241,7 +330,18 @@ func (s *Scheduler) probe(ctx context.Context, ck *checker) (Outcome, error) {
 		timeout = sp.Misc.Timeout + 2*miscGrace
 	}
 	pctx, cancel := context.WithTimeout(ctx, timeout)
-	defer cancel()
+	o, err := s.run(pctx, ck)
+	if o.reap != nil {
+		reap := o.reap
+		o.reap = func() { reap(); cancel() }
+	} else {
+		cancel()
+	}
+	return o, err
+}
+
+func (s *Scheduler) run(pctx context.Context, ck *checker) (Outcome, error) {
+	sp := ck.spec
 	switch sp.Kind {
 	case TCP:
 		return probeTCP(pctx, sp)
@@ -250,6 +350,9 @@ func (s *Scheduler) probe(ctx context.Context, ck *checker) (Outcome, error) {
 	case MISC:
 		if s.cfg.ScriptSecurity {
 			if err := notify.CheckSecure(ck.script); err != nil {
+				return Outcome{}, err
+			}
+			if err := notify.NoRootFallback(ck.script); err != nil {
 				return Outcome{}, err
 			}
 		}
@@ -270,7 +373,7 @@ func (s *Scheduler) probe(ctx context.Context, ck *checker) (Outcome, error) {
 
 // apply feeds one outcome to the checker's FSM and the real server's aggregate, and delivers
 // the real server's change, if any.
-func (s *Scheduler) apply(ck *checker, o Outcome, err error, at time.Time, took time.Duration) (time.Duration, bool) {
+func (s *Scheduler) apply(ck *checker, o Outcome, err error, at time.Time, took time.Duration) (time.Duration, CheckerState) {
 	r := ck.rs
 	r.mu.Lock()
 	st, delay := Step(ck.spec.Common, ck.state, o)
@@ -292,6 +395,7 @@ func (s *Scheduler) apply(ck *checker, o Outcome, err error, at time.Time, took 
 	if now != prev {
 		s.evq.push(Event{RS: r.key, Alive: now.Alive, Weight: now.Weight})
 	}
+	// As keepalived: the real server's own notification first, then the quorum's.
 	if now.Alive != prev.Alive {
 		reason := ""
 		if err != nil {
@@ -299,7 +403,10 @@ func (s *Scheduler) apply(ck *checker, o Outcome, err error, at time.Time, took 
 		}
 		s.notifyRS(r, now.Alive, ck.spec.Kind.short(), reason)
 	}
-	return delay, st.Up && st.Failures > 0
+	if now != prev {
+		s.updateQuorum(r.vsIndex, contribution(now)-contribution(prev))
+	}
+	return delay, st
 }
 
 // notifyRS hands a real server's change to the notify Dispatcher (scripts, lvs FIFO, mail).
@@ -323,11 +430,13 @@ type Stats struct {
 	Failures uint64 `json:"failures"`
 	// Skipped counts slots that came while the previous run of the same checker was still going.
 	Skipped uint64 `json:"skipped"`
+	// Suspended counts slots not run because of ha_suspend.
+	Suspended uint64 `json:"suspended"`
 }
 
 // Stats returns the counters.
 func (s *Scheduler) Stats() Stats {
-	return Stats{Runs: s.runs.Load(), Failures: s.failures.Load(), Skipped: s.skipped.Load()}
+	return Stats{Runs: s.runs.Load(), Failures: s.failures.Load(), Skipped: s.skipped.Load(), Suspended: s.suspends.Load()}
 }
 
 // VSStatus is a virtual server in the status JSON.
@@ -337,6 +446,7 @@ type VSStatus struct {
 	FWMark      uint32     `json:"fwmark,omitempty"`
 	Group       string     `json:"group,omitempty"`
 	Protocol    string     `json:"protocol"`
+	QuorumUp    bool       `json:"quorum_up"`
 	RealServers []RSStatus `json:"real_servers"`
 }
 
@@ -370,6 +480,9 @@ func (s *Scheduler) Status() []VSStatus {
 		if vs.Key.Addr.IsValid() {
 			v.Address = vs.Key.Addr.String()
 		}
+		s.quorum[i].mu.Lock()
+		v.QuorumUp = s.quorum[i].up
+		s.quorum[i].mu.Unlock()
 		for _, r := range s.byVS[i] {
 			r.mu.Lock()
 			rs := RSStatus{Address: r.key.Addr.String(), Port: r.key.Port, Weight: r.state.Weight, Healthy: r.state.Alive, Checkers: []CheckerStatus{}}
@@ -440,4 +553,46 @@ func (q *eventQueue) run(ctx context.Context, out chan<- Event) {
 		}
 		q.mu.Unlock()
 	}
+}
+
+// Inherit carries the state of old's checkers over to s, for a reload: a checker keeps its
+// UP/DOWN state, retry count and dynamic weight when its real server (virtual server, address,
+// port) still has a checker of the same kind at the same rank among that kind. New checkers
+// start as keepalived starts them (alpha or not). Call it before Run, after old has stopped;
+// it returns how many checkers were carried over. (keepalived users lose failed real servers
+// to reloads, pain point 8: a DOWN server stays DOWN across a reload here.)
+func (s *Scheduler) Inherit(old *Scheduler) int {
+	type ckKey struct {
+		rs   RSKey
+		kind Kind
+		rank int
+	}
+	prev := map[ckKey]CheckerState{}
+	for _, r := range old.rss {
+		r.mu.Lock()
+		ranks := map[Kind]int{}
+		for _, ck := range r.checkers {
+			prev[ckKey{r.key, ck.spec.Kind, ranks[ck.spec.Kind]}] = ck.state
+			ranks[ck.spec.Kind]++
+		}
+		r.mu.Unlock()
+	}
+	n := 0
+	for _, r := range s.rss {
+		r.mu.Lock()
+		ranks := map[Kind]int{}
+		states := make([]CheckerState, len(r.checkers))
+		for i, ck := range r.checkers {
+			if st, ok := prev[ckKey{r.key, ck.spec.Kind, ranks[ck.spec.Kind]}]; ok {
+				ck.state = st
+				n++
+			}
+			ranks[ck.spec.Kind]++
+			states[i] = ck.state
+		}
+		r.state = Aggregate(r.cfg.Weight, states)
+		r.mu.Unlock()
+	}
+	s.resetQuorum()
+	return n
 }

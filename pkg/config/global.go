@@ -25,9 +25,8 @@ var otherGlobals = []string{
 	"vrrp_netlink_cmd_rcv_bufs", "vrrp_netlink_cmd_rcv_bufs_force", "vrrp_netlink_monitor_rcv_bufs",
 	"vrrp_netlink_monitor_rcv_bufs_force", "vrrp_no_swap", "vrrp_priority", "vrrp_process_name", "vrrp_rlimit_rttime",
 	"vrrp_rlimit_rtime", "vrrp_rt_priority", "vrrp_rx_bufs_multiplier", "vrrp_rx_bufs_policy", "vrrp_delay_after_boot",
-	"snmp_vs_stats_update_interval", "snmp_rs_stats_update_interval", "json_version", "use_pid_dir",
-	"net_namespace_ipvs", "child_wait_time", "state_dump_file_location", "stats_dump_file_location",
-	"json_dump_file_location",
+	"snmp_vs_stats_update_interval", "snmp_rs_stats_update_interval", "json_version",
+	"state_dump_file_location", "stats_dump_file_location", "json_dump_file_location", "process_name",
 }
 
 // removedGlobals are keywords older keepalived versions had; 2.2.7 treats
@@ -106,9 +105,6 @@ func (p *parser) globalDefs(s stmt) {
 			g.DynamicInterfacesAllow = true
 		}
 	}}
-	t["net_namespace"] = str(&g.NetNamespace)
-	t["instance"] = str(&g.Instance)
-	t["linkbeat_use_polling"] = flag(&g.LinkbeatUsePolling)
 	t["vrrp_version"] = handler{fn: func(p *parser, s stmt) {
 		if v, ok := p.intArg(s, 2, 3); ok {
 			g.VRRPVersion = v
@@ -145,6 +141,10 @@ func (p *parser) globalDefs(s stmt) {
 	}}
 	t["vrrp_garp_master_repeat"] = handler{fn: func(p *parser, s stmt) {
 		if v, ok := p.intArg(s, 0, 1<<31-1); ok {
+			if v == 0 {
+				p.errorf(s.pos, "vrrp_garp_master_repeat must be greater than 0, setting to 1")
+				v = 1
+			}
 			g.VRRPGarpMasterRepeat = v
 		}
 	}}
@@ -205,10 +205,6 @@ func (p *parser) globalDefs(s stmt) {
 			g.Nftables = &empty
 		}
 	}}
-	t["vrrp_ipsets"] = handler{fn: func(p *parser, s stmt) {
-		g.VRRPIpsets = append([]string{}, s.args()...)
-		p.errorf(s.pos, "ipsets not supported, using nftables instead. Please replace 'vrrp_iptables' and 'vrrp_ipsets' with 'nftables' config option")
-	}}
 	t["nftables"] = handler{fn: func(p *parser, s stmt) {
 		v := "keepalived"
 		if len(s.words) > 1 {
@@ -251,7 +247,7 @@ func (p *parser) globalDefs(s stmt) {
 	fifo := func(dst **Fifo) handler {
 		return handler{fn: func(p *parser, s stmt) {
 			if v, ok := p.str(s); ok {
-				f := &Fifo{Path: v}
+				f := &Fifo{Pos: s.pos, Path: v}
 				if *dst != nil {
 					f.Script = (*dst).Script
 				}
@@ -269,7 +265,7 @@ func (p *parser) globalDefs(s stmt) {
 				return
 			}
 			if *dst == nil {
-				*dst = &Fifo{}
+				*dst = &Fifo{Pos: s.pos}
 			}
 			(*dst).Script = sc
 		}}
@@ -312,38 +308,12 @@ func (p *parser) globalDefs(s stmt) {
 	t["state_dump_file"] = newerStr(&g.StateDumpFile)
 	t["stats_dump_file"] = newerStr(&g.StatsDumpFile)
 	t["json_dump_file"] = newerStr(&g.JSONDumpFile)
-	// Blocks that may also appear inside global_defs.
-	t["static_ipaddress"] = topTable()["static_ipaddress"]
-	t["static_routes"] = topTable()["static_routes"]
-	t["static_rules"] = topTable()["static_rules"]
-	t["linkbeat_interfaces"] = topTable()["linkbeat_interfaces"]
-	t["track_group"] = topTable()["track_group"]
-	t["vrrp_track_process"] = topTable()["vrrp_track_process"]
 	p.body(t, false)
-}
-
-// validHostname accepts DNS-looking names.
-func validHostname(h string) bool {
-	if h == "" || len(h) > 253 {
-		return false
-	}
-	for _, l := range strings.Split(h, ".") {
-		if l == "" || len(l) > 63 {
-			return false
-		}
-		for i := 0; i < len(l); i++ {
-			c := l[i]
-			if !(c == '-' || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9')) {
-				return false
-			}
-		}
-	}
-	return true
 }
 
 func (p *parser) garpExtraIf(s stmt) *GarpExtraIf {
 	args := s.args()
-	g := &GarpExtraIf{}
+	g := &GarpExtraIf{Pos: s.pos}
 	if len(args) > 0 && args[0] == "all" {
 		g.All = true
 		args = args[1:]
@@ -364,7 +334,7 @@ func (p *parser) lvsSyncDaemon(s stmt) {
 	if !p.need(s, 1) {
 		return
 	}
-	d := &LVSSyncDaemon{Interface: s.words[1], Port: 8848}
+	d := &LVSSyncDaemon{Pos: s.pos, Interface: s.words[1], Port: 8848}
 	a := s.words[2:]
 	for i := 0; i < len(a); i++ {
 		val := func() (string, bool) {
@@ -418,7 +388,7 @@ func (p *parser) lvsSyncDaemon(s stmt) {
 }
 
 func (p *parser) lvsTimeouts(s stmt) {
-	t := &LVSTimeouts{}
+	t := &LVSTimeouts{Pos: s.pos}
 	a := s.args()
 	for i := 0; i < len(a); i++ {
 		var dst *Duration

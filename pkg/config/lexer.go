@@ -1,10 +1,8 @@
 package config
 
 import (
-	"bufio"
 	"bytes"
 	"fmt"
-	"io/fs"
 	"math/rand/v2"
 	"os"
 	"path/filepath"
@@ -105,17 +103,30 @@ func (p *preprocessor) readFile(name string, depth int, from Pos) bool {
 }
 
 func (p *preprocessor) readData(name string, data []byte, depth int) {
+	if p.out == nil {
+		p.out = make([]line, 0, min(bytes.Count(data, []byte{'\n'})+1, p.maxLines))
+	}
 	dir := filepath.Dir(name)
-	sc := bufio.NewScanner(bytes.NewReader(data))
-	sc.Buffer(make([]byte, 0, 64*1024), maxLineBytes)
+	// One string for the whole file: lines and plain words are substrings.
+	rest := string(data)
 	n := 0
 	var cont strings.Builder // a multi-line $DEF= \ being collected
 	var contPos Pos
 	var contName string
 	collecting := false
-	for sc.Scan() {
+	for len(rest) > 0 {
+		var raw string
+		if i := strings.IndexByte(rest, '\n'); i >= 0 {
+			raw, rest = rest[:i], rest[i+1:]
+		} else {
+			raw, rest = rest, ""
+		}
 		n++
-		text := strings.TrimRight(sc.Text(), "\r")
+		if len(raw) > maxLineBytes {
+			p.diag(Pos{File: name, Line: n}, Error, "line longer than %d bytes - ignored", maxLineBytes)
+			continue
+		}
+		text := strings.TrimRight(raw, "\r")
 		pos := Pos{File: name, Line: n}
 		if collecting {
 			t := stripComment(text)
@@ -145,14 +156,16 @@ func (p *preprocessor) readData(name string, data []byte, depth int) {
 		if trimmed == "" {
 			continue
 		}
-		if f := strings.Fields(trimmed); f[0] == "include_check" {
-			p.setIncludeCheck(f[1:], pos)
-			continue
-		}
-		// include is recognised before conditionals and parameters.
-		if kw, arg, ok := includeLine(trimmed); ok {
-			p.include(kw, arg, dir, pos, depth)
-			continue
+		if strings.HasPrefix(trimmed, "include") {
+			if f := strings.Fields(trimmed); f[0] == "include_check" {
+				p.setIncludeCheck(f[1:], pos)
+				continue
+			}
+			// include is recognised before conditionals and parameters.
+			if kw, arg, ok := includeLine(trimmed); ok {
+				p.include(kw, arg, dir, pos, depth)
+				continue
+			}
 		}
 		// A multi-line definition: $NAME= \ (nothing after the '=' but '\').
 		if nm, val, ok := definition(trimmed); ok && strings.HasSuffix(strings.TrimRight(val, " \t"), "\\") {
@@ -174,9 +187,6 @@ func (p *preprocessor) readData(name string, data []byte, depth int) {
 	if collecting {
 		p.vars[contName] = cont.String()
 		_ = contPos
-	}
-	if err := sc.Err(); err != nil {
-		p.diag(Pos{File: name, Line: n + 1}, Error, "reading: %v", err)
 	}
 }
 
@@ -794,6 +804,9 @@ func splitListItems(s string) ([]string, error) {
 // (and are removed), escapes are resolved inside quotes, and unquoted
 // braces are words of their own.
 func tokenize(s string) ([]word, error) {
+	if !strings.ContainsAny(s, "\"'\\") {
+		return tokenizePlain(s), nil
+	}
 	var words []word
 	var cur strings.Builder
 	inWord, quoted := false, false
@@ -840,6 +853,41 @@ func tokenize(s string) ([]word, error) {
 	}
 	flush()
 	return words, err
+}
+
+// tokenizePlain is tokenize for lines without quotes or backslashes: the
+// words are substrings of the line.
+func tokenizePlain(s string) []word {
+	n := 0
+	for i := 0; i < len(s); i++ {
+		if s[i] == '{' || s[i] == '}' || s[i] == ' ' {
+			n++
+		}
+	}
+	words := make([]word, 0, n+1)
+	start := -1
+	for i := 0; i < len(s); i++ {
+		switch c := s[i]; c {
+		case ' ', '\t', '\v', '\f', '{', '}':
+			if start >= 0 {
+				words = append(words, word{text: s[start:i]})
+				start = -1
+			}
+			if c == '{' {
+				words = append(words, word{text: "{"})
+			} else if c == '}' {
+				words = append(words, word{text: "}"})
+			}
+		default:
+			if start < 0 {
+				start = i
+			}
+		}
+	}
+	if start >= 0 {
+		words = append(words, word{text: s[start:]})
+	}
+	return words
 }
 
 // unescape reads one escape sequence after a backslash; it returns the
@@ -892,5 +940,3 @@ func unescape(s string) (int, string) {
 func isHex(c byte) bool {
 	return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f') || (c >= 'A' && c <= 'F')
 }
-
-var _ fs.FS = nil

@@ -43,6 +43,10 @@ func (p *parser) vsGroup(s stmt) {
 		}
 		g.Entries = append(g.Entries, ent)
 	})
+	if len(g.Entries) == 0 {
+		p.errorf(p.lastClose, "virtual server group %s has no entries - removing", nm)
+		return
+	}
 	has4, has6, bareMark := false, false, false
 	for _, e := range g.Entries {
 		switch {
@@ -362,7 +366,11 @@ func (p *parser) vsTable(vs *VirtualServer, st *lvsState, rss *[]*rsState) table
 			}
 			vs.IPFamily = w
 		}},
-		"ops":    {fn: func(p *parser, s stmt) { vs.OPS = true }},
+		"ops": {fn: func(p *parser, s stmt) { vs.OPS = true }},
+		// 2.2.7 accepts (and ignores) weight in a virtual server.
+		"weight": {fn: func(p *parser, s stmt) {
+			vs.Other = append(vs.Other, Setting{Pos: s.pos, Keyword: s.kw(), Args: append([]string(nil), s.args()...)})
+		}},
 		"hashed": {fn: func(p *parser, s stmt) { vs.Hashed = true }},
 		"real_server": {block: true, fn: func(p *parser, s stmt) {
 			if rs, rst := p.realServer(s); rs != nil {
@@ -409,112 +417,4 @@ func (p *parser) tunnelOpts(s stmt, vs *VirtualServer) {
 			p.errorf(s.pos, "unknown TUN option %s", a[i])
 		}
 	}
-}
-
-// rsState records what a real server set explicitly.
-type rsState struct {
-	delayLoop *Duration
-	checkers  []*checkerState
-}
-
-type checkerState struct {
-	c                *Checker
-	connectTimeout   *Duration
-	retry            *int
-	delayBeforeRetry *Duration
-	warmup           *Duration
-	delayLoop        *Duration
-	connectPortSet   bool
-}
-
-func (p *parser) realServer(s stmt) (*RealServer, *rsState) {
-	rs := &RealServer{Pos: s.pos, Weight: 1}
-	ok := true
-	if len(s.words) < 2 {
-		p.errorf(s.pos, "real_server: missing address")
-		ok = false
-	} else if ad, good := p.addr(s.pos, s.words[1]); good {
-		rs.Address = ad
-		if len(s.words) > 2 {
-			if v, good := p.port(s.pos, s.words[2]); good {
-				rs.Port = v
-			}
-		}
-	} else {
-		ok = false
-	}
-	if !p.enter(s) {
-		return nil, nil
-	}
-	st := &rsState{}
-	dur := func(dst **Duration, lo, hi float64) handler {
-		return handler{fn: func(p *parser, s stmt) {
-			if d, ok := p.secArg(s, lo, hi); ok {
-				*dst = &d
-			}
-		}}
-	}
-	tb := table{
-		"weight": {fn: func(p *parser, s stmt) {
-			if n, ok := p.intArg(s, 0, 65535); ok {
-				rs.Weight = n
-			}
-		}},
-		"lvs_method": {fn: func(p *parser, s stmt) {
-			w, ok := p.str(s)
-			if !ok {
-				return
-			}
-			switch strings.ToUpper(w) {
-			case "NAT", "DR", "TUN":
-				rs.LVSMethod = strings.ToUpper(w)
-			default:
-				p.errorf(s.pos, "PARSER : unknown [%s] routing method for real server.", w)
-			}
-		}},
-		"uthreshold": {fn: func(p *parser, s stmt) {
-			if n, ok := p.intArg(s, 0, 1<<32-1); ok {
-				rs.UThreshold = n
-			}
-		}},
-		"lthreshold": {fn: func(p *parser, s stmt) {
-			if n, ok := p.intArg(s, 0, 1<<32-1); ok {
-				rs.LThreshold = n
-			}
-		}},
-		"notify_up":          {fn: func(p *parser, s stmt) { rs.NotifyUp = p.script(s) }},
-		"notify_down":        {fn: func(p *parser, s stmt) { rs.NotifyDown = p.script(s) }},
-		"inhibit_on_failure": {fn: func(p *parser, s stmt) { rs.InhibitOnFailure = true }},
-		"alpha":              {fn: func(p *parser, s stmt) { rs.Alpha = true }},
-		"delay_loop": {fn: func(p *parser, s stmt) {
-			if d, ok := p.secArg(s, 0.000001, 1<<31); ok {
-				st.delayLoop = &d
-			}
-		}},
-		"connect_timeout":    dur(&rs.ConnectTimeout, 0.000001, 1<<31),
-		"delay_before_retry": dur(&rs.DelayBeforeRetry, 0, 1<<31),
-		"warmup":             dur(&rs.Warmup, 0, 1<<31),
-		"retry": {fn: func(p *parser, s stmt) {
-			if n, ok := p.intArg(s, 0, 1<<31-1); ok {
-				rs.Retry = &n
-			}
-		}},
-		"virtualhost": {fn: func(p *parser, s stmt) { rs.Virtualhost, _ = p.str(s) }},
-		"smtp_alert":  {fn: func(p *parser, s stmt) { v := p.boolArg(s); rs.SMTPAlert = &v }},
-		"snmp_name":   {fn: func(p *parser, s stmt) { rs.SNMPName, _ = p.str(s) }},
-	}
-	for _, ct := range []string{CheckTCP, CheckHTTP, CheckSSL, CheckMisc, CheckSMTP, CheckDNS, CheckUDP, CheckPing, CheckFile, CheckBFD} {
-		ct := ct
-		tb[ct] = handler{block: true, fn: func(p *parser, s stmt) {
-			if cs := p.checker(s, ct); cs != nil {
-				rs.Checkers = append(rs.Checkers, cs.c)
-				st.checkers = append(st.checkers, cs)
-			}
-		}}
-	}
-	p.body(tb, false)
-	if !ok {
-		return nil, nil
-	}
-	return rs, st
 }

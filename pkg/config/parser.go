@@ -28,30 +28,36 @@ func (s stmt) args() []string { return s.words[1:] }
 // flatten turns preprocessed lines into statements.
 func flatten(lines []line) []stmt {
 	out := make([]stmt, 0, len(lines)+len(lines)/4)
+	total := 0
 	for _, l := range lines {
-		var cur []string
+		total += len(l.words)
+	}
+	// All statements' words share one backing array (capacity is exact, so
+	// it never moves); each statement gets a full slice expression.
+	backing := make([]string, 0, total)
+	for _, l := range lines {
+		start := len(backing)
+		emit := func(open bool) {
+			if len(backing) > start {
+				w := backing[start:len(backing):len(backing)]
+				out = append(out, stmt{pos: l.pos, words: w, open: open})
+			} else if open {
+				out = append(out, stmt{pos: l.pos, bareOpen: true})
+			}
+			start = len(backing)
+		}
 		for _, w := range l.words {
 			switch {
 			case w.isOpen():
-				if len(cur) == 0 {
-					out = append(out, stmt{pos: l.pos, bareOpen: true})
-				} else {
-					out = append(out, stmt{pos: l.pos, words: cur, open: true})
-				}
-				cur = nil
+				emit(true)
 			case w.isClose():
-				if len(cur) > 0 {
-					out = append(out, stmt{pos: l.pos, words: cur})
-					cur = nil
-				}
+				emit(false)
 				out = append(out, stmt{pos: l.pos, close: true})
 			default:
-				cur = append(cur, w.text)
+				backing = append(backing, w.text)
 			}
 		}
-		if len(cur) > 0 {
-			out = append(out, stmt{pos: l.pos, words: cur})
-		}
+		emit(false)
 	}
 	return out
 }
@@ -584,7 +590,6 @@ func topTable() table {
 		"track_file":               {fn: (*parser).trackFile, block: true},
 		"vrrp_track_file":          {fn: (*parser).trackFile, block: true},
 		"vrrp_track_process":       {fn: (*parser).trackProcess, block: true},
-		"track_process":            {fn: (*parser).trackProcess, block: true},
 		"bfd_instance":             {fn: (*parser).bfdInstance, block: true},
 		"vrrp_sync_group":          {fn: (*parser).syncGroup, block: true},
 		"garp_group":               {fn: (*parser).garpGroup, block: true},
@@ -593,6 +598,7 @@ func topTable() table {
 		"virtual_server_group":     {fn: (*parser).vsGroup, block: true},
 		"virtual_server":           {fn: (*parser).virtualServer, block: true},
 		"include_check":            {fn: func(p *parser, s stmt) {}},
+		"namespace_with_ipsets":    {fn: func(p *parser, s stmt) { p.keepGlobal(s) }},
 	}
 }
 

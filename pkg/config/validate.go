@@ -173,6 +173,9 @@ func (p *parser) instanceDefaults(v *VRRPInstance, st *instanceState) {
 			v.State = StateBackup
 		}
 	}
+	if v.UnicastSrcIP.IsValid() && len(v.UnicastPeers) == 0 {
+		p.lateErrorf(v.Pos, "(%s) a unicast keyword has been specified without any unicast peers; defaulting to multicast (deprecated - please update your configuration)", v.Name)
+	}
 	if v.UnicastTTL != 0 && len(v.UnicastPeers) == 0 {
 		p.errorf(st.closePos, "(%s) cannot use unicast_ttl without unicast peers - resetting", v.Name)
 		v.UnicastTTL = 0
@@ -240,12 +243,10 @@ func (p *parser) instanceDefaults(v *VRRPInstance, st *instanceState) {
 		kt = append(kt, ti)
 	}
 	v.TrackInterfaces = kt
+	// keepalived 2.2.7 refuses an instance without an interface (even with
+	// default_interface set) unless it is unicast with a source address.
 	if v.Interface == "" && !(v.UnicastSrcIP.IsValid() && len(v.UnicastPeers) > 0) && v.VRF == "" {
-		if g.DefaultInterface != "" {
-			v.Interface = g.DefaultInterface
-		} else {
-			v.Interface = "eth0"
-		}
+		p.lateErrorf(v.Pos, "(%s) unknown interface!", v.Name)
 	}
 }
 
@@ -269,7 +270,20 @@ func (p *parser) vsDefaults(vs *VirtualServer, st *lvsState, rss []*rsState) {
 		vs.Protocol = "UDP"
 		p.lateErrorf(vs.Pos, "virtual server %s: no protocol set - defaulting to UDP", vsName(vs))
 	}
-	if vs.Kind == "ip" && vs.Port == 0 && vs.PersistenceTimeout == 0 {
+	zeroPort := vs.Kind == "ip" && vs.Port == 0
+	if vs.Kind == "group" {
+		for _, g := range p.cfg.VirtualServerGroups {
+			if g.Name == vs.Group {
+				for _, e := range g.Entries {
+					if e.Fwmark == 0 && e.Port == 0 {
+						zeroPort = true
+					}
+				}
+			}
+		}
+	}
+	if zeroPort && vs.PersistenceTimeout == 0 {
+		p.lateErrorf(vs.Pos, "virtual server %s: zero port only valid for persistent services - setting persistence_timeout 360", vsName(vs))
 		vs.PersistenceTimeout = Seconds(360)
 	}
 	if vs.OPS && vs.Protocol != "UDP" {
@@ -326,6 +340,11 @@ func (p *parser) vsDefaults(vs *VirtualServer, st *lvsState, rss []*rsState) {
 	if vs.Quorum > total && len(vs.RealServers) > 0 {
 		p.lateWarnf(vs.Pos, "quorum %d for %s exceeds total weight of real servers %d, reducing quorum to %d", vs.Quorum, vsName(vs), total, total)
 		vs.Quorum = total
+	}
+	if vs.Hysteresis >= vs.Quorum && (vs.Hysteresis > 0 || len(vs.RealServers) > 0) {
+		h := max(vs.Quorum-1, 0)
+		p.lateErrorf(vs.Pos, "virtual server %s: hysteresis %d >= quorum %d; setting hysteresis to %d", vsName(vs), vs.Hysteresis, vs.Quorum, h)
+		vs.Hysteresis = h
 	}
 }
 
@@ -456,6 +475,75 @@ func lower(s string) string {
 	return string(b)
 }
 
+// trackerWeightRules applies keepalived's rules on tracker weights: an
+// address owner (priority 255) never changes priority, so weighted trackers
+// are dropped from it; members of a sync group ignore weights unless the
+// group sets sync_group_tracking_weight.
+func (p *parser) trackerWeightRules() {
+	c := p.cfg
+	weights := map[string]map[string]int{"script": {}, "file": {}, "process": {}, "bfd": {}}
+	for _, s := range c.Scripts {
+		weights["script"][s.Name] = s.Weight
+	}
+	for _, f := range c.TrackFiles {
+		weights["file"][f.Name] = f.Weight
+	}
+	for _, t := range c.TrackProcesses {
+		weights["process"][t.Name] = t.Weight
+	}
+	for _, b := range c.BFDInstances {
+		weights["bfd"][b.Name] = b.Weight
+	}
+	groups := map[string]*SyncGroup{}
+	for _, g := range c.SyncGroups {
+		groups[g.Name] = g
+	}
+	for _, v := range c.Instances {
+		owner := v.Priority == 255
+		g := groups[v.SyncGroup]
+		inGroup := g != nil && !g.SyncGroupTrackingWeight
+		if !owner && !inGroup {
+			continue
+		}
+		why := "address owner"
+		if !owner {
+			why = "SYNC group"
+		}
+		kept := v.TrackInterfaces[:0]
+		for _, ti := range v.TrackInterfaces {
+			if ti.Weight != 0 {
+				if owner {
+					p.lateErrorf(ti.Pos, "(%s) ignoring %s tracked interface due to address owner", v.Name, ti.Name)
+					continue
+				}
+				p.lateErrorf(ti.Pos, "(%s) ignoring %s tracked interface weight due to SYNC group", v.Name, ti.Name)
+				ti.Weight = 0
+			}
+			kept = append(kept, ti)
+		}
+		v.TrackInterfaces = kept
+		filter := func(kind string, refs []TrackRef) []TrackRef {
+			out := refs[:0]
+			for _, r := range refs {
+				w := weights[kind][r.Name]
+				if r.Weight != nil {
+					w = *r.Weight
+				}
+				if w != 0 {
+					p.lateErrorf(r.Pos, "(%s) ignoring tracked %s %s with weights due to %s", v.Name, kind, r.Name, why)
+					continue
+				}
+				out = append(out, r)
+			}
+			return out
+		}
+		v.TrackScripts = filter("script", v.TrackScripts)
+		v.TrackFiles = filter("file", v.TrackFiles)
+		v.TrackProcesses = filter("process", v.TrackProcesses)
+		v.TrackBFDs = filter("bfd", v.TrackBFDs)
+	}
+}
+
 // finish resolves references between blocks once everything is read.
 func (p *parser) finish() {
 	c := p.cfg
@@ -492,13 +580,25 @@ func (p *parser) finish() {
 				continue
 			}
 			v.SyncGroup = g.Name
+			for _, gt := range g.TrackInterfaces {
+				tracked := gt.Name == v.Interface
+				for _, ti := range v.TrackInterfaces {
+					tracked = tracked || ti.Name == gt.Name
+				}
+				if tracked {
+					p.lateErrorf(gt.Pos, "(%s) track_interface %s is configured on VRRP instance and sync group; remove vrrp instance or sync group config", v.Name, gt.Name)
+				}
+			}
 			kept = append(kept, n)
 		}
 		g.Instances = kept
 		if len(kept) == 0 {
 			p.lateErrorf(g.Pos, "sync group %s, no matching virtual router found in group declaration - removing", g.Name)
+		} else if len(kept) == 1 {
+			p.lateErrorf(g.Pos, "sync group %s has only 1 virtual router(s) - this probably isn't what you want", g.Name)
 		}
 	}
+	p.trackerWeightRules()
 	// Duplicate (interface, family, vrid) among multicast instances.
 	type key struct {
 		ifc    string
@@ -512,7 +612,7 @@ func (p *parser) finish() {
 		}
 		k := key{v.Interface, v.Family, v.VRID}
 		if o, ok := seen[k]; ok {
-			p.lateWarnf(v.Pos, "(%s) VRID %d is already used by %s on interface %s", v.Name, v.VRID, o, v.Interface)
+			p.lateErrorf(v.Pos, "%s and %s both use VRID %d with %s on interface %s", o, v.Name, v.VRID, map[string]string{"inet": "IPv4", "inet6": "IPv6"}[v.Family], v.Interface)
 			continue
 		}
 		seen[k] = v.Name

@@ -30,9 +30,11 @@ type Options struct {
 	ReadyFile string
 	// DumpDir receives the SIGUSR1/SIGUSR2 dumps (default /tmp).
 	DumpDir string
-	// Dataplane is "socket" (the only one this daemon implements; "" means socket).
+	// Dataplane is "socket" ("" too), "xdp", or "auto" (XDP, else socket with a logged reason).
 	Dataplane string
-	// BPFFS is where pinned objects would live (reserved for the XDP dataplane).
+	// XDPMode is "native" (default) or "generic".
+	XDPMode string
+	// BPFFS is where the XDP dataplane pins its objects (BPFFS/xalived/NAME/; default /sys/fs/bpf).
 	BPFFS string
 	// ConfigID selects @ID lines of the configuration.
 	ConfigID string
@@ -88,8 +90,8 @@ func Run(ctx context.Context, opts Options) error {
 	if opts.Dataplane == "" {
 		opts.Dataplane = control.DataplaneSocket
 	}
-	if opts.Dataplane != control.DataplaneSocket {
-		return fmt.Errorf("dataplane %q: only %q is available in this build", opts.Dataplane, control.DataplaneSocket)
+	if opts.Dataplane != DataplaneSocket && opts.Dataplane != DataplaneXDP && opts.Dataplane != DataplaneAuto {
+		return fmt.Errorf("dataplane %q: want auto, xdp or socket", opts.Dataplane)
 	}
 	if opts.Logger == nil {
 		opts.Logger = slog.Default()
@@ -244,9 +246,22 @@ func (d *Daemon) Stats(context.Context) (any, error) {
 	return e.Stats(), nil
 }
 
-// dumpPath names a dump file as keepalived does (/tmp/keepalived.data), namespaced by --name.
+// dumpPather is implemented by engines whose configuration names the dump files
+// (state_dump_file, stats_dump_file).
+type dumpPather interface {
+	dumpFile(kind dumpKind) string
+}
+
+// dumpPath names a dump file: the configuration's state_dump_file / stats_dump_file, else
+// keepalived's /tmp/keepalived.data and /tmp/keepalived.stats, or /tmp/xalived-NAME.data and
+// .stats for a daemon with --name (several daemons on one host must not collide).
 func (d *Daemon) dumpPath(kind dumpKind) string {
-	base := "xalived"
+	if dp, ok := d.engine().(dumpPather); ok {
+		if p := dp.dumpFile(kind); p != "" {
+			return p
+		}
+	}
+	base := "keepalived"
 	if d.opts.Name != "" {
 		base = "xalived-" + d.opts.Name
 	}

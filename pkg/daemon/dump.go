@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"path/filepath"
 	"sort"
 	"strings"
 	"time"
@@ -26,7 +27,7 @@ func (d *Daemon) writeDump(kind dumpKind) {
 		return
 	}
 	path := d.dumpPath(kind)
-	f, err := os.CreateTemp(d.opts.DumpDir, ".xalived-dump-*")
+	f, err := os.CreateTemp(filepath.Dir(path), ".xalived-dump-*")
 	if err != nil {
 		d.log.Error("dump", "kind", string(kind), "err", err)
 		return

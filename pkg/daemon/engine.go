@@ -22,6 +22,9 @@ import (
 	"github.com/xalived/xalived/pkg/vrrpsock"
 )
 
+// sourceWait bounds how long start-up waits for an interface's advert source address.
+const sourceWait = 5 * time.Second
+
 // realEngine runs the VRRP router on the raw-socket dataplane with netlink host effects.
 type realEngine struct {
 	d   *Daemon
@@ -40,6 +43,7 @@ type realEngine struct {
 	watchWG  sync.WaitGroup
 	watchStp context.CancelFunc
 	vs       *vsRunner
+	xdp      *xdpPlane // nil on the socket dataplane
 
 	mu       sync.Mutex // guards what reloads change
 	plan     *plan
@@ -93,6 +97,12 @@ func newRealEngine(ctx context.Context, d *Daemon) (engine, error) {
 		}
 	}()
 	p, err := buildPlan(cfg, lookupInterface, notify.RunAs)
+	// An interface that just came up gets its IPv6 link-local address a moment later: wait a
+	// little for it rather than refuse to start.
+	for deadline := time.Now().Add(sourceWait); errors.Is(err, errNoSource) && time.Now().Before(deadline); {
+		time.Sleep(50 * time.Millisecond)
+		p, err = buildPlan(cfg, lookupInterface, notify.RunAs)
+	}
 	if err != nil {
 		return nil, err
 	}
@@ -111,6 +121,9 @@ func newRealEngine(ctx context.Context, d *Daemon) (engine, error) {
 	}
 	if err != nil {
 		log.Warn("reconciling VIPs", "err", err)
+	}
+	if e.xdp, err = startXDP(d.opts, p, log); err != nil {
+		return nil, err
 	}
 	if e.sender, err = vrrpsock.NewSender(); err != nil {
 		return nil, err
@@ -135,12 +148,14 @@ func newRealEngine(ctx context.Context, d *Daemon) (engine, error) {
 	}}
 	e.notif.setPlan(p)
 	h := &host{ctx: ctx, ann: e.ann, vmacs: e.vmacs}
-	e.r, err = router.New(p.router, &transport{s: e.sender}, h, e.notif, router.Options{
+	tr, nf, ro := e.xdp.wrap(&transport{s: e.sender}, e.notif, router.Options{
 		OnError: func(err error) { log.Warn("vrrp", "err", err) },
 	})
+	e.r, err = router.New(p.router, tr, h, nf, ro)
 	if err != nil {
 		return nil, err
 	}
+	e.xdp.start(e.r)
 	// Link states before the first state decision: an instance whose interface is down
 	// starts in FAULT.
 	for name := range p.ifaces {
@@ -166,7 +181,7 @@ func newRealEngine(ctx context.Context, d *Daemon) (engine, error) {
 	}
 	e.vs = startVirtualServers(ctx, cfg, e.disp, log)
 	ok = true
-	log.Info("vrrp started", "instances", len(p.router.Instances), "sync_groups", len(p.router.SyncGroups), "dataplane", control.DataplaneSocket)
+	log.Info("vrrp started", "instances", len(p.router.Instances), "sync_groups", len(p.router.SyncGroups), "dataplane", e.xdp.name())
 	return e, nil
 }
 
@@ -310,6 +325,9 @@ func (e *realEngine) dropVMACs(p *plan) {
 // syncReceivers opens a receiver per (interface, family) of p and closes the others. The caller
 // holds e.mu.
 func (e *realEngine) syncReceivers(p *plan) error {
+	if e.xdp != nil {
+		return e.xdp.sync(p) // XDP consumes the adverts: no receive socket
+	}
 	var errs []error
 	for k, run := range e.rx {
 		if groups, ok := p.listen[k]; !ok || !slices.Equal(groups, run.groups) {
@@ -407,6 +425,7 @@ func (e *realEngine) Status() control.Status {
 			st.SyncGroups = append(st.SyncGroups, sg)
 		}
 	}
+	e.xdp.decorate(&st)
 	if e.vs != nil {
 		st.VirtualServers, st.IPVS = e.vs.status()
 	}
@@ -433,6 +452,18 @@ func groupState(insts []control.Instance, members []string) string {
 	return control.StateBackup
 }
 
+func (e *realEngine) dumpFile(kind dumpKind) string {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if e.plan == nil {
+		return ""
+	}
+	if kind == dumpData {
+		return e.plan.cfg.Global.StateDumpFile
+	}
+	return e.plan.cfg.Global.StatsDumpFile
+}
+
 func (e *realEngine) Stats() any {
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
 	defer cancel()
@@ -454,6 +485,9 @@ func (e *realEngine) Stats() any {
 	}
 	e.mu.Unlock()
 	out["receive"] = rx
+	if xs := e.xdp.stats(); xs != nil {
+		out["xdp"] = xs
+	}
 	if e.disp != nil {
 		out["notify"] = e.disp.Stats()
 	}
@@ -478,6 +512,9 @@ func (e *realEngine) Reload(ctx context.Context) error {
 		return err
 	}
 	old := e.plan
+	if err := e.xdp.prepare(p); err != nil {
+		e.log.Warn("reload: xdp", "err", err)
+	}
 	e.notif.setPlan(p)
 	if err := e.r.Reload(ctx, p.router); err != nil {
 		e.notif.setPlan(old)
@@ -547,6 +584,9 @@ func (e *realEngine) teardown() {
 		}
 		e.dispStop()
 		e.dispWG.Wait()
+	}
+	if err := e.xdp.close(true); err != nil {
+		e.log.Warn("xdp: close", "err", err)
 	}
 	if e.sender != nil {
 		_ = e.sender.Close()

@@ -1,6 +1,11 @@
 package lvs
 
-import "slices"
+import (
+	"net/netip"
+	"slices"
+)
+
+func addr(s string) netip.Addr { return netip.MustParseAddr(s) }
 
 func sortServices(s []Service) {
 	slices.SortFunc(s, func(a, b Service) int { return a.Key.compare(b.Key) })

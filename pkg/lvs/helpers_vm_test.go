@@ -5,17 +5,14 @@ package lvs
 import (
 	"fmt"
 	"net"
-	"net/netip"
 	"os"
 	"regexp"
-	"runtime"
 	"sort"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/moby/ipvs"
-	"github.com/vishvananda/netns"
 
 	"github.com/xalived/xalived/internal/nstest"
 	"github.com/xalived/xalived/vmtest/vmenv"
@@ -38,28 +35,6 @@ func newDirector(t *testing.T, opts Options) (*nstest.NS, *Reconciler) {
 	}
 	t.Cleanup(r.Close)
 	return ns, r
-}
-
-// inNS runs fn on a thread inside ns.
-func inNS(t *testing.T, ns *nstest.NS, fn func()) {
-	t.Helper()
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
-		runtime.LockOSThread() // the thread dies with the goroutine: never returns to the pool in ns
-		h, err := netns.GetFromPath(nsPath(ns))
-		if err != nil {
-			t.Error(err)
-			return
-		}
-		defer h.Close()
-		if err := netns.Set(h); err != nil {
-			t.Error(err)
-			return
-		}
-		fn()
-	}()
-	<-done
 }
 
 // mobyRead reads the table of ns through moby/ipvs directly (not through the package under test).
@@ -110,8 +85,6 @@ func ipvsadmList(t *testing.T, ns *nstest.NS) []string {
 	sort.Strings(lines)
 	return lines
 }
-
-func addr(s string) netip.Addr { return netip.MustParseAddr(s) }
 
 func must(t *testing.T, err error) {
 	t.Helper()

@@ -63,6 +63,12 @@ type InstanceConfig struct {
 	// Data is opaque to the router and handed back to Host (the daemon puts VIPs with dev,
 	// label, brd, scope, eVIPs, routes and rules there).
 	Data any
+	// ExternalMasterDown: the receive path runs this instance's master-down timer (XDP
+	// with a bpf_timer re-armed in the kernel by every valid advert). The router then never
+	// arms it itself: it reports arms and disarms through Options.MasterDownTimer and takes
+	// expiries through Router.MasterDown, and adverts the kernel passes up through
+	// Router.DeliverAdvert.
+	ExternalMasterDown bool
 }
 
 // GARPConfig are the gratuitous ARP / unsolicited NA settings of an instance.

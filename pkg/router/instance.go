@@ -131,7 +131,7 @@ func (r *Router) retrack() {
 		if prio != in.m.Priority {
 			r.step(in, vrrp.Event{Kind: vrrp.EvPriority, Priority: prio})
 			n := Notification{Name: in.cfg.Name, State: in.m.State, Priority: prio, PriorityChanged: true}
-			r.hostQueue.push(func() { r.notifier.Notify(n) })
+			r.later(func() { r.notifier.Notify(n) })
 		}
 		if fault != in.m.Faulty {
 			k := vrrp.EvUnfault
@@ -206,7 +206,7 @@ func (r *Router) settle(g *group, changed *instance, prev vrrp.State) {
 	if s := g.aggregate(); s != g.state && s != vrrp.StateInit {
 		g.state = s
 		n := Notification{Name: g.cfg.Name, Group: true, State: s}
-		r.hostQueue.push(func() { r.notifier.Notify(n) })
+		r.later(func() { r.notifier.Notify(n) })
 	}
 }
 
@@ -250,23 +250,31 @@ func (r *Router) apply(in *instance, as []vrrp.Action) {
 			in.tx += uint64(len(pkts))
 		case vrrp.ActAddVIPs:
 			in.holdsVIPs = true
-			r.hostQueue.push(func() { r.hostErr(cfg, "add vips", r.host.AddVIPs(cfg)) })
+			r.later(func() { r.hostErr(cfg, "add vips", r.host.AddVIPs(cfg)) })
 		case vrrp.ActRemoveVIPs:
 			in.holdsVIPs = false
-			r.hostQueue.push(func() { r.hostErr(cfg, "remove vips", r.host.RemoveVIPs(cfg)) })
+			r.later(func() { r.hostErr(cfg, "remove vips", r.host.RemoveVIPs(cfg)) })
 		case vrrp.ActGARP:
 			n := a.Count
-			r.hostQueue.push(func() { r.hostErr(cfg, "garp", r.host.GARP(cfg, n)) })
+			r.later(func() { r.hostErr(cfg, "garp", r.host.GARP(cfg, n)) })
 		case vrrp.ActArm:
+			if a.Timer == vrrp.TimerMasterDown && cfg.ExternalMasterDown {
+				r.externalDown(cfg, a.At)
+				continue
+			}
 			r.timers.arm(in.timers[a.Timer], a.At)
 		case vrrp.ActDisarm:
+			if a.Timer == vrrp.TimerMasterDown && cfg.ExternalMasterDown {
+				r.externalDown(cfg, time.Time{})
+				continue
+			}
 			r.timers.disarm(in.timers[a.Timer])
 		case vrrp.ActNotify:
 			n := Notification{Name: cfg.Name, State: a.State, Priority: in.m.Priority, Removed: in.removed}
-			r.hostQueue.push(func() { r.notifier.Notify(n) })
+			r.later(func() { r.notifier.Notify(n) })
 		case vrrp.ActMasterRxLowerPrio:
 			n := Notification{Name: cfg.Name, State: vrrp.StateMaster, Priority: in.m.Priority, RxLowerPrio: true}
-			r.hostQueue.push(func() { r.notifier.Notify(n) })
+			r.later(func() { r.notifier.Notify(n) })
 			r.regarpGroup(in)
 		}
 	}
@@ -283,7 +291,7 @@ func (r *Router) regarpGroup(in *instance) {
 			continue
 		}
 		mc, rep := m.cfg, g.LowerPrioRepeat
-		r.hostQueue.push(func() { r.hostErr(mc, "garp", r.host.GARP(mc, rep)) })
+		r.later(func() { r.hostErr(mc, "garp", r.host.GARP(mc, rep)) })
 		if g.LowerPrioDelay > 0 {
 			r.timers.arm(m.timers[vrrp.TimerGARPLowerPrio], r.now.Add(g.LowerPrioDelay))
 		}
@@ -418,15 +426,30 @@ func (r *Router) fireDue() {
 	}
 }
 
+func (r *Router) externalDown(cfg *InstanceConfig, at time.Time) {
+	if r.opts.MasterDownTimer != nil {
+		r.opts.MasterDownTimer(cfg, at)
+	}
+}
+
+// later queues host work or a notification; flush hands it to the worker after the
+// adverts of the same wake-up left, so a new master's advert always precedes its GARPs
+// (the old master drops its VIPs first) without giving up batching.
+func (r *Router) later(f func()) { r.jobs = append(r.jobs, f) }
+
 func (r *Router) flush() {
-	if len(r.outbox) == 0 {
-		return
+	if len(r.outbox) > 0 {
+		if err := r.transport.Send(r.outbox); err != nil {
+			r.reportError(fmt.Errorf("router: send %d adverts: %w", len(r.outbox), err))
+		}
+		clear(r.outbox)
+		r.outbox = r.outbox[:0]
 	}
-	if err := r.transport.Send(r.outbox); err != nil {
-		r.reportError(fmt.Errorf("router: send %d adverts: %w", len(r.outbox), err))
+	for _, j := range r.jobs {
+		r.hostQueue.push(j)
 	}
-	clear(r.outbox)
-	r.outbox = r.outbox[:0]
+	clear(r.jobs)
+	r.jobs = r.jobs[:0]
 }
 
 func (r *Router) shutdown() {
@@ -456,7 +479,17 @@ func (r *Router) reload(cfg Config) {
 			in.authData = vrrp.PassAuthData(c.AuthPass)
 			in.adverts = nil
 			if in.holdsVIPs {
-				r.hostQueue.push(func() { r.hostErr(c, "update vips", r.host.UpdateVIPs(prev, c)) })
+				r.later(func() { r.hostErr(c, "update vips", r.host.UpdateVIPs(prev, c)) })
+			}
+			if prev.ExternalMasterDown != c.ExternalMasterDown && !in.m.DownAt.IsZero() {
+				// Hand the running master-down timer over between Go and the dataplane.
+				if c.ExternalMasterDown {
+					r.timers.disarm(in.timers[vrrp.TimerMasterDown])
+					r.externalDown(c, in.m.DownAt)
+				} else {
+					r.externalDown(prev, time.Time{})
+					r.timers.arm(in.timers[vrrp.TimerMasterDown], in.m.DownAt)
+				}
 			}
 			next = append(next, in)
 			continue
@@ -475,6 +508,9 @@ func (r *Router) reload(cfg Config) {
 			r.step(in, vrrp.Event{Kind: vrrp.EvShutdown})
 			for _, e := range in.timers {
 				r.timers.disarm(e)
+			}
+			if in.cfg.ExternalMasterDown {
+				r.externalDown(in.cfg, time.Time{})
 			}
 		}
 	}

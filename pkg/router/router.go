@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net/netip"
 	"runtime"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -95,6 +96,10 @@ type Options struct {
 	// thread, e.g. to give that thread a realtime scheduling policy (keepalived's
 	// vrrp_rt_priority) so adverts stay on time on a busy machine. An error stops Run.
 	ThreadSetup func() error
+	// MasterDownTimer is told, for instances with ExternalMasterDown, when the FSM arms
+	// their master-down timer (at) or stops it (at is zero). It runs on the router's
+	// goroutine and must not block (a map update).
+	MasterDownTimer func(inst *InstanceConfig, at time.Time)
 }
 
 // Router runs VRRP instances. Create it with New, then call Run.
@@ -120,6 +125,7 @@ type Router struct {
 	trackers  map[string]*tracker
 	timers    timerHeap
 	outbox    []Packet
+	jobs      []func()
 	drops     [vrrp.NumReasons]uint64
 	hostQueue *worker
 	now       time.Time
@@ -199,10 +205,13 @@ func (r *Router) Run(ctx context.Context) error {
 		case f := <-r.in:
 			r.now = time.Now()
 			f()
-			r.drain(256)
 		case <-t.C:
 		}
+		// Packets that queued up while this goroutine waited for a CPU count before the
+		// timers that expired meanwhile: a late wake-up must not turn into a false
+		// master-down while the master's adverts sit in the queue.
 		r.now = time.Now()
+		r.drain(r.opts.QueueLen)
 		r.fireDue()
 		r.flush()
 	}
@@ -276,6 +285,29 @@ func (r *Router) Deliver(pkts ...Received) {
 	r.post(func() {
 		for i := range cp {
 			r.receive(&cp[i])
+		}
+	})
+}
+
+// DeliverAdvert hands over an advert that was already checked (by the XDP ladder, which
+// is vrrp.Check's twin) for the named instance, e.g. from a ring-buffer event: a new
+// master, a priority change, priority 0, or a lower or higher priority heard by a master.
+func (r *Router) DeliverAdvert(name string, src netip.Addr, a vrrp.Advert) {
+	a.Addrs = slices.Clone(a.Addrs)
+	r.post(func() {
+		if in := r.byName[name]; in != nil && (in.m.State == vrrp.StateBackup || in.m.State == vrrp.StateMaster) {
+			in.rx++
+			r.step(in, vrrp.Event{Kind: vrrp.EvAdvert, Advert: &a, Src: src.Unmap()})
+		}
+	})
+}
+
+// MasterDown reports that the external master-down timer of the named instance fired
+// (ExternalMasterDown). Ignored for other instances and in states where it means nothing.
+func (r *Router) MasterDown(name string) {
+	r.post(func() {
+		if in := r.byName[name]; in != nil && in.cfg.ExternalMasterDown {
+			r.step(in, vrrp.Event{Kind: vrrp.EvTimer, Timer: vrrp.TimerMasterDown, Due: r.now})
 		}
 	})
 }

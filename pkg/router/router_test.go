@@ -34,6 +34,14 @@ type memNode struct {
 	mu    sync.Mutex
 	sent  []Packet // copies of everything sent
 	errs  atomic.Int64
+	// events orders adverts ("send NAME") and host work ("add NAME", "garp NAME").
+	events []string
+}
+
+func (n *memNode) event(e string) {
+	n.mu.Lock()
+	n.events = append(n.events, e)
+	n.mu.Unlock()
 }
 
 func (n *memNode) Send(pkts []Packet) error {
@@ -43,6 +51,7 @@ func (n *memNode) Send(pkts []Packet) error {
 	for _, p := range pkts {
 		p.Payload = append([]byte(nil), p.Payload...)
 		n.sent = append(n.sent, p)
+		n.events = append(n.events, "send "+p.Instance)
 	}
 	n.mu.Unlock()
 	if n.cut.Load() {
@@ -82,6 +91,8 @@ func (n *memNode) lastSent(inst string) (Packet, bool) {
 }
 
 type fakeHost struct {
+	// events, if set, receives "add NAME"/"garp NAME" in order with the transport's "send".
+	events  func(string)
 	mu      sync.Mutex
 	vips    map[string]bool
 	garps   map[string]int
@@ -101,6 +112,9 @@ func (h *fakeHost) AddVIPs(c *InstanceConfig) error {
 	}
 	h.vips[c.Name] = true
 	h.log = append(h.log, "add "+c.Name)
+	if h.events != nil {
+		h.events("add " + c.Name)
+	}
 	return nil
 }
 
@@ -129,6 +143,9 @@ func (h *fakeHost) GARP(c *InstanceConfig, n int) error {
 		return fmt.Errorf("%s: GARP without VIPs", c.Name)
 	}
 	h.garps[c.Name] += n
+	if h.events != nil {
+		h.events("garp " + c.Name)
+	}
 	return nil
 }
 
@@ -185,6 +202,7 @@ func testInstance(name string, vrid, prio uint8, src string) InstanceConfig {
 func (nw *memNet) start(t *testing.T, addr string, cfg Config) *memNode {
 	t.Helper()
 	n := &memNode{net: nw, addr: netip.MustParseAddr(addr), host: newFakeHost(), note: &fakeNotifier{}}
+	n.host.events = n.event
 	r, err := New(cfg, n, n.host, n.note, Options{OnError: func(err error) {
 		n.errs.Add(1)
 		t.Errorf("router %s: %v", addr, err)
@@ -251,6 +269,13 @@ func TestElectionShutdownFailover(t *testing.T) {
 		return s.State == "BACKUP" && s.MasterIP == "198.51.100.1" && s.RxAdverts > 3
 	})
 	eventually(t, "VIP on the master only", func() bool { return a.host.holds("VI_1") && !b.host.holds("VI_1") })
+	// The new master's first advert leaves before its VIPs and GARPs (keepalived's order).
+	a.mu.Lock()
+	evs := slices.Clone(a.events)
+	a.mu.Unlock()
+	if firstSend, firstAdd := slices.Index(evs, "send VI_1"), slices.Index(evs, "add VI_1"); firstSend < 0 || firstAdd < firstSend {
+		t.Fatalf("A's events %v: VIPs before the first advert", evs)
+	}
 	eventually(t, "GARPs from A", func() bool {
 		a.host.mu.Lock()
 		defer a.host.mu.Unlock()
@@ -633,4 +658,68 @@ func TestIPv6AndIPv4SameVRID(t *testing.T) {
 	if p, _ := a.lastSent("V6"); p.Dst != vrrp.GroupIPv6 || p.TTL != 255 {
 		t.Fatalf("v6 advert %+v", p)
 	}
+}
+
+func TestExternalMasterDown(t *testing.T) {
+	// The XDP path owns the master-down timer: the router reports arms and takes expiries.
+	type arm struct {
+		name string
+		at   time.Time
+	}
+	arms := make(chan arm, 64)
+	cfg := testInstance("VI_1", 1, 100, "198.51.100.1")
+	cfg.ExternalMasterDown = true
+	host, note := newFakeHost(), &fakeNotifier{}
+	tr := &countTransport{}
+	r, err := New(Config{Instances: []InstanceConfig{cfg}}, tr, host, note, Options{
+		MasterDownTimer: func(c *InstanceConfig, at time.Time) { arms <- arm{c.Name, at} },
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	start := time.Now()
+	go func() { done <- r.Run(ctx) }()
+	defer func() { cancel(); <-done }()
+	next := func() arm {
+		select {
+		case a := <-arms:
+			return a
+		case <-time.After(5 * time.Second):
+			t.Fatal("no master-down arm/disarm reported")
+		}
+		return arm{}
+	}
+	a := next()
+	// Startup arms 3*20ms + 156*20ms/256 = 72.1875ms from now.
+	const md = 72187500 * time.Nanosecond
+	if a.name != "VI_1" || a.at.Before(start.Add(md)) || a.at.After(time.Now().Add(md)) {
+		t.Fatalf("startup arm %+v (started %v)", a, start)
+	}
+	st := func() InstanceStatus {
+		s, err := r.Status(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return s.Instances[0]
+	}
+	time.Sleep(150 * time.Millisecond) // far beyond the interval: the router's own timer must not fire
+	if s := st(); s.State != "BACKUP" {
+		t.Fatalf("state %s without an external expiry", s.State)
+	}
+	// A checked advert from a better master re-arms through the hook.
+	r.DeliverAdvert("VI_1", netip.MustParseAddr("198.51.100.9"), vrrp.Advert{Version: 3, Type: 1, VRID: 1, Priority: 200, Interval: 2})
+	if a := next(); a.at.IsZero() {
+		t.Fatal("advert did not re-arm")
+	}
+	if s := st(); s.MasterIP != "198.51.100.9" || s.RxAdverts != 1 {
+		t.Fatalf("after DeliverAdvert %+v", s)
+	}
+	r.MasterDown("VI_1")
+	if a := next(); !a.at.IsZero() {
+		t.Fatalf("becoming master did not stop the external timer: %+v", a)
+	}
+	eventually(t, "master", func() bool { return st().State == "MASTER" })
+	r.MasterDown("nope") // unknown names are ignored
 }

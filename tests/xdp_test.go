@@ -1,0 +1,434 @@
+package tests
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/xalived/xalived/internal/nstest"
+	"github.com/xalived/xalived/internal/testenv"
+)
+
+// The XDP dataplane of the daemon, in the lab: node eth0s run xalived's XDP program in native
+// mode; the bridge ports facing them run an XDP_PASS program (loader/pass_bpfel.o), because on
+// veth a native XDP_TX frame reaches the peer only when the peer runs XDP.
+
+const passObject = "../loader/pass_bpfel.o"
+
+// xdpLab is a lab whose node-facing bridge ports run an XDP_PASS program.
+func xdpLab(t *testing.T, n int) *Lab {
+	t.Helper()
+	testenv.RequireCommand(t, "bpftool", "arping")
+	if _, err := os.Stat(passObject); err != nil {
+		t.Fatalf("pass program: %v", err)
+	}
+	l := NewLab(t, n)
+	for _, nd := range l.Nodes {
+		port := "pn" + strconv.Itoa(nd.Index)
+		l.Bridge.MustRun(t, "ip", "link", "set", "dev", port, "xdpdrv", "obj", passObject, "sec", "xdp")
+	}
+	return l
+}
+
+// bpffsFor mounts a bpf filesystem for node n that outlives its daemons (`ip netns exec` gives
+// each process a private /sys, so pins under /sys/fs/bpf would die with the process).
+func bpffsFor(t *testing.T, n *Node) string {
+	t.Helper()
+	dir := filepath.Join(n.Dir, "bpffs")
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	if out, err := exec.Command("mount", "-t", "bpf", "bpf", dir).CombinedOutput(); err != nil {
+		t.Fatalf("mount bpffs: %v: %s", err, out)
+	}
+	t.Cleanup(func() {
+		// A failed test may leave pins: removing the mount removes them and the links.
+		_ = exec.Command("umount", "-l", dir).Run()
+	})
+	return dir
+}
+
+// xdpSpeaker returns xalived on node n with the XDP dataplane in native mode.
+func xdpSpeaker(t *testing.T, n *Node) *Xalived {
+	x := NewXalived(t, n)
+	x.Extra = []string{"--dataplane", "xdp", "--xdp-mode", "native", "--bpffs", bpffsFor(t, n)}
+	return x
+}
+
+// speakerOf: 'X' xalived on XDP, 'x' xalived on the socket dataplane, 'k' keepalived.
+func speakerOf(t *testing.T, kind byte, n *Node) Speaker {
+	switch kind {
+	case 'X':
+		return xdpSpeaker(t, n)
+	case 'x':
+		x := NewXalived(t, n)
+		x.Extra = []string{"--dataplane", "socket"}
+		return x
+	}
+	return NewKeepalived(t, n)
+}
+
+func pinDir(x *Xalived) string {
+	return filepath.Join(x.Extra[len(x.Extra)-1], "xalived", fmt.Sprintf("node%d", x.node.Index))
+}
+
+// xdpInstStats is one instance of the "xdp" part of `xalivectl stats`.
+type xdpInstStats struct {
+	Key        string            `json:"key"`
+	State      string            `json:"state"`
+	LeaseMs    int64             `json:"lease_remaining_ms"`
+	Adverts    map[string]uint64 `json:"adverts"`
+	ARPReplies uint64            `json:"arp_replies"`
+	NAReplies  uint64            `json:"na_replies"`
+	MasterDown uint64            `json:"master_down"`
+	Peer       *struct {
+		Addr     string `json:"address"`
+		Priority int    `json:"priority"`
+	} `json:"peer"`
+}
+
+func xdpStats(t testing.TB, x *Xalived, inst string) xdpInstStats {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Second)
+	defer cancel()
+	out, err := exec.CommandContext(ctx, filepath.Join(binDir, "xalivectl"), "--control", x.Socket(), "stats").Output()
+	if err != nil {
+		t.Fatalf("xalivectl stats: %v", err)
+	}
+	var doc struct {
+		XDP *struct {
+			Attached  []string                `json:"attached"`
+			Instances map[string]xdpInstStats `json:"instances"`
+		} `json:"xdp"`
+	}
+	if err := json.Unmarshal(out, &doc); err != nil {
+		t.Fatalf("xalivectl stats: %v: %s", err, out)
+	}
+	if doc.XDP == nil {
+		t.Fatalf("xalivectl stats has no xdp section: %s", out)
+	}
+	st, ok := doc.XDP.Instances[inst]
+	if !ok {
+		t.Fatalf("xalivectl stats: no xdp instance %s: %s", inst, out)
+	}
+	return st
+}
+
+var arpingSummary = regexp.MustCompile(`(\d+) packets received`)
+var arpingFrom = regexp.MustCompile(`bytes from ([0-9A-Fa-f:]{17})`)
+
+// arping sends count ARP requests for addr from the client and returns the replies' MACs.
+func arping(t testing.TB, l *Lab, addr string, count int, every time.Duration) (int, []string) {
+	t.Helper()
+	out, _ := l.Client.Cmd("arping", "-i", "eth0", "-c", strconv.Itoa(count), "-w", "2",
+		"-W", fmt.Sprintf("%.3f", every.Seconds()), addr).CombinedOutput()
+	m := arpingSummary.FindStringSubmatch(string(out))
+	if m == nil {
+		t.Fatalf("arping output: %s", out)
+	}
+	n, _ := strconv.Atoi(m[1])
+	var macs []string
+	for _, mm := range arpingFrom.FindAllStringSubmatch(string(out), -1) {
+		macs = append(macs, strings.ToLower(mm[1]))
+	}
+	return n, macs
+}
+
+func macOf(t testing.TB, n *Node, dev string) string {
+	t.Helper()
+	out := n.MustRun(t, "cat", "/sys/class/net/"+dev+"/address")
+	return strings.TrimSpace(out)
+}
+
+func assertDataplane(t testing.TB, sp Speaker, want string) {
+	t.Helper()
+	x, ok := sp.(*Xalived)
+	if !ok {
+		return
+	}
+	in := x.Instance(t, "VI_1")
+	if in == nil || in.Dataplane != want {
+		t.Fatalf("node %d: status dataplane %v, want %s", x.node.Index, in, want)
+	}
+}
+
+// TestXDPInterop runs the interop matrix's core cycle with the XDP dataplane (X) against
+// keepalived (k) and against xalived on the socket dataplane (x), in both roles: election,
+// SIGKILL failover, recovery with preemption, then SIGTERM failover (priority 0).
+func TestXDPInterop(t *testing.T) {
+	vs := []variant{
+		{name: "v3-ipv4-mcast", version: 3, advert: "0.1", masterDue: 3 * time.Second},
+		{name: "v3-ipv6-mcast", version: 3, advert: "0.1", ipv6: true, masterDue: 3 * time.Second},
+	}
+	for _, v := range vs {
+		for _, kind := range []string{"Xk", "kX", "Xx", "xX"} {
+			t.Run(v.name+"/"+kind, func(t *testing.T) {
+				t.Parallel()
+				xdpCycle(t, v, kind)
+			})
+		}
+	}
+}
+
+func xdpCycle(t *testing.T, v variant, kind string) {
+	l := xdpLab(t, 2)
+	n1, n2 := l.Nodes[0], l.Nodes[1]
+	c1 := Conf{RouterID: "n1", Insts: []Inst{v.inst(150)}}
+	c2 := Conf{RouterID: "n2", Insts: []Inst{v.inst(100)}}
+	a, b := speakerOf(t, kind[0], n1), speakerOf(t, kind[1], n2)
+	b.Start(t, c2.Render(n2, nil))
+	WaitState(t, b, "VI_1", "MASTER", v.masterDue)
+	a.Start(t, c1.Render(n1, nil))
+	WaitState(t, a, "VI_1", "MASTER", v.masterDue)
+	WaitState(t, b, "VI_1", "BACKUP", v.masterDue)
+	l.WaitHolder(n1, v.vip(), 3*time.Second)
+	for _, sp := range []Speaker{a, b} {
+		if kind[sp.Node().Index-1] == 'X' {
+			assertDataplane(t, sp, "xdp")
+		}
+	}
+
+	p := l.Probe(t, v.vip(), 5*time.Millisecond)
+	p.WaitReplyAfter(t, time.Now(), 3*time.Second)
+	kill := time.Now()
+	Crash(t, a)
+	WaitState(t, b, "VI_1", "MASTER", v.masterDue)
+	p.WaitReplyAfter(t, time.Now(), 3*time.Second)
+	t.Logf("%s %s: SIGKILL of master, client gap %v", v.name, kind, p.Gap(kill))
+
+	// Recover, once the link-local address (the IPv6 advert source) is back.
+	n1.MustRun(t, "ip", "link", "set", "eth0", "up")
+	nstest.WaitFor(t, 5*time.Second, "link-local address on node 1", func() bool {
+		out, err := n1.Run("ip", "-6", "addr", "show", "dev", "eth0", "scope", "link")
+		return err == nil && strings.Contains(out, "fe80::") && !strings.Contains(out, "tentative")
+	})
+	a.Start(t, c1.Render(n1, nil))
+	WaitState(t, a, "VI_1", "MASTER", v.masterDue)
+	WaitState(t, b, "VI_1", "BACKUP", v.masterDue)
+	if h := l.AssertSingleHolder(v.vip()); h != n1 {
+		t.Fatalf("%s on node %d after recovery, want node 1", v.vip(), h.Index)
+	}
+	p.WaitReplyAfter(t, time.Now(), 3*time.Second)
+
+	// SIGTERM: priority 0, the backup takes over after its skew.
+	stop := time.Now()
+	a.Term(t)
+	WaitState(t, b, "VI_1", "MASTER", v.masterDue)
+	p.WaitReplyAfter(t, time.Now(), 3*time.Second)
+	t.Logf("%s %s: SIGTERM of master, client gap %v", v.name, kind, p.Gap(stop))
+	if n1.HasAddr(v.vip()) {
+		t.Fatalf("node 1 still has %s after SIGTERM", v.vip())
+	}
+}
+
+// TestXDPAnswersARP: while MASTER, the VIP's ARP requests (IPv4) and neighbour solicitations
+// (IPv6) are answered by the XDP program: the replies are counted in the per-CPU maps one for
+// one, and they keep coming when the VIP is removed from the kernel's address list (the kernel
+// cannot answer for an address it does not have). While BACKUP nothing is answered from XDP.
+// The advert counters match what the peer sent.
+func TestXDPAnswersARP(t *testing.T) {
+	testenv.RequireCommand(t, "ndisc6")
+	l := xdpLab(t, 2)
+	n1, n2 := l.Nodes[0], l.Nodes[1]
+	i4 := fastInst(150)
+	i6 := Inst{Name: "VI_6", VRID: 52, Priority: 150, AdvertInt: "0.1", Version: 3, IPv6: true,
+		VIPs: []string{"2001:db8::100/64"}}
+	a := xdpSpeaker(t, n1)
+	a.Start(t, Conf{RouterID: "n1", Insts: []Inst{i4, i6}}.Render(n1, nil))
+	WaitState(t, a, "VI_1", "MASTER", 3*time.Second)
+	WaitState(t, a, "VI_6", "MASTER", 3*time.Second)
+	mac1 := macOf(t, n1, "eth0")
+
+	before := xdpStats(t, a, "VI_1")
+	if before.State != "MASTER" || before.LeaseMs <= 0 {
+		t.Fatalf("map state %s lease %d ms, want MASTER with a lease", before.State, before.LeaseMs)
+	}
+	got, macs := arping(t, l, vip4, 5, 50*time.Millisecond)
+	after := xdpStats(t, a, "VI_1")
+	if got != 5 || after.ARPReplies-before.ARPReplies != 5 {
+		t.Fatalf("arping: %d replies, XDP counted %d, want 5 and 5", got, after.ARPReplies-before.ARPReplies)
+	}
+	for _, m := range macs {
+		if m != mac1 {
+			t.Fatalf("ARP reply from %s, want node 1's %s", m, mac1)
+		}
+	}
+	// Without the address in the kernel, only XDP can answer.
+	n1.MustRun(t, "ip", "addr", "del", "198.51.100.100/24", "dev", "eth0")
+	if got, _ := arping(t, l, vip4, 3, 50*time.Millisecond); got != 3 {
+		t.Fatalf("VIP removed from the kernel: %d ARP replies, want 3 (from XDP)", got)
+	}
+	n1.MustRun(t, "ip", "addr", "add", "198.51.100.100/24", "dev", "eth0")
+
+	// IPv6: neighbour solicitations answered from XDP, counted.
+	b6 := xdpStats(t, a, "VI_6")
+	out, err := l.Client.Run("ndisc6", "-n", "-r", "3", "-w", "500", "2001:db8::100", "eth0")
+	if err != nil {
+		t.Fatalf("ndisc6: %v", err)
+	}
+	if !strings.Contains(strings.ToLower(out), mac1) {
+		t.Fatalf("ndisc6 answer %q, want node 1's MAC %s", out, mac1)
+	}
+	a6 := xdpStats(t, a, "VI_6")
+	if a6.NAReplies-b6.NAReplies != 1 {
+		t.Fatalf("XDP counted %d NA replies for one solicitation answered", a6.NAReplies-b6.NAReplies)
+	}
+
+	// A higher-priority peer takes over: node 1 is BACKUP and XDP no longer answers.
+	b := NewXalived(t, n2)
+	b.Extra = []string{"--dataplane", "socket"}
+	hi4, hi6 := i4, i6
+	hi4.Priority, hi6.Priority = 200, 200
+	b.Start(t, Conf{RouterID: "n2", Insts: []Inst{hi4, hi6}}.Render(n2, nil))
+	WaitState(t, b, "VI_1", "MASTER", 3*time.Second)
+	WaitState(t, a, "VI_1", "BACKUP", 3*time.Second)
+	WaitState(t, a, "VI_6", "BACKUP", 3*time.Second)
+	bs := xdpStats(t, a, "VI_1")
+	if bs.State != "BACKUP" {
+		t.Fatalf("map state %s, want BACKUP", bs.State)
+	}
+	mac2 := macOf(t, n2, "eth0")
+	got, macs = arping(t, l, vip4, 3, 50*time.Millisecond)
+	as := xdpStats(t, a, "VI_1")
+	if got != 3 || as.ARPReplies != bs.ARPReplies {
+		t.Fatalf("as BACKUP: %d replies (want 3, from node 2), XDP answered %d", got, as.ARPReplies-bs.ARPReplies)
+	}
+	for _, m := range macs {
+		if m != mac2 {
+			t.Fatalf("ARP reply from %s while node 1 is BACKUP, want node 2's %s", m, mac2)
+		}
+	}
+	if bs.Peer == nil || bs.Peer.Priority != 200 {
+		t.Fatalf("peer record %+v, want node 2 at priority 200", bs.Peer)
+	}
+
+	// Counters match the traffic: node 2's sent adverts of VI_1 are node 1's accepted ones.
+	rx0, tx0 := as.Adverts["accept"], b.Instance(t, "VI_1").AdvertsTx
+	time.Sleep(time.Second)
+	rx1, tx1 := xdpStats(t, a, "VI_1").Adverts["accept"], b.Instance(t, "VI_1").AdvertsTx
+	sent, accepted := tx1-tx0, rx1-rx0
+	if sent < 5 || accepted+2 < sent || accepted > sent+2 {
+		t.Fatalf("node 2 sent %d adverts, XDP accepted %d", sent, accepted)
+	}
+	if st := a.Instance(t, "VI_1"); st.AdvertsRx != rx1 && st.AdvertsRx < rx1 {
+		t.Fatalf("status adverts_rx %d behind the map's %d", st.AdvertsRx, rx1)
+	}
+	t.Logf("1 s: node 2 sent %d adverts, XDP on node 1 accepted %d", sent, accepted)
+}
+
+// TestXDPRestartWithoutARPGap: a MASTER killed with SIGKILL keeps answering ARP from XDP for
+// its lease; restarted within it, the daemon adopts the pins and takes over without a single
+// unanswered request. Killed and not restarted, XDP stops answering once the lease ran out,
+// though the kernel still has the VIP.
+func TestXDPRestartWithoutARPGap(t *testing.T) {
+	l := xdpLab(t, 1)
+	n1 := l.Nodes[0]
+	in := fastInst(150)
+	in.AdvertInt = "1" // lease 3 s + skew: room for a restart on a loaded machine
+	conf := Conf{RouterID: "n1", Insts: []Inst{in}}.Render(n1, nil)
+	a := xdpSpeaker(t, n1)
+	a.Start(t, conf)
+	WaitState(t, a, "VI_1", "MASTER", 6*time.Second)
+
+	type res struct {
+		got int
+	}
+	done := make(chan res, 1)
+	go func() {
+		out, _ := l.Client.Cmd("arping", "-i", "eth0", "-c", "150", "-W", "0.02", "-w", "8", vip4).CombinedOutput()
+		m := arpingSummary.FindStringSubmatch(string(out))
+		n := -1
+		if m != nil {
+			n, _ = strconv.Atoi(m[1])
+		}
+		done <- res{n}
+	}()
+	time.Sleep(500 * time.Millisecond)
+	a.Kill(t)
+	a.Start(t, conf)
+	if !strings.Contains(a.Log(), "adopted pinned dataplane") {
+		t.Fatalf("restarted daemon did not adopt the pins:\n%s", a.Log())
+	}
+	WaitState(t, a, "VI_1", "MASTER", 6*time.Second)
+	r := <-done
+	if r.got != 150 {
+		t.Fatalf("%d of 150 ARP requests answered across SIGKILL and restart, want all", r.got)
+	}
+	// The new run renews the lease: still answered after the old lease would have run out.
+	time.Sleep(4 * time.Second)
+	if got, _ := arping(t, l, vip4, 3, 50*time.Millisecond); got != 3 {
+		t.Fatalf("after the old lease: %d of 3 answered", got)
+	}
+
+	// Killed for good: the lease runs out and XDP drops the requests the kernel would answer.
+	a.Kill(t)
+	if !n1.HasAddr(vip4) {
+		t.Fatalf("the killed daemon's VIP should still be in the kernel")
+	}
+	time.Sleep(4 * time.Second)
+	if got, _ := arping(t, l, vip4, 3, 50*time.Millisecond); got != 0 {
+		t.Fatalf("lease over: %d ARP replies for the VIP of a dead daemon, want 0", got)
+	}
+}
+
+// TestXDPSIGTERMCleanup: a daemon stopped with SIGTERM leaves no XDP program attached and no
+// pins.
+func TestXDPSIGTERMCleanup(t *testing.T) {
+	l := xdpLab(t, 1)
+	n1 := l.Nodes[0]
+	a := xdpSpeaker(t, n1)
+	a.Start(t, Conf{RouterID: "n1", Insts: []Inst{fastInst(150)}}.Render(n1, nil))
+	WaitState(t, a, "VI_1", "MASTER", 3*time.Second)
+	if out := n1.MustRun(t, "ip", "-d", "link", "show", "eth0"); !strings.Contains(out, "prog/xdp") {
+		t.Fatalf("no XDP program on eth0 while running:\n%s", out)
+	}
+	if _, err := os.Stat(filepath.Join(pinDir(a), "prog")); err != nil {
+		t.Fatalf("program not pinned: %v", err)
+	}
+	a.Term(t)
+	if out := n1.MustRun(t, "ip", "-d", "link", "show", "eth0"); strings.Contains(out, "prog/xdp") {
+		t.Fatalf("XDP program still attached after SIGTERM:\n%s", out)
+	}
+	if out := n1.MustRun(t, "bpftool", "net", "show", "dev", "eth0"); strings.Contains(out, "xalived") || strings.Contains(out, "id ") {
+		t.Fatalf("bpftool net still shows a program:\n%s", out)
+	}
+	if _, err := os.Stat(pinDir(a)); !os.IsNotExist(err) {
+		entries, _ := os.ReadDir(filepath.Dir(pinDir(a)))
+		t.Fatalf("pins left after SIGTERM (%v): %v", err, entries)
+	}
+}
+
+// TestXDPInterfaceReappears: the interface of an instance deleted and re-created gets the
+// program attached again and the instance comes back.
+func TestXDPInterfaceReappears(t *testing.T) {
+	l := xdpLab(t, 1)
+	n1 := l.Nodes[0]
+	addLink(t, n1)
+	n1.MustRun(t, "ip", "addr", "add", "203.0.113.1/24", "dev", "eth1")
+	in := fastInst(150)
+	in.Interface = "eth1"
+	in.VIPs = []string{"203.0.113.100/24"}
+	a := xdpSpeaker(t, n1)
+	a.Start(t, Conf{RouterID: "n1", Insts: []Inst{in}}.Render(n1, nil))
+	WaitState(t, a, "VI_1", "MASTER", 3*time.Second)
+	n1.MustRun(t, "ip", "link", "del", "eth1")
+	WaitState(t, a, "VI_1", "FAULT", 3*time.Second)
+	addLink(t, n1)
+	n1.MustRun(t, "ip", "addr", "add", "203.0.113.1/24", "dev", "eth1")
+	WaitState(t, a, "VI_1", "MASTER", 5*time.Second)
+	nstest.WaitFor(t, 3*time.Second, "XDP on the new eth1", func() bool {
+		out, err := n1.Run("ip", "-d", "link", "show", "eth1")
+		return err == nil && strings.Contains(out, "prog/xdp")
+	})
+	if st := xdpStats(t, a, "VI_1"); st.State != "MASTER" {
+		t.Fatalf("map state %s after the interface came back, want MASTER", st.State)
+	}
+}
