@@ -554,9 +554,12 @@ func (x *xdpPlane) fallbackDown(name string, key loader.InstanceKey, armed time.
 	if stale {
 		return
 	}
-	if p, err := x.dp.ReadPeer(key); err == nil && p.LastSeen > armed {
+	p, err := x.dp.ReadPeer(key)
+	if err == nil && p.LastSeen > armed {
 		return // an advert re-armed the kernel's timer since: it decides
 	}
+	x.log.Debug("xdp: master down (no advert since the timer was armed)", "instance", name,
+		"armed_ago", loader.Now()-armed, "peer", p.Addr.String(), "last_seen_ago", loader.Now()-p.LastSeen)
 	x.r.MasterDown(name)
 }
 
@@ -618,6 +621,8 @@ func (x *xdpPlane) event(ev loader.Event) {
 	if it == nil {
 		return
 	}
+	x.log.Debug("xdp: event", "instance", name, "type", ev.Type.String(), "from", ev.Addr.String(),
+		"priority", ev.Priority, "age", loader.Now()-ev.Time)
 	switch ev.Type {
 	case loader.EventMasterDown:
 		// Read late (this process was descheduled): an advert accepted since the expiry
