@@ -57,6 +57,7 @@ type xdpPlane struct {
 	stopBG   context.CancelFunc
 	bg       sync.WaitGroup
 	eventsIn uint64
+	started  time.Duration // CLOCK_MONOTONIC at open: older events are a previous run's
 }
 
 // xdpInst is one router instance as installed in the maps.
@@ -118,7 +119,8 @@ func openXDP(o xdpOptions, log *slog.Logger) (*xdpPlane, error) {
 	}
 	x := &xdpPlane{dp: dp, log: log, mode: mode, autoMode: auto, insts: map[string]*xdpInst{},
 		byKey: map[loader.InstanceKey]*xdpInst{}, links: map[string]int{},
-		groups: map[string]*groupSock{}, resume: map[loader.InstanceKey]time.Duration{}}
+		groups: map[string]*groupSock{}, resume: map[loader.InstanceKey]time.Duration{},
+		started: loader.Now()}
 	if dp.Adopted() {
 		// A crashed predecessor: its MASTERs keep answering ARP until their lease runs out;
 		// we take those instances over at once (see masterDownTimer).
@@ -609,6 +611,9 @@ func (x *xdpPlane) setPriority(name string, prio uint8) {
 
 // event turns a ring-buffer record into a router call.
 func (x *xdpPlane) event(ev loader.Event) {
+	if ev.Time < x.started {
+		return // queued for a crashed predecessor; the peer records and timers carry on
+	}
 	x.mu.Lock()
 	x.eventsIn++
 	it := x.byKey[ev.Key]
