@@ -36,16 +36,17 @@ struct xa_inst_config {
 struct xa_inst_state {
 	__u32 state;           /* enum xa_state */
 	__u32 pad;
-	__u64 lease_until_ns;  /* CLOCK_MONOTONIC */
+	__u64 lease_until_ns;  /* CLOCK_MONOTONIC (checked against the coarse clock: +1 tick) */
 };
 
 /* The current master as this node sees it, and the master-down timer; written by the program. */
 struct xa_peer {
-	struct bpf_timer timer;    /* master-down timer, re-armed by every accepted advert */
+	struct bpf_timer timer;    /* master-down timer: fires at last_seen_ns + down_ns */
 	struct xa_inst_key key;    /* owning instance (for the timer callback's event) */
 	__u8 addr[16];             /* master's source address (IPv4: first 4 bytes) */
 	__u64 last_seen_ns;        /* CLOCK_MONOTONIC of the last accepted advert */
-	__u64 down_ns;             /* the master-down interval last armed */
+	__u64 down_ns;             /* Master_Down_Interval from the last accepted advert */
+	__u64 deadline_ns;         /* when the timer fires next; 0 when not armed */
 	__u64 last_fail_ns;        /* last XA_EV_CHECK_FAILED event (rate limit) */
 	__u16 interval;            /* master's advert interval, wire units */
 	__u8 priority;             /* master's priority */

@@ -257,10 +257,22 @@ XA_INLINE int master_live(const struct xa_inst_state *st, __u64 now)
 	return st && st->state == XA_STATE_MASTER && now < st->lease_until_ns;
 }
 
+/* The master-down timer is lazy: an advert only records last_seen_ns and down_ns, and the
+ * timer, when it fires, re-arms itself for what is left of last_seen_ns + down_ns. Re-arming
+ * an hrtimer on every advert cost more than the rest of the advert path together (a timer
+ * reprogram is a VM exit here); this way a steady backup touches the timer once per
+ * Master_Down_Interval instead of once per advert, with the same expiry. */
 static int master_down_cb(void *map, __u32 *key, struct xa_peer *peer)
 {
 	__u32 slot = *key;
 	__u64 now = bpf_ktime_get_ns();
+	__u64 due = peer->last_seen_ns + peer->down_ns;
+	if (now < due) {
+		peer->deadline_ns = due;
+		bpf_timer_start(&peer->timer, due - now, 0);
+		return 0;
+	}
+	peer->deadline_ns = 0;
 	struct xa_inst_state *st = bpf_map_lookup_elem(&states, &slot);
 	struct xa_counters *c = bpf_map_lookup_elem(&counters, &slot);
 	if (c)
@@ -271,11 +283,18 @@ static int master_down_cb(void *map, __u32 *key, struct xa_peer *peer)
 	return 0;
 }
 
-XA_INLINE void arm_timer(struct xa_peer *p, __u64 ns)
+/* Records an accepted advert at now with its Master_Down_Interval; starts the timer only if
+ * it is not running or would fire too late (a priority-0 advert shortens it to the skew). */
+XA_INLINE void arm_timer(struct xa_peer *p, __u64 now, __u64 ns)
 {
+	p->last_seen_ns = now;
+	p->down_ns = ns;
+	__u64 due = now + ns;
+	if (p->deadline_ns && p->deadline_ns <= due)
+		return; /* the callback re-arms for the rest */
 	if (bpf_timer_init(&p->timer, &peers, CLOCK_MONOTONIC) == 0)
 		bpf_timer_set_callback(&p->timer, master_down_cb);
-	p->down_ns = ns;
+	p->deadline_ns = due;
 	bpf_timer_start(&p->timer, ns, 0);
 }
 
@@ -339,8 +358,7 @@ XA_INLINE void accept_advert(struct xdp_md *ctx, const struct xa_adv *a,
 	__builtin_memcpy(peer->addr, a->src, 16);
 	peer->priority = prio;
 	peer->interval = interval;
-	peer->last_seen_ns = now;
-	arm_timer(peer, down_interval(cfg, interval, prio == 0));
+	arm_timer(peer, now, down_interval(cfg, interval, prio == 0));
 	if (prio == 0)
 		emit(c, key, XA_EV_PRIO_ZERO, 0, a->src, prio, interval, now);
 	else if (changed && !master_live(st, now))

@@ -53,12 +53,13 @@ type Dataplane struct {
 
 type instEntry struct {
 	slot   uint32
+	state  State // mirror of the states map (this process is its only writer)
 	vips   []xdpXaVipKey
 	upeers []xdpXaUpeerKey
 }
 
 // ErrIncompatiblePins means objects pinned under the name come from a different build or
-// different Options; Close them with RemovePins (or remove the directory) before loading.
+// different Options; RemovePins clears them (detaching the old program) before a fresh Open.
 var ErrIncompatiblePins = errors.New("pinned objects are incompatible with this build")
 
 const (
@@ -265,6 +266,13 @@ func (d *Dataplane) rebuild() error {
 	if err := it.Err(); err != nil {
 		return fmt.Errorf("read instances: %w", err)
 	}
+	for _, e := range bySlot {
+		var st xdpXaInstState
+		if err := d.maps.States.Lookup(e.slot, &st); err != nil {
+			return fmt.Errorf("read state of slot %d: %w", e.slot, err)
+		}
+		e.state = State(st.State)
+	}
 	var vk xdpXaVipKey
 	var v xdpXaVip
 	vit := d.maps.Vips.Iterate()
@@ -346,6 +354,23 @@ func (d *Dataplane) Close() error {
 	_ = os.Remove(filepath.Dir(d.dir)) // BPFFS/xalived, if no other daemon uses it
 	if err := errors.Join(errs...); err != nil {
 		return fmt.Errorf("close dataplane: %w", err)
+	}
+	return nil
+}
+
+// RemovePins removes everything pinned under BPFFS/xalived/NAME/ by any process: the old
+// program is detached from its interfaces once no process holds it open. Use it when Open
+// reports ErrIncompatiblePins (an upgrade that changed the maps); a later Open loads afresh.
+func RemovePins(bpffs, name string) error {
+	if bpffs == "" {
+		bpffs = "/sys/fs/bpf"
+	}
+	if name == "" || strings.ContainsAny(name, "/\x00") || name == "." || name == ".." {
+		return fmt.Errorf("remove pins: invalid name %q", name)
+	}
+	dir := filepath.Join(bpffs, "xalived", name)
+	if err := os.RemoveAll(dir); err != nil {
+		return fmt.Errorf("remove pins: %w", err)
 	}
 	return nil
 }

@@ -9,11 +9,19 @@
 //
 // The typical life of a daemon:
 //
-//	dp, err := loader.Open(loader.Options{Name: "lb1"})  // adopts pins left by a crash
-//	dp.Attach(ifindex, loader.ModeNative)
-//	dp.SetInstance(loader.Instance{...})                  // one per VRRP instance
-//	go dp.ReadEvents(ctx, events)                         // master down, new master, ...
-//	dp.SetState(key, loader.StateMaster, lease)           // before announcing MASTER
-//	dp.RenewLease(key, lease)                             // with every advert sent
-//	dp.Close()                                            // clean stop: nothing left attached
+//	dp, err := loader.Open(loader.Options{Name: "lb1"}) // adopts pins left by a crash (dp.Adopted())
+//	dp.Attach(ifindex, loader.ModeNative)                // per interface; a no-op if adopted
+//	dp.SetInstance(loader.Instance{...})                 // per VRRP instance (starts in INIT)
+//	dp.SetState(key, loader.StateBackup, 0)              // adverts are checked in BACKUP and MASTER
+//	go dp.ReadEvents(ctx, events)                        // master down, new master, preempted, ...
+//	dp.SetState(key, loader.StateMaster, lease)          // before announcing MASTER
+//	dp.RenewLeases(keys, lease)                          // with every batch of adverts sent
+//	dp.SetState(key, loader.StateBackup, 0)              // before announcing BACKUP: ARP stops now
+//	dp.Close()                                           // clean stop: nothing left attached
+//
+// Counters (per reason, summed over CPUs), ReadPeer and GlobalCounters feed status and stats;
+// when Counters.EventsLost grows, the ring buffer overflowed and ReadPeer is the truth.
+// Release instead of Close hands the running program over to the next process.
+//
+// Reasons are pkg/vrrp's DropReason (bpf/reasons.h carries the same numbers; a test pins them).
 package loader

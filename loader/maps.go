@@ -255,38 +255,58 @@ func (d *Dataplane) slot(key InstanceKey) (uint32, error) {
 func (d *Dataplane) SetState(key InstanceKey, s State, lease time.Duration) error {
 	d.mu.Lock()
 	defer d.mu.Unlock()
-	slot, err := d.slot(key)
-	if err != nil {
-		return fmt.Errorf("set state %s: %w", key, err)
+	e, ok := d.insts[key]
+	if !ok {
+		return fmt.Errorf("set state %s: %w", key, ErrUnknownInstance)
 	}
 	st := xdpXaInstState{State: uint32(s)}
 	if s == StateMaster {
 		st.LeaseUntilNs = uint64(Now() + lease)
 	}
-	if err := d.maps.States.Update(slot, &st, ebpf.UpdateAny); err != nil {
+	if err := d.maps.States.Update(e.slot, &st, ebpf.UpdateAny); err != nil {
 		return fmt.Errorf("set state %s: %w", key, err)
 	}
+	e.state = s
 	return nil
 }
 
 // RenewLease extends a MASTER's lease to lease from now (call it with every advert sent).
 func (d *Dataplane) RenewLease(key InstanceKey, lease time.Duration) error {
+	return d.RenewLeases([]InstanceKey{key}, lease)
+}
+
+// RenewLeases renews the leases of several MASTER instances with one system call (the
+// adverts of one tick). Nothing is written if any of them is unknown or not MASTER.
+func (d *Dataplane) RenewLeases(keys []InstanceKey, lease time.Duration) error {
 	d.mu.Lock()
 	defer d.mu.Unlock()
-	slot, err := d.slot(key)
-	if err != nil {
-		return fmt.Errorf("renew lease %s: %w", key, err)
+	slots := make([]uint32, 0, len(keys))
+	for _, k := range keys {
+		e, ok := d.insts[k]
+		if !ok {
+			return fmt.Errorf("renew lease %s: %w", k, ErrUnknownInstance)
+		}
+		if e.state != StateMaster {
+			return fmt.Errorf("renew lease %s: %w", k, ErrNotMaster)
+		}
+		slots = append(slots, e.slot)
 	}
-	var st xdpXaInstState
-	if err := d.maps.States.Lookup(slot, &st); err != nil {
-		return fmt.Errorf("renew lease %s: %w", key, err)
+	until := uint64(Now() + lease)
+	vals := make([]xdpXaInstState, len(slots))
+	for i := range vals {
+		vals[i] = xdpXaInstState{State: uint32(StateMaster), LeaseUntilNs: until}
 	}
-	if State(st.State) != StateMaster {
-		return fmt.Errorf("renew lease %s: %w", key, ErrNotMaster)
-	}
-	st.LeaseUntilNs = uint64(Now() + lease)
-	if err := d.maps.States.Update(slot, &st, ebpf.UpdateAny); err != nil {
-		return fmt.Errorf("renew lease %s: %w", key, err)
+	switch len(slots) {
+	case 0:
+		return nil
+	case 1:
+		if err := d.maps.States.Update(slots[0], &vals[0], ebpf.UpdateAny); err != nil {
+			return fmt.Errorf("renew lease %s: %w", keys[0], err)
+		}
+	default:
+		if _, err := d.maps.States.BatchUpdate(slots, vals, nil); err != nil {
+			return fmt.Errorf("renew %d leases: %w", len(slots), err)
+		}
 	}
 	return nil
 }

@@ -61,12 +61,18 @@ func inNS(t testing.TB, ns *nstest.NS, fn func() error) {
 // topo is two namespaces joined by a veth pair: "us" runs the dataplane on va, "peer" has vb
 // with an XDP_PASS program so that XDP_TX frames from va arrive.
 type topo struct {
-	us, peer *nstest.NS
-	ifindex  int // va's index in us
-	vaMAC    net.HardwareAddr
+	us, peer    *nstest.NS
+	ifindex     int // va's index in us
+	peerIfindex int // vb's index in peer
+	vaMAC       net.HardwareAddr
+	vbMAC       net.HardwareAddr
+	progs       *testprogsObjects
 }
 
-func newTopo(t *testing.T) *topo {
+func newTopo(t testing.TB) *topo { return newTopoWith(t, false) }
+
+// newTopoWith: sink drops the ARP replies vb counts (benchmarks), instead of passing them.
+func newTopoWith(t testing.TB, sink bool) *topo {
 	t.Helper()
 	testenv.RequireRoot(t)
 	testenv.RequireCommand(t, "ip", "arping", "ndisc6")
@@ -87,18 +93,24 @@ func newTopo(t *testing.T) *topo {
 		tp.ifindex, tp.vaMAC = ifc.Index, ifc.HardwareAddr
 		return nil
 	})
-	// The peer's XDP_PASS program.
-	var objs passObjects
-	if err := loadPassObjects(&objs, nil); err != nil {
+	// The peer's XDP program (counting ARP replies, then passing): XDP_TX frames from va
+	// reach vb only when vb runs XDP.
+	tp.progs = new(testprogsObjects)
+	if err := loadTestprogsObjects(tp.progs, nil); err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { _ = objs.Close() })
+	t.Cleanup(func() { _ = tp.progs.Close() })
 	inNS(t, tp.peer, func() error {
 		ifc, err := net.InterfaceByName("vb")
 		if err != nil {
 			return err
 		}
-		l, err := link.AttachXDP(link.XDPOptions{Program: objs.XdpPass, Interface: ifc.Index})
+		tp.peerIfindex, tp.vbMAC = ifc.Index, ifc.HardwareAddr
+		prog := tp.progs.XdpCountArp
+		if sink {
+			prog = tp.progs.XdpSinkArp
+		}
+		l, err := link.AttachXDP(link.XDPOptions{Program: prog, Interface: ifc.Index})
 		if err != nil {
 			return err
 		}
@@ -108,8 +120,22 @@ func newTopo(t *testing.T) *topo {
 	return tp
 }
 
+// peerARPReplies is how many ARP replies reached vb so far.
+func (tp *topo) peerARPReplies(t testing.TB) uint64 {
+	t.Helper()
+	var per []uint64
+	if err := tp.progs.ArpReplies.Lookup(uint32(0), &per); err != nil {
+		t.Fatal(err)
+	}
+	var n uint64
+	for _, v := range per {
+		n += v
+	}
+	return n
+}
+
 // attach opens a dataplane with a bpffs of the test's own and attaches it to va.
-func (tp *topo) open(t *testing.T, opts Options) *Dataplane {
+func (tp *topo) open(t testing.TB, opts Options) *Dataplane {
 	t.Helper()
 	var d *Dataplane
 	var err error
@@ -122,9 +148,14 @@ func (tp *topo) open(t *testing.T, opts Options) *Dataplane {
 }
 
 // arping sends n ARP requests for target from the peer and returns the MACs that answered.
-func (tp *topo) arping(t *testing.T, target netip.Addr, n int) []string {
+// It waits up to 10 s for answers that are expected, 1.5 s for those that are not.
+func (tp *topo) arping(t *testing.T, target netip.Addr, n int, expect bool) []string {
 	t.Helper()
-	out, _ := tp.peer.Run("arping", "-i", "vb", "-S", "198.51.100.2", "-r", "-c", strconv.Itoa(n), "-W", "0.05", "-w", "2",
+	deadline := "1.5"
+	if expect {
+		deadline = "10"
+	}
+	out, _ := tp.peer.Run("arping", "-i", "vb", "-S", "198.51.100.2", "-r", "-c", strconv.Itoa(n), "-W", "0.05", "-w", deadline,
 		target.String())
 	return strings.Fields(out)
 }
@@ -160,9 +191,12 @@ func TestNetnsARP(t *testing.T) {
 	if err := d.SetState(in.Key, StateMaster, time.Minute); err != nil {
 		t.Fatal(err)
 	}
-	got := tp.arping(t, vip4, 5)
+	got := tp.arping(t, vip4, 5, true)
 	if len(got) != 5 || !strings.EqualFold(got[0], macVRRP.String()) {
 		t.Fatalf("master: replies %v, want 5 from %s", got, macVRRP)
+	}
+	if n := tp.peerARPReplies(t); n != 5 {
+		t.Errorf("the peer saw %d ARP replies, want 5", n)
 	}
 	c, _ := d.Counters(in.Key)
 	if c.ARPReplies != 5 {
@@ -191,7 +225,7 @@ func TestNetnsARP(t *testing.T) {
 	if err := d.SetState(in.Key, StateBackup, 0); err != nil {
 		t.Fatal(err)
 	}
-	if got := tp.arping(t, vip4, 2); len(got) != 0 {
+	if got := tp.arping(t, vip4, 2, false); len(got) != 0 {
 		t.Errorf("backup: replies %v, want none", got)
 	}
 
@@ -201,7 +235,7 @@ func TestNetnsARP(t *testing.T) {
 		t.Fatal(err)
 	}
 	time.Sleep(100 * time.Millisecond)
-	if got := tp.arping(t, vip4, 3); len(got) != 0 {
+	if got := tp.arping(t, vip4, 3, false); len(got) != 0 {
 		t.Errorf("expired lease: replies %v, want none", got)
 	}
 	c, _ = d.Counters(in.Key)
@@ -212,7 +246,7 @@ func TestNetnsARP(t *testing.T) {
 	if err := d.SetState(in.Key, StateBackup, 0); err != nil {
 		t.Fatal(err)
 	}
-	if got := tp.arping(t, vip4, 2); len(got) != 2 || !strings.EqualFold(got[0], tp.vaMAC.String()) {
+	if got := tp.arping(t, vip4, 2, true); len(got) != 2 || !strings.EqualFold(got[0], tp.vaMAC.String()) {
 		t.Errorf("backup with the VIP on the interface: replies %v, want 2 from the kernel (%s)", got, tp.vaMAC)
 	}
 }
@@ -244,7 +278,7 @@ func TestNetnsAdopt(t *testing.T) {
 	// arping runs across the handover.
 	arp := make(chan []string, 1)
 	go func() {
-		out, _ := tp.peer.Run("arping", "-i", "vb", "-S", "198.51.100.2", "-r", "-c", "30", "-W", "0.05", "-w", "5", vip4.String())
+		out, _ := tp.peer.Run("arping", "-i", "vb", "-S", "198.51.100.2", "-r", "-c", "30", "-W", "0.05", "-w", "15", vip4.String())
 		arp <- strings.Fields(out)
 	}()
 	time.Sleep(300 * time.Millisecond)
@@ -289,6 +323,20 @@ func TestNetnsAdopt(t *testing.T) {
 	if _, err := Open(bad); !errors.Is(err, ErrIncompatiblePins) {
 		t.Errorf("open with other options: %v, want ErrIncompatiblePins", err)
 	}
+	if err := d2.Release(); err != nil {
+		t.Fatal(err)
+	}
+	if err := RemovePins(opts.BPFFS, opts.Name); err != nil {
+		t.Fatal(err)
+	}
+	if out := tp.us.MustRun(t, "ip", "-d", "link", "show", "va"); strings.Contains(out, "prog/xdp") {
+		t.Errorf("xdp still attached after RemovePins with no holder:\n%s", out)
+	}
+	d2, err = Open(bad)
+	if err != nil || d2.Adopted() {
+		t.Fatalf("fresh open after RemovePins: adopted %v, %v", d2 != nil && d2.Adopted(), err)
+	}
+	inNS(t, tp.us, func() error { return d2.Attach(tp.ifindex, ModeNative) })
 
 	// Clean stop: detached, pins gone.
 	if err := d2.Close(); err != nil {
@@ -408,7 +456,40 @@ vrrp_instance VI_1 {
 	}
 	t.Logf("master_down %v after the last advert (interval %v), %v after SIGKILL", down, want, ev.Time-killed)
 	c, _ = d.Counters(in.Key)
-	if c.MasterDown != 1 {
+	if c.MasterDown < 1 {
 		t.Errorf("master_down counter %d", c.MasterDown)
+	}
+}
+
+// TestNetnsGeneric: generic (skb) mode answers too, and Detach stops it.
+func TestNetnsGeneric(t *testing.T) {
+	tp := newTopo(t)
+	d, err := Open(Options{Name: randName(), BPFFS: testBPFFS(t)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = d.Close() })
+	inNS(t, tp.us, func() error { return d.Attach(tp.ifindex, ModeGeneric) })
+	if out := tp.us.MustRun(t, "ip", "link", "show", "va"); !strings.Contains(out, "xdpgeneric") {
+		t.Fatalf("not attached in generic mode:\n%s", out)
+	}
+	in := tp.instance(macVRRP)
+	if err := d.SetInstance(in); err != nil {
+		t.Fatal(err)
+	}
+	if err := d.SetState(in.Key, StateMaster, time.Minute); err != nil {
+		t.Fatal(err)
+	}
+	if got := tp.arping(t, vip4, 2, true); len(got) != 2 {
+		t.Errorf("generic mode: replies %v, want 2", got)
+	}
+	if err := d.Detach(tp.ifindex); err != nil {
+		t.Fatal(err)
+	}
+	if got := tp.arping(t, vip4, 1, false); len(got) != 0 {
+		t.Errorf("answered after Detach: %v", got)
+	}
+	if len(d.Attached()) != 0 {
+		t.Errorf("attached %v after Detach", d.Attached())
 	}
 }

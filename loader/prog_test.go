@@ -503,7 +503,7 @@ func TestARP(t *testing.T) {
 		{"truncated", StateMaster, time.Hour, arpRequest(0, peer4, vip4)[:38], xdpPass, nil},
 		{"backup", StateBackup, 0, arpRequest(0, peer4, vip4), xdpPass, nil},
 		{"fault", StateFault, 0, arpRequest(0, peer4, vip4), xdpPass, nil},
-		{"lease expired", StateMaster, -time.Millisecond, arpRequest(0, peer4, vip4), xdpDrop, nil},
+		{"lease expired", StateMaster, -time.Second, arpRequest(0, peer4, vip4), xdpDrop, nil},
 	}
 	var replies, drops uint64
 	for _, c := range cases {
@@ -568,7 +568,7 @@ func TestNS(t *testing.T) {
 		{"not a vip", StateMaster, time.Hour, neighSolicit(0, asker, netip.MustParseAddr("2001:db8::99"), true), xdpPass, nil},
 		{"hop limit 64", StateMaster, time.Hour, func() []byte { f := neighSolicit(0, asker, vip6, true); f[21] = 64; return f }(), xdpPass, nil},
 		{"backup", StateBackup, 0, neighSolicit(0, asker, vip6, true), xdpPass, nil},
-		{"lease expired", StateMaster, -time.Millisecond, neighSolicit(0, asker, vip6, true), xdpDrop, nil},
+		{"lease expired", StateMaster, -time.Second, neighSolicit(0, asker, vip6, true), xdpDrop, nil},
 	}
 	var replies, drops uint64
 	for _, c := range cases {

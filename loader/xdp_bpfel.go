@@ -99,6 +99,7 @@ type xdpXaPeer struct {
 	Addr       [16]uint8
 	LastSeenNs uint64
 	DownNs     uint64
+	DeadlineNs uint64
 	LastFailNs uint64
 	Interval   uint16
 	Priority   uint8

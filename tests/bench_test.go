@@ -54,7 +54,7 @@ func BenchmarkFailover(b *testing.B) {
 				name := map[string]string{"k": "keepalived", "x": "xalived"}[k]
 				b.ReportMetric(med[k], name+"-median-ms")
 				b.ReportMetric(worst[k], name+"-worst-ms")
-				b.Logf("%s %s: n=%d median %.1f ms worst %.1f ms best %.1f ms", fc.name, name, len(ds), med[k], worst[k], ms(ds[0]))
+				b.Logf("%s %s: n=%d median %.1f ms worst %.1f ms best %.1f ms; all: %v", fc.name, name, len(ds), med[k], worst[k], ms(ds[0]), ds)
 			}
 			if med["k"] > 0 {
 				b.ReportMetric(med["x"]/med["k"], "median-ratio-x/k")

@@ -38,6 +38,7 @@ type Conf struct {
 	Insts      []Inst
 	Extra      string // raw text appended at the top level
 	Global     string // raw lines added inside global_defs
+	Pre        string // raw text before the instances (trackers must be defined before use)
 }
 
 // Script is a vrrp_script.
@@ -84,6 +85,7 @@ func (c Conf) Render(self *Node, peers []*Node) string {
 		}
 		b.WriteString("  }\n}\n\n")
 	}
+	b.WriteString(c.Pre)
 	for _, in := range c.Insts {
 		ifc := in.Interface
 		if ifc == "" {

@@ -27,7 +27,11 @@ var pingReply = regexp.MustCompile(`^\[(\d+)\.(\d+)\] \d+ bytes from .*icmp_seq=
 func (l *Lab) Probe(t testing.TB, addr string, every time.Duration) *Prober {
 	t.Helper()
 	p := &Prober{Every: every}
-	p.cmd = l.Client.Cmd("ping", "-D", "-n", "-i", fmt.Sprintf("%.3f", every.Seconds()), "-W", "1", addr)
+	args := []string{"ping", "-D", "-n", "-i", fmt.Sprintf("%.3f", every.Seconds()), "-W", "1", addr}
+	if rt := realtime(); rt != nil {
+		args = append(rt, args...) // the measuring client must not be starved either
+	}
+	p.cmd = l.Client.Cmd(args[0], args[1:]...)
 	stdout, err := p.cmd.StdoutPipe()
 	if err != nil {
 		t.Fatal(err)

@@ -70,6 +70,13 @@ type proc struct {
 func (p *proc) start(t testing.TB, env []string, name string, args ...string) {
 	t.Helper()
 	p.out = &lockedBuffer{}
+	if rt := realtime(); rt != nil {
+		// Both daemons (ours and keepalived) run SCHED_RR, as keepalived recommends in
+		// production (vrrp_rt_priority), so a loaded CI machine cannot starve a 0.1 s advert
+		// timer for seconds and turn the test into a test of the scheduler.
+		args = append(append(rt[1:], name), args...)
+		name = rt[0]
+	}
 	p.cmd = p.node.Cmd(name, args...)
 	p.cmd.Env = append(os.Environ(), env...)
 	p.cmd.Stdout, p.cmd.Stderr = p.out, p.out
@@ -315,12 +322,14 @@ func WaitState(t testing.TB, sp Speaker, name, state string, timeout time.Durati
 	})
 }
 
-// Crash simulates the death of the node that runs sp: the daemon is SIGKILLed and the node's
-// link goes down at once, so the VIP it leaves in its kernel no longer answers.
+// Crash simulates the death of the node that runs sp: its link goes down (from that instant
+// nothing it sends or answers reaches the segment, also the VIP its kernel keeps), then the
+// daemon is SIGKILLed. Link first: on a loaded machine `ip` can take longer than a 10 ms
+// master-down interval, and a node still answering for its VIP would hide the outage.
 func Crash(t testing.TB, sp Speaker) {
 	t.Helper()
-	sp.Kill(t)
 	sp.Node().MustRun(t, "ip", "link", "set", "eth0", "down")
+	sp.Kill(t)
 }
 
 // Recover brings a crashed node's link back and starts its daemon again with conf.
@@ -328,4 +337,16 @@ func Recover(t testing.TB, sp Speaker, conf string) {
 	t.Helper()
 	sp.Node().MustRun(t, "ip", "link", "set", "eth0", "up")
 	sp.Start(t, conf)
+}
+
+// realtime returns the command prefix that runs a daemon SCHED_RR (chrt -r 10), or nil when
+// chrt is missing or XALIVED_TEST_RT=0.
+func realtime() []string {
+	if os.Getenv("XALIVED_TEST_RT") == "0" {
+		return nil
+	}
+	if _, err := exec.LookPath("chrt"); err != nil {
+		return nil
+	}
+	return []string{"chrt", "-r", "10"}
 }

@@ -152,3 +152,13 @@ func TestDumpConfig(t *testing.T) {
 		t.Errorf("dump = %+v", m)
 	}
 }
+
+func TestConfigTestSecurityExit(t *testing.T) {
+	conf := "global_defs {\n  dynamic_interfaces\n  script_user root\n}\nvrrp_script chk {\n  script \"/bin/sh -c true\"\n}\n" +
+		"vrrp_instance VI_1 {\n  interface xtest0\n  virtual_router_id 1\n  track_script {\n    chk\n  }\n  virtual_ipaddress {\n    198.51.100.1\n  }\n}\n"
+	var stderr bytes.Buffer
+	err := run([]string{"-t", "-f", writeConf(t, conf)}, &bytes.Buffer{}, &stderr)
+	if exitCode(err) != exitSecurity || !strings.Contains(stderr.String(), "SECURITY VIOLATION") {
+		t.Fatalf("exit %d, want %d:\n%s", exitCode(err), exitSecurity, stderr.String())
+	}
+}

@@ -7,7 +7,10 @@ import (
 	"net/http"
 	"net/netip"
 	"os"
+	"os/exec"
 	"os/signal"
+	"path/filepath"
+	"runtime"
 	"slices"
 	"strconv"
 	"strings"
@@ -16,7 +19,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/xalived/xalived/internal/nstest"
 	"github.com/xalived/xalived/internal/testenv"
+	"github.com/xalived/xalived/pkg/config"
 )
 
 const (
@@ -72,20 +77,7 @@ func BenchmarkScheduler10k(b *testing.B) {
 		// 10,000 connections a second between local addresses: reuse TIME_WAIT ports and use
 		// the whole ephemeral range (both per-namespace sysctls).
 		ns.MustRun(b, "sysctl", "-qw", "net.ipv4.tcp_tw_reuse=1", "net.ipv4.ip_local_port_range=1024 65000", "net.core.somaxconn=4096")
-		srv := ns.Cmd(os.Args[0], "-test.run", "^TestServeForBenchmark$")
-		srv.Env = append(os.Environ(), serveEnv+"=1")
-		out, err := srv.StdoutPipe()
-		if err != nil {
-			b.Fatal(err)
-		}
-		if err := srv.Start(); err != nil {
-			b.Fatal(err)
-		}
-		b.Cleanup(func() { _ = srv.Process.Signal(syscall.SIGTERM); _ = srv.Wait() })
-		buf := make([]byte, 64)
-		if n, _ := out.Read(buf); !strings.Contains(string(buf[:n]), "serving") {
-			b.Fatalf("server did not start: %q", buf[:n])
-		}
+		startBenchServer(b, ns)
 		var extra []string
 		if p := os.Getenv("XALIVED_CHECK_CPUPROFILE"); p != "" {
 			extra = append(extra, "-test.cpuprofile="+p)
@@ -99,17 +91,14 @@ func BenchmarkScheduler10k(b *testing.B) {
 	}
 	const n = 10000
 	run := 10 * time.Second
-	var rss []RealServer
-	one := time.Second
-	for i := 0; i < n; i++ {
-		ip := netip.AddrFrom4([4]byte{198, 51, 100, byte(benchFirstIP + i%benchAddrs)})
-		port := uint16(benchBasePort + (i/benchAddrs)%benchPorts)
-		c := Common{ConnectIP: ip, ConnectPort: port, DelayLoop: time.Second, ConnectTimeout: time.Second, Warmup: &one}
-		sp := Spec{Kind: TCP, Common: c}
-		if i%2 == 0 {
-			sp = Spec{Kind: HTTP, Common: c, HTTP: &HTTPSpec{URLs: []URL{{Path: "/", Digest: md5hex(okBody)}}}}
-		}
-		rss = append(rss, RealServer{Addr: netip.MustParseAddr(serverIP4), Port: uint16(1 + i), Weight: 1, Checkers: []Spec{sp}})
+	// xalived runs exactly the keepalived.conf the VM tier will give keepalived's checker.
+	cfg, _, err := config.Parse("bench.conf", []byte(benchConfig(n)), config.Options{ConfigID: "bench"})
+	if cfg == nil {
+		b.Fatalf("bench config: %v", err)
+	}
+	vss, _, err := FromConfig(cfg)
+	if err != nil {
+		b.Fatal(err)
 	}
 	var (
 		mu       sync.Mutex
@@ -118,7 +107,7 @@ func BenchmarkScheduler10k(b *testing.B) {
 		errKinds = map[string]int{}
 		started  time.Time
 	)
-	s, err := New([]VirtualServer{{Key: VSKey{Addr: netip.MustParseAddr("203.0.113.10"), Port: 80, Protocol: "TCP"}, RealServers: rss}}, Config{
+	s, err := New(vss, Config{
 		Observe: func(r RunInfo) {
 			mu.Lock()
 			if r.Start.After(started.Add(time.Second)) { // after the warmup spread
@@ -184,4 +173,107 @@ func BenchmarkScheduler10k(b *testing.B) {
 	}
 	b.Logf("lateness p50 %.2f ms p99 %.2f ms max %.2f ms over %d checks; %.3f cores; %d failed %v; stats %+v; loadavg %s",
 		pct(0.5), pct(0.99), pct(1), len(lateness), cores, fails, errKinds, st, load)
+}
+
+// BenchmarkProbeCost measures what one probe costs the checker process, independent of the
+// schedule and of the machine's load: heap bytes and allocations per TCP_CHECK and HTTP_GET
+// (2,000 probes each against a local server in a namespace).
+func BenchmarkProbeCost(b *testing.B) {
+	if !isInner(b) {
+		testenv.RequireRoot(b)
+		ns := topology(b)
+		startBenchServer(b, ns)
+		for _, l := range strings.Split(inNetns(b, ns), "\n") {
+			if strings.Contains(l, "/check") {
+				b.Log(strings.TrimSpace(l))
+			}
+		}
+		return
+	}
+	vs := VirtualServer{Key: VSKey{Addr: netip.MustParseAddr("203.0.113.10"), Port: 80, Protocol: "TCP"}, RealServers: []RealServer{
+		{Addr: netip.MustParseAddr(serverIP4), Port: benchBasePort, Weight: 1, Checkers: []Spec{{Kind: TCP, Common: Common{ConnectTimeout: time.Second}}}},
+		{Addr: netip.MustParseAddr(serverIP4), Port: benchBasePort, Weight: 1, Checkers: []Spec{{Kind: HTTP, Common: Common{ConnectTimeout: time.Second},
+			HTTP: &HTTPSpec{URLs: []URL{{Path: "/", Digest: md5hex(okBody)}}}}}},
+	}}
+	s, err := New([]VirtualServer{vs}, Config{})
+	if err != nil {
+		b.Fatal(err)
+	}
+	const n = 2000
+	for i, name := range []string{"tcp", "http"} {
+		ck := s.rss[i].checkers[0]
+		var before, after runtime.MemStats
+		runtime.GC()
+		runtime.ReadMemStats(&before)
+		for j := 0; j < n; j++ {
+			if o, err := s.probe(context.Background(), ck); !o.OK {
+				b.Fatalf("%s probe: %v", name, err)
+			}
+		}
+		runtime.ReadMemStats(&after)
+		b.ReportMetric(float64(after.TotalAlloc-before.TotalAlloc)/n, name+"-B/check")
+		b.ReportMetric(float64(after.Mallocs-before.Mallocs)/n, name+"-allocs/check")
+	}
+}
+
+// startBenchServer runs the real servers (TestServeForBenchmark) as a separate process in ns,
+// so getrusage and heap counters of the benchmark measure the checker alone.
+func startBenchServer(b *testing.B, ns *nstest.NS) {
+	b.Helper()
+	srv := ns.Cmd(os.Args[0], "-test.run", "^TestServeForBenchmark$")
+	srv.Env = append(os.Environ(), serveEnv+"=1")
+	out, err := srv.StdoutPipe()
+	if err != nil {
+		b.Fatal(err)
+	}
+	if err := srv.Start(); err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() { _ = srv.Process.Signal(syscall.SIGTERM); _ = srv.Wait() })
+	buf := make([]byte, 64)
+	if n, _ := out.Read(buf); !strings.Contains(string(buf[:n]), "serving") {
+		b.Fatalf("server did not start: %q", buf[:n])
+	}
+}
+
+// benchConfig writes the benchmark's keepalived.conf: one virtual server with n real servers,
+// half HTTP_GET (with the body's digest), half TCP_CHECK, delay_loop 1 s, connect_timeout 1 s,
+// spread over benchAddrs addresses x benchPorts ports of the server process.
+func benchConfig(n int) string {
+	var b strings.Builder
+	b.WriteString("global_defs {\n    router_id bench\n}\nvirtual_server 203.0.113.10 80 {\n    delay_loop 1\n    lb_algo rr\n    lb_kind NAT\n    protocol TCP\n")
+	for i := 0; i < n; i++ {
+		ip := fmt.Sprintf("198.51.100.%d", benchFirstIP+i%benchAddrs)
+		port := benchBasePort + (i/benchAddrs)%benchPorts
+		fmt.Fprintf(&b, "    real_server %s %d {\n        weight 1\n", serverIP4, 1+i)
+		if i%2 == 0 {
+			fmt.Fprintf(&b, "        HTTP_GET {\n            url {\n                path /\n                digest %s\n            }\n", md5hex(okBody))
+		} else {
+			b.WriteString("        TCP_CHECK {\n")
+		}
+		fmt.Fprintf(&b, "            connect_ip %s\n            connect_port %d\n            connect_timeout 1\n            warmup 1\n        }\n    }\n", ip, port)
+	}
+	b.WriteString("}\n")
+	return b.String()
+}
+
+// The benchmark's configuration is one keepalived accepts too (keepalived -t), so the VM tier
+// can run keepalived's checker on the very same file.
+func TestBenchConfigIsKeepalived(t *testing.T) {
+	testenv.RequireCommand(t, "keepalived")
+	p := filepath.Join(t.TempDir(), "bench.conf")
+	if err := os.WriteFile(p, []byte(benchConfig(100)), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if out, err := exec.Command("keepalived", "-t", "-f", p).CombinedOutput(); err != nil {
+		t.Fatalf("keepalived -t: %v\n%s", err, out)
+	}
+	cfg, _, _ := config.Parse(p, []byte(benchConfig(100)), config.Options{ConfigID: "bench"})
+	vss, _, err := FromConfig(cfg)
+	if err != nil || len(vss) != 1 || len(vss[0].RealServers) != 100 {
+		t.Fatalf("FromConfig: %v", err)
+	}
+	if k := vss[0].RealServers[0].Checkers[0].Kind; k != HTTP {
+		t.Fatalf("first checker %s", k)
+	}
 }

@@ -25,7 +25,9 @@
 //     (the slot is skipped and counted). Real-server changes go to the notify Dispatcher
 //     (notify_up / notify_down, lvs FIFO, mail; then quorum_up / quorum_down) and are published,
 //     coalesced per real server, on Events (the first event of each is its initial state);
-//     Status() is the snapshot for the status JSON; Inherit carries states across a reload.
+//     Status() is the snapshot for the status JSON; Inherit carries states across a reload;
+//     ha_suspend pauses a virtual server's checkers while Config.AddressLocal says its address
+//     is not on this host.
 //   - http.go also has GenHash, the `genhash` helper (`xalivectl genhash URL`).
 //
 // # Differences from keepalived

@@ -1,10 +1,13 @@
 package check
 
 import (
+	"context"
 	"fmt"
 	"net/netip"
+	"os"
 	"slices"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 )
@@ -348,6 +351,73 @@ func TestQuorumStep(t *testing.T) {
 		got, detail := QuorumStep(tc.up, tc.sum, tc.quorum, tc.hyst)
 		if got != tc.want || detail != tc.detail {
 			t.Errorf("QuorumStep(%v, sum %d, quorum %d, hysteresis %d) = %v %q; want %v %q", tc.up, tc.sum, tc.quorum, tc.hyst, got, detail, tc.want, tc.detail)
+		}
+	}
+}
+
+// ha_suspend: while the virtual server's address is not local, its checkers do not run (FILE
+// checks here, so no network is needed) and keep their state; they resume when it comes back.
+func TestHASuspend(t *testing.T) {
+	dir := t.TempDir()
+	track := dir + "/v"
+	if err := os.WriteFile(track, []byte("1\n"), 0o644); err != nil { // non-zero: the check fails
+		t.Fatal(err)
+	}
+	var local atomic.Bool
+	zero := time.Duration(0)
+	vs := VirtualServer{Key: VSKey{Addr: netip.MustParseAddr("203.0.113.10"), Port: 80, Protocol: "TCP"}, HASuspend: true,
+		RealServers: []RealServer{{Addr: netip.MustParseAddr("198.51.100.2"), Port: 80, Weight: 1,
+			Checkers: []Spec{{Kind: FILE, Common: Common{DelayLoop: 20 * time.Millisecond, Warmup: &zero, Retry: ptr(0)}, File: &FileSpec{Path: track}}}}}}
+	s, err := New([]VirtualServer{vs}, Config{AddressLocal: func(netip.Addr) bool { return local.Load() }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { _ = s.Run(ctx); close(done) }()
+	go func() {
+		for range s.Events() {
+		}
+	}()
+	defer func() { cancel(); <-done }()
+	deadline := time.Now().Add(10 * time.Second)
+	for s.Stats().Suspended < 5 {
+		if time.Now().After(deadline) {
+			t.Fatal("checker not suspended")
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	if st := s.Stats(); st.Runs != 0 || !s.Status()[0].RealServers[0].Healthy {
+		t.Fatalf("suspended checker ran: %+v %+v", st, s.Status())
+	}
+	local.Store(true)
+	for s.Status()[0].RealServers[0].Healthy {
+		if time.Now().After(deadline) {
+			t.Fatal("checker did not resume")
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+func TestNewRejectsBadSpecs(t *testing.T) {
+	neg := -time.Second
+	for name, sp := range map[string]Spec{
+		"unknown kind":        {Kind: "FOO_CHECK"},
+		"HTTP without url":    {Kind: HTTP, HTTP: &HTTPSpec{}},
+		"bad http_protocol":   {Kind: HTTP, HTTP: &HTTPSpec{Protocol: "2", URLs: []URL{{Path: "/"}}}},
+		"short digest":        {Kind: HTTP, HTTP: &HTTPSpec{URLs: []URL{{Path: "/", Digest: "abc"}}}},
+		"MISC without path":   {Kind: MISC, Misc: &MiscSpec{}},
+		"MISC bad quoting":    {Kind: MISC, Misc: &MiscSpec{Path: "/x 'open"}},
+		"DNS bad type":        {Kind: DNS, DNS: &DNSSpec{Type: "PTR"}},
+		"FILE without file":   {Kind: FILE, File: &FileSpec{}},
+		"negative delay_loop": {Kind: TCP, Common: Common{DelayLoop: -1}},
+		"negative warmup":     {Kind: TCP, Common: Common{Warmup: &neg}},
+		"negative retry":      {Kind: TCP, Common: Common{Retry: ptr(-1)}},
+		"UDP max < min":       {Kind: UDP, UDP: &UDPSpec{MinReplyLength: 10, MaxReplyLength: 5}},
+	} {
+		vs := VirtualServer{Key: VSKey{Addr: netip.MustParseAddr("203.0.113.10"), Port: 80}, RealServers: []RealServer{{Addr: netip.MustParseAddr("198.51.100.2"), Port: 80, Checkers: []Spec{sp}}}}
+		if _, err := New([]VirtualServer{vs}, Config{}); err == nil {
+			t.Errorf("%s: accepted", name)
 		}
 	}
 }

@@ -5,6 +5,7 @@ import (
 	"crypto/tls"
 	"fmt"
 	"math/rand/v2"
+	"net/netip"
 	"sync"
 	"sync/atomic"
 	"syscall"
@@ -25,6 +26,9 @@ type Config struct {
 	Observe func(RunInfo)
 	// Seed makes warmup offsets reproducible (0: random).
 	Seed uint64
+	// AddressLocal reports whether an address is configured on this host, for ha_suspend
+	// (nil: never suspend). It is called before each run of a suspendable checker.
+	AddressLocal func(netip.Addr) bool
 	// InitNotifies runs notify_up / notify_down for every real server's initial state at
 	// start (global rs_init_notifies); keepalived's default is to notify changes only.
 	InitNotifies bool
@@ -41,6 +45,11 @@ type RunInfo struct {
 	Err      error
 	// Skipped counts slots that passed while this run was still going (it was not started twice).
 	Skipped int
+	// Up is the checker's state after this run; Retrying is set while a failure is being
+	// retried (below the DOWN threshold). keepalived logs such failures only with
+	// log_all_failures / checker_log_all_failures, which LogAllFailures carries.
+	Up, Retrying   bool
+	LogAllFailures bool
 }
 
 // Event is a real server's new state, for the lvs reconciler. Events are coalesced per real
@@ -65,8 +74,16 @@ type checker struct {
 }
 
 type vsQuorum struct {
-	mu sync.Mutex
-	up bool
+	mu   sync.Mutex
+	up   bool
+	live int // summed weight of live real servers, kept by deltas (O(1) per change)
+}
+
+func contribution(st RSState) int {
+	if st.Alive {
+		return st.Weight
+	}
+	return 0
 }
 
 type rsRun struct {
@@ -90,7 +107,13 @@ type Scheduler struct {
 	evq    eventQueue
 	out    chan Event
 
-	runs, skipped, failures atomic.Uint64
+	runs, skipped, failures, suspends atomic.Uint64
+}
+
+// suspended applies ha_suspend: the virtual server's address is not on this host.
+func (s *Scheduler) suspended(ck *checker) bool {
+	vs := ck.rs.vs
+	return vs.HASuspend && s.cfg.AddressLocal != nil && vs.Key.Addr.IsValid() && !s.cfg.AddressLocal(vs.Key.Addr)
 }
 
 // New resolves every checker's keywords (VS defaults, then keepalived's) and validates them.
@@ -108,6 +131,9 @@ func New(vss []VirtualServer, cfg Config) (*Scheduler, error) {
 					return nil, fmt.Errorf("virtual server %s real server %s checker %d: %w", vs.Key, r.key, ci+1, err)
 				}
 				spec = resolve(vs, rs, spec)
+				if err := spec.validateTimes(); err != nil {
+					return nil, fmt.Errorf("virtual server %s real server %s checker %d: %w", vs.Key, r.key, ci+1, err)
+				}
 				ck := &checker{spec: spec, rs: r, state: InitialState(spec.Common)}
 				switch spec.Kind {
 				case SSL:
@@ -143,10 +169,19 @@ func New(vss []VirtualServer, cfg Config) (*Scheduler, error) {
 		s.byVS = append(s.byVS, list)
 	}
 	s.quorum = make([]vsQuorum, len(s.vss))
-	for i := range s.vss {
-		s.quorum[i].up = liveWeight(s.byVS[i]) >= s.quorumOf(i)
-	}
+	s.resetQuorum()
 	return s, nil
+}
+
+// resetQuorum recomputes every virtual server's live weight and quorum from scratch.
+func (s *Scheduler) resetQuorum() {
+	for i := range s.vss {
+		q := &s.quorum[i]
+		q.mu.Lock()
+		q.live = liveWeight(s.byVS[i])
+		q.up = q.live >= s.quorumOf(i)
+		q.mu.Unlock()
+	}
 }
 
 func (s *Scheduler) quorumOf(vi int) int {
@@ -158,12 +193,13 @@ func (s *Scheduler) quorumOf(vi int) int {
 
 // updateQuorum recomputes a virtual server's quorum after one of its real servers changed and
 // delivers a change (quorum_up / quorum_down, VS FIFO line, mail).
-func (s *Scheduler) updateQuorum(vi int) {
+func (s *Scheduler) updateQuorum(vi, delta int) {
 	q := &s.quorum[vi]
 	q.mu.Lock()
 	defer q.mu.Unlock()
 	vs := &s.vss[vi]
-	up, detail := QuorumStep(q.up, liveWeight(s.byVS[vi]), s.quorumOf(vi), vs.Hysteresis)
+	q.live += delta
+	up, detail := QuorumStep(q.up, q.live, s.quorumOf(vi), vs.Hysteresis)
 	if up == q.up {
 		return
 	}
@@ -248,6 +284,12 @@ func (s *Scheduler) loop(ctx context.Context, ck *checker, due time.Time) {
 			return
 		case <-timer.C:
 		}
+		if s.suspended(ck) {
+			s.suspends.Add(1)
+			due, _ = nextDue(due, time.Now(), ck.spec.DelayLoop, false)
+			timer.Reset(time.Until(due))
+			continue
+		}
 		startT := time.Now()
 		o, err := s.probe(ctx, ck)
 		if ctx.Err() != nil {
@@ -260,7 +302,8 @@ func (s *Scheduler) loop(ctx context.Context, ck *checker, due time.Time) {
 		if err != nil {
 			o.OK = false
 		}
-		delay, retrying := s.apply(ck, o, err, startT, end.Sub(startT))
+		delay, st := s.apply(ck, o, err, startT, end.Sub(startT))
+		retrying := st.Up && st.Failures > 0
 		if o.reap != nil {
 			o.reap() // a timed-out script is gone before its next run is planned
 		}
@@ -271,7 +314,8 @@ func (s *Scheduler) loop(ctx context.Context, ck *checker, due time.Time) {
 			s.failures.Add(1)
 		}
 		if s.cfg.Observe != nil {
-			s.cfg.Observe(RunInfo{RS: ck.rs.key, Kind: ck.spec.Kind, Due: due, Start: startT, Duration: end.Sub(startT), OK: o.OK, Err: err, Skipped: skipped})
+			s.cfg.Observe(RunInfo{RS: ck.rs.key, Kind: ck.spec.Kind, Due: due, Start: startT, Duration: end.Sub(startT), OK: o.OK, Err: err,
+				Skipped: skipped, Up: st.Up, Retrying: retrying, LogAllFailures: ck.spec.LogAllFailures})
 		}
 		due = next
 		timer.Reset(time.Until(due))
@@ -329,7 +373,7 @@ func (s *Scheduler) run(pctx context.Context, ck *checker) (Outcome, error) {
 
 // apply feeds one outcome to the checker's FSM and the real server's aggregate, and delivers
 // the real server's change, if any.
-func (s *Scheduler) apply(ck *checker, o Outcome, err error, at time.Time, took time.Duration) (time.Duration, bool) {
+func (s *Scheduler) apply(ck *checker, o Outcome, err error, at time.Time, took time.Duration) (time.Duration, CheckerState) {
 	r := ck.rs
 	r.mu.Lock()
 	st, delay := Step(ck.spec.Common, ck.state, o)
@@ -360,9 +404,9 @@ func (s *Scheduler) apply(ck *checker, o Outcome, err error, at time.Time, took 
 		s.notifyRS(r, now.Alive, ck.spec.Kind.short(), reason)
 	}
 	if now != prev {
-		s.updateQuorum(r.vsIndex)
+		s.updateQuorum(r.vsIndex, contribution(now)-contribution(prev))
 	}
-	return delay, st.Up && st.Failures > 0
+	return delay, st
 }
 
 // notifyRS hands a real server's change to the notify Dispatcher (scripts, lvs FIFO, mail).
@@ -386,11 +430,13 @@ type Stats struct {
 	Failures uint64 `json:"failures"`
 	// Skipped counts slots that came while the previous run of the same checker was still going.
 	Skipped uint64 `json:"skipped"`
+	// Suspended counts slots not run because of ha_suspend.
+	Suspended uint64 `json:"suspended"`
 }
 
 // Stats returns the counters.
 func (s *Scheduler) Stats() Stats {
-	return Stats{Runs: s.runs.Load(), Failures: s.failures.Load(), Skipped: s.skipped.Load()}
+	return Stats{Runs: s.runs.Load(), Failures: s.failures.Load(), Skipped: s.skipped.Load(), Suspended: s.suspends.Load()}
 }
 
 // VSStatus is a virtual server in the status JSON.
@@ -547,10 +593,6 @@ func (s *Scheduler) Inherit(old *Scheduler) int {
 		r.state = Aggregate(r.cfg.Weight, states)
 		r.mu.Unlock()
 	}
-	for i := range s.vss {
-		s.quorum[i].mu.Lock()
-		s.quorum[i].up = liveWeight(s.byVS[i]) >= s.quorumOf(i)
-		s.quorum[i].mu.Unlock()
-	}
+	s.resetQuorum()
 	return n
 }

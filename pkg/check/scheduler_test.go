@@ -1,6 +1,7 @@
 package check
 
 import (
+	"bufio"
 	"context"
 	"encoding/json"
 	"net"
@@ -12,6 +13,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 
@@ -48,7 +50,23 @@ func TestSchedulerFlappingBackend(t *testing.T) {
 	}
 	up, _ := notify.ParseScript(rec + " up 198.51.100.2")
 	down, _ := notify.ParseScript(rec + " down 198.51.100.2")
-	d := notify.New(notify.Config{ScriptTimeout: 5 * time.Second})
+	fifo := filepath.Join(dir, "lvs.fifo")
+	if err := syscall.Mkfifo(fifo, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	fifoLines := make(chan string, 16)
+	go func() {
+		f, err := os.Open(fifo)
+		if err != nil {
+			return
+		}
+		defer f.Close()
+		sc := bufio.NewScanner(f)
+		for sc.Scan() {
+			fifoLines <- sc.Text()
+		}
+	}()
+	d := notify.New(notify.Config{ScriptTimeout: 5 * time.Second, LVSFIFO: fifo})
 	nctx, ncancel := context.WithCancel(context.Background())
 	ndone := make(chan struct{})
 	go func() { _ = d.Run(nctx); close(ndone) }()
@@ -121,6 +139,18 @@ func TestSchedulerFlappingBackend(t *testing.T) {
 	// The first event is the initial state (up: no alpha), then one per change.
 	if !slices.Equal(events, []string{"up", "down", "up", "down", "up"}) {
 		t.Fatalf("events %q", events)
+	}
+	rsLine := "RS [198.51.100.2]:tcp:8090 [203.0.113.10]:tcp:80 "
+	vsLine := "VS [203.0.113.10]:tcp:80 "
+	for i, want := range []string{rsLine + "DOWN", vsLine + "DOWN", rsLine + "UP", vsLine + "UP", rsLine + "DOWN", vsLine + "DOWN", rsLine + "UP", vsLine + "UP"} {
+		select {
+		case got := <-fifoLines:
+			if got != want {
+				t.Fatalf("lvs FIFO line %d: %q, want %q", i, got, want)
+			}
+		case <-time.After(10 * time.Second):
+			t.Fatalf("lvs FIFO line %d (%q) did not come", i, want)
+		}
 	}
 	if !st[0].RealServers[0].Healthy || st[0].RealServers[0].Weight != 1 {
 		t.Fatalf("final status %+v", st)

@@ -300,6 +300,9 @@ type VirtualServer struct {
 	QuorumUp   *notify.Script
 	QuorumDown *notify.Script
 	SMTPAlert  bool
+	// HASuspend pauses this virtual server's checkers while its address is not on this host
+	// (the VRRP backup), as Config.AddressLocal reports; their states stay as they were.
+	HASuspend bool
 }
 
 // resolve fills a checker's unset keywords from the VS defaults and keepalived's defaults.
@@ -436,6 +439,25 @@ func (s Spec) Validate() error {
 		}
 	default:
 		return fmt.Errorf("unknown checker %q", s.Kind)
+	}
+	return nil
+}
+
+// validateTimes rejects resolved timings that cannot be scheduled.
+func (s Spec) validateTimes() error {
+	switch {
+	case s.DelayLoop <= 0:
+		return fmt.Errorf("%s: delay_loop %v must be positive", s.Kind, s.DelayLoop)
+	case s.ConnectTimeout <= 0:
+		return fmt.Errorf("%s: connect_timeout %v must be positive", s.Kind, s.ConnectTimeout)
+	case *s.DelayBeforeRetry < 0:
+		return fmt.Errorf("%s: delay_before_retry %v is negative", s.Kind, *s.DelayBeforeRetry)
+	case *s.Retry < 0:
+		return fmt.Errorf("%s: retry %d is negative", s.Kind, *s.Retry)
+	case *s.Warmup < 0:
+		return fmt.Errorf("%s: warmup %v is negative", s.Kind, *s.Warmup)
+	case s.Misc != nil && s.Misc.Timeout <= 0:
+		return fmt.Errorf("%s: misc_timeout %v must be positive", s.Kind, s.Misc.Timeout)
 	}
 	return nil
 }

@@ -60,7 +60,13 @@ func (p *parser) addressBlock(s stmt) []*Address {
 }
 
 func (p *parser) address(e stmt) *Address {
-	pf, err := parsePrefixOrAddr(e.kw())
+	w := e.kw()
+	if i := strings.IndexByte(w, '/'); i >= 0 && strings.Contains(w[i+1:], ".") {
+		// keepalived wants a prefix length here, not a netmask.
+		p.errorf(e.pos, "invalid address prefix len %s for address %s - using host length", w[i+1:], w)
+		w = w[:i]
+	}
+	pf, err := parsePrefixOrAddr(w)
 	if err != nil {
 		p.errorf(e.pos, "VRRP parsed invalid IP %s. skipping IP...", e.kw())
 		return nil
@@ -180,7 +186,7 @@ func (p *parser) routeBlock(s stmt, virtual bool) []*Route {
 			}
 		}
 		if !r.NoTrack && r.Dev == "" {
-			p.warnf(e.pos, "cannot track route %s with no interface specified, not tracking", r.Dst)
+			p.errorf(e.pos, "cannot track route %s with no interface specified, not tracking", r.Dst)
 			r.NoTrack = true
 		}
 		out = append(out, r)
@@ -303,7 +309,7 @@ func (p *parser) route(e stmt) *Route {
 			if v, ok := val(); ok {
 				r.Scope = v
 			}
-		case "protocol", "proto":
+		case "protocol":
 			if v, ok := val(); ok {
 				r.Protocol = v
 			}
@@ -384,10 +390,6 @@ func (p *parser) routeDst(e stmt, r *Route, v string) {
 		p.errorf(e.pos, "invalid route destination %s", v)
 		return
 	}
-	if pf.Masked() != pf {
-		p.errorf(e.pos, "route destination %s has host bits set", v)
-		pf = pf.Masked()
-	}
 	r.Dst = pf
 }
 
@@ -444,7 +446,7 @@ func (p *parser) rule(e stmt) *Rule {
 			}
 		case "not":
 			r.Not = true
-		case "preference", "priority", "prio":
+		case "preference", "priority":
 			if v, ok := val(); ok {
 				if n, err := strconv.ParseUint(v, 10, 32); err == nil {
 					m := uint32(n)

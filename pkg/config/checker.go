@@ -1,7 +1,7 @@
 package config
 
 func isHexString(s string, wild bool) bool {
-	if len(s)%2 != 0 || s == "" {
+	if s == "" {
 		return false
 	}
 	for i := 0; i < len(s); i++ {

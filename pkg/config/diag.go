@@ -103,6 +103,7 @@ type InvalidError struct {
 	Diagnostics Diagnostics
 }
 
+// Error summarises the errors: the first one and how many there are.
 func (e *InvalidError) Error() string {
 	n := 0
 	first := ""

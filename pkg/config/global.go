@@ -141,6 +141,10 @@ func (p *parser) globalDefs(s stmt) {
 	}}
 	t["vrrp_garp_master_repeat"] = handler{fn: func(p *parser, s stmt) {
 		if v, ok := p.intArg(s, 0, 1<<31-1); ok {
+			if v == 0 {
+				p.errorf(s.pos, "vrrp_garp_master_repeat must be greater than 0, setting to 1")
+				v = 1
+			}
 			g.VRRPGarpMasterRepeat = v
 		}
 	}}
@@ -243,7 +247,7 @@ func (p *parser) globalDefs(s stmt) {
 	fifo := func(dst **Fifo) handler {
 		return handler{fn: func(p *parser, s stmt) {
 			if v, ok := p.str(s); ok {
-				f := &Fifo{Path: v}
+				f := &Fifo{Pos: s.pos, Path: v}
 				if *dst != nil {
 					f.Script = (*dst).Script
 				}
@@ -261,7 +265,7 @@ func (p *parser) globalDefs(s stmt) {
 				return
 			}
 			if *dst == nil {
-				*dst = &Fifo{}
+				*dst = &Fifo{Pos: s.pos}
 			}
 			(*dst).Script = sc
 		}}
@@ -309,7 +313,7 @@ func (p *parser) globalDefs(s stmt) {
 
 func (p *parser) garpExtraIf(s stmt) *GarpExtraIf {
 	args := s.args()
-	g := &GarpExtraIf{}
+	g := &GarpExtraIf{Pos: s.pos}
 	if len(args) > 0 && args[0] == "all" {
 		g.All = true
 		args = args[1:]
@@ -330,7 +334,7 @@ func (p *parser) lvsSyncDaemon(s stmt) {
 	if !p.need(s, 1) {
 		return
 	}
-	d := &LVSSyncDaemon{Interface: s.words[1], Port: 8848}
+	d := &LVSSyncDaemon{Pos: s.pos, Interface: s.words[1], Port: 8848}
 	a := s.words[2:]
 	for i := 0; i < len(a); i++ {
 		val := func() (string, bool) {
@@ -384,7 +388,7 @@ func (p *parser) lvsSyncDaemon(s stmt) {
 }
 
 func (p *parser) lvsTimeouts(s stmt) {
-	t := &LVSTimeouts{}
+	t := &LVSTimeouts{Pos: s.pos}
 	a := s.args()
 	for i := 0; i < len(a); i++ {
 		var dst *Duration

@@ -6,6 +6,7 @@ import (
 	"os/exec"
 	"os/user"
 	"path/filepath"
+	"syscall"
 )
 
 func hostname() string {
@@ -135,6 +136,50 @@ func executable(sc *Script) bool {
 	return err == nil && fi.Mode().IsRegular() && fi.Mode().Perm()&0o111 != 0
 }
 
+// scriptPath resolves the file a script runs.
+func scriptPath(sc *Script) string {
+	if sc == nil || len(sc.Args) == 0 {
+		return ""
+	}
+	path := sc.Args[0]
+	if !filepath.IsAbs(path) {
+		lp, err := exec.LookPath(path)
+		if err != nil {
+			return ""
+		}
+		path = lp
+	}
+	return path
+}
+
+// insecure reports whether a script run as root could be changed by
+// someone else: the file or a directory above it is not owned by root, or
+// is writable by others (or by a non-root group), sticky directories
+// excepted.
+func insecure(path string) bool {
+	if path == "" {
+		return false
+	}
+	for p := path; ; p = filepath.Dir(p) {
+		fi, err := os.Stat(p)
+		if err != nil {
+			return false
+		}
+		st, ok := fi.Sys().(*syscall.Stat_t)
+		if !ok {
+			return false
+		}
+		sticky := fi.IsDir() && fi.Mode()&os.ModeSticky != 0
+		mode := fi.Mode().Perm()
+		if st.Uid != 0 || (!sticky && (mode&0o002 != 0 || (mode&0o020 != 0 && st.Gid != 0))) {
+			return true
+		}
+		if p == "/" || p == "." {
+			return false
+		}
+	}
+}
+
 // scriptChecks runs after parsing: vrrp_scripts whose command is missing
 // are disabled, and scripts running as root without enable_script_security
 // are a security violation, as keepalived -t reports them.
@@ -145,6 +190,10 @@ func (p *parser) scriptChecks() {
 	for _, s := range c.Scripts {
 		if !executable(s.Script) {
 			p.lateErrorf(s.Pos, "disabling track script %s since not found/accessible", s.Name)
+			continue
+		}
+		if c.Global.EnableScriptSecurity && p.runsAsRoot(s.User) && insecure(scriptPath(s.Script)) {
+			p.lateErrorf(s.Pos, "disabling track script %s due to insecure permissions", s.Name)
 			continue
 		}
 		if p.runsAsRoot(s.User) {

@@ -1,7 +1,6 @@
 package config
 
 import (
-	"bufio"
 	"bytes"
 	"fmt"
 	"math/rand/v2"
@@ -108,16 +107,26 @@ func (p *preprocessor) readData(name string, data []byte, depth int) {
 		p.out = make([]line, 0, min(bytes.Count(data, []byte{'\n'})+1, p.maxLines))
 	}
 	dir := filepath.Dir(name)
-	sc := bufio.NewScanner(bytes.NewReader(data))
-	sc.Buffer(make([]byte, 0, 64*1024), maxLineBytes)
+	// One string for the whole file: lines and plain words are substrings.
+	rest := string(data)
 	n := 0
 	var cont strings.Builder // a multi-line $DEF= \ being collected
 	var contPos Pos
 	var contName string
 	collecting := false
-	for sc.Scan() {
+	for len(rest) > 0 {
+		var raw string
+		if i := strings.IndexByte(rest, '\n'); i >= 0 {
+			raw, rest = rest[:i], rest[i+1:]
+		} else {
+			raw, rest = rest, ""
+		}
 		n++
-		text := strings.TrimRight(sc.Text(), "\r")
+		if len(raw) > maxLineBytes {
+			p.diag(Pos{File: name, Line: n}, Error, "line longer than %d bytes - ignored", maxLineBytes)
+			continue
+		}
+		text := strings.TrimRight(raw, "\r")
 		pos := Pos{File: name, Line: n}
 		if collecting {
 			t := stripComment(text)
@@ -178,9 +187,6 @@ func (p *preprocessor) readData(name string, data []byte, depth int) {
 	if collecting {
 		p.vars[contName] = cont.String()
 		_ = contPos
-	}
-	if err := sc.Err(); err != nil {
-		p.diag(Pos{File: name, Line: n + 1}, Error, "reading: %v", err)
 	}
 }
 

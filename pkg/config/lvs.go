@@ -43,6 +43,10 @@ func (p *parser) vsGroup(s stmt) {
 		}
 		g.Entries = append(g.Entries, ent)
 	})
+	if len(g.Entries) == 0 {
+		p.errorf(p.lastClose, "virtual server group %s has no entries - removing", nm)
+		return
+	}
 	has4, has6, bareMark := false, false, false
 	for _, e := range g.Entries {
 		switch {

@@ -145,12 +145,14 @@ type GlobalDefs struct {
 // GarpExtraIf is vrrp_garp_extra_if / garp_extra_if: periodic gratuitous
 // ARP on VIP interfaces other than the VRRP interface.
 type GarpExtraIf struct {
+	Pos      Pos      `json:"pos"`
 	Interval Duration `json:"interval"`
 	All      bool     `json:"all,omitempty"`
 }
 
 // Fifo is a notify FIFO and its optional script.
 type Fifo struct {
+	Pos    Pos     `json:"pos"`
 	Path   string  `json:"path"`
 	Group  string  `json:"group,omitempty"`
 	Script *Script `json:"script,omitempty"`
@@ -158,6 +160,7 @@ type Fifo struct {
 
 // LVSSyncDaemon is global lvs_sync_daemon.
 type LVSSyncDaemon struct {
+	Pos       Pos        `json:"pos"`
 	Interface string     `json:"interface"`
 	Instance  string     `json:"instance,omitempty"`
 	SyncID    int        `json:"id,omitempty"`
@@ -169,6 +172,7 @@ type LVSSyncDaemon struct {
 
 // LVSTimeouts is global lvs_timeouts.
 type LVSTimeouts struct {
+	Pos    Pos      `json:"pos"`
 	TCP    Duration `json:"tcp,omitempty"`
 	TCPFin Duration `json:"tcpfin,omitempty"`
 	UDP    Duration `json:"udp,omitempty"`
@@ -416,6 +420,7 @@ type UnicastPeer struct {
 
 // VMAC is use_vmac: the macvlan interface carrying the virtual MAC.
 type VMAC struct {
+	Pos           Pos    `json:"pos"`
 	Name          string `json:"name,omitempty"`
 	MAC           string `json:"mac,omitempty"`
 	NetlinkNotify bool   `json:"netlink_notify_msg,omitempty"`
@@ -424,6 +429,7 @@ type VMAC struct {
 
 // IPVlan is use_ipvlan.
 type IPVlan struct {
+	Pos   Pos          `json:"pos"`
 	Name  string       `json:"name,omitempty"`
 	Addr  netip.Prefix `json:"address,omitzero"`
 	Mode  string       `json:"mode,omitempty"`

@@ -37,7 +37,7 @@ var (
 func init() {
 	rsTable = tableT[*rsCtx]{
 		"weight": {fn: func(p *parser, s stmt, x *rsCtx) {
-			if n, ok := p.intArg(s, 0, 65535); ok {
+			if n, ok := p.intArg(s, 0, 1<<31-1); ok {
 				x.rs.Weight = n
 			}
 		}},
@@ -156,9 +156,11 @@ func commonCheckerTable() tableT[*checkerState] {
 		}},
 		"connect_port": {fn: func(p *parser, s stmt, cs *checkerState) {
 			if w, ok := p.str(s); ok {
-				if v, ok := p.port(s.pos, w); ok {
-					cs.c.ConnectPort = v
+				if v, ok := p.intIn(s.pos, w, 1, 65535); ok {
+					cs.c.ConnectPort = uint16(v)
 					cs.connectPortSet = true
+				} else {
+					p.errorf(s.pos, "invalid checker connect_port '%s'", w)
 				}
 			}
 		}},
@@ -229,12 +231,15 @@ func specificChecker(typ string) tableT[*checkerState] {
 				cs.c.HTTP.SNIName, _ = p.str(s)
 				cs.c.HTTP.EnableSNI = true
 			}}
-			t["tls_compliant"] = boolField(func(cs *checkerState) *bool { return &cs.c.HTTP.TLSCompliant })
+			t["tls_compliant"] = entry[*checkerState]{fn: func(p *parser, s stmt, cs *checkerState) {
+				p.newer(s, "2.3.0")
+				cs.c.HTTP.TLSCompliant = p.boolArg(s)
+			}}
 		}
 	case CheckMisc:
 		t["misc_path"] = entry[*checkerState]{fn: func(p *parser, s stmt, cs *checkerState) { cs.c.Misc.Path = p.scriptLine(s) }}
 		t["misc_timeout"] = entry[*checkerState]{fn: func(p *parser, s stmt, cs *checkerState) {
-			if n, ok := p.intArg(s, 1, 1<<31/1000000); ok {
+			if n, ok := p.intArg(s, 0, 1<<31/1000000); ok {
 				cs.c.Misc.Timeout = Seconds(float64(n))
 			}
 		}}

@@ -173,6 +173,9 @@ func (p *parser) instanceDefaults(v *VRRPInstance, st *instanceState) {
 			v.State = StateBackup
 		}
 	}
+	if v.UnicastSrcIP.IsValid() && len(v.UnicastPeers) == 0 {
+		p.lateErrorf(v.Pos, "(%s) a unicast keyword has been specified without any unicast peers; defaulting to multicast (deprecated - please update your configuration)", v.Name)
+	}
 	if v.UnicastTTL != 0 && len(v.UnicastPeers) == 0 {
 		p.errorf(st.closePos, "(%s) cannot use unicast_ttl without unicast peers - resetting", v.Name)
 		v.UnicastTTL = 0
@@ -240,12 +243,10 @@ func (p *parser) instanceDefaults(v *VRRPInstance, st *instanceState) {
 		kt = append(kt, ti)
 	}
 	v.TrackInterfaces = kt
+	// keepalived 2.2.7 refuses an instance without an interface (even with
+	// default_interface set) unless it is unicast with a source address.
 	if v.Interface == "" && !(v.UnicastSrcIP.IsValid() && len(v.UnicastPeers) > 0) && v.VRF == "" {
-		if g.DefaultInterface != "" {
-			v.Interface = g.DefaultInterface
-		} else {
-			v.Interface = "eth0"
-		}
+		p.lateErrorf(v.Pos, "(%s) unknown interface!", v.Name)
 	}
 }
 
@@ -269,7 +270,20 @@ func (p *parser) vsDefaults(vs *VirtualServer, st *lvsState, rss []*rsState) {
 		vs.Protocol = "UDP"
 		p.lateErrorf(vs.Pos, "virtual server %s: no protocol set - defaulting to UDP", vsName(vs))
 	}
-	if vs.Kind == "ip" && vs.Port == 0 && vs.PersistenceTimeout == 0 {
+	zeroPort := vs.Kind == "ip" && vs.Port == 0
+	if vs.Kind == "group" {
+		for _, g := range p.cfg.VirtualServerGroups {
+			if g.Name == vs.Group {
+				for _, e := range g.Entries {
+					if e.Fwmark == 0 && e.Port == 0 {
+						zeroPort = true
+					}
+				}
+			}
+		}
+	}
+	if zeroPort && vs.PersistenceTimeout == 0 {
+		p.lateErrorf(vs.Pos, "virtual server %s: zero port only valid for persistent services - setting persistence_timeout 360", vsName(vs))
 		vs.PersistenceTimeout = Seconds(360)
 	}
 	if vs.OPS && vs.Protocol != "UDP" {
@@ -326,6 +340,11 @@ func (p *parser) vsDefaults(vs *VirtualServer, st *lvsState, rss []*rsState) {
 	if vs.Quorum > total && len(vs.RealServers) > 0 {
 		p.lateWarnf(vs.Pos, "quorum %d for %s exceeds total weight of real servers %d, reducing quorum to %d", vs.Quorum, vsName(vs), total, total)
 		vs.Quorum = total
+	}
+	if vs.Hysteresis >= vs.Quorum && (vs.Hysteresis > 0 || len(vs.RealServers) > 0) {
+		h := max(vs.Quorum-1, 0)
+		p.lateErrorf(vs.Pos, "virtual server %s: hysteresis %d >= quorum %d; setting hysteresis to %d", vsName(vs), vs.Hysteresis, vs.Quorum, h)
+		vs.Hysteresis = h
 	}
 }
 
@@ -561,6 +580,15 @@ func (p *parser) finish() {
 				continue
 			}
 			v.SyncGroup = g.Name
+			for _, gt := range g.TrackInterfaces {
+				tracked := gt.Name == v.Interface
+				for _, ti := range v.TrackInterfaces {
+					tracked = tracked || ti.Name == gt.Name
+				}
+				if tracked {
+					p.lateErrorf(gt.Pos, "(%s) track_interface %s is configured on VRRP instance and sync group; remove vrrp instance or sync group config", v.Name, gt.Name)
+				}
+			}
 			kept = append(kept, n)
 		}
 		g.Instances = kept
@@ -584,7 +612,7 @@ func (p *parser) finish() {
 		}
 		k := key{v.Interface, v.Family, v.VRID}
 		if o, ok := seen[k]; ok {
-			p.lateWarnf(v.Pos, "(%s) VRID %d is already used by %s on interface %s", v.Name, v.VRID, o, v.Interface)
+			p.lateErrorf(v.Pos, "%s and %s both use VRID %d with %s on interface %s", o, v.Name, v.VRID, map[string]string{"inet": "IPv4", "inet6": "IPv6"}[v.Family], v.Interface)
 			continue
 		}
 		seen[k] = v.Name

@@ -122,6 +122,10 @@ func (p *parser) trackProcess(s stmt) {
 	t := &TrackProcess{Pos: s.pos, Name: nm, Quorum: 1, Weight: 0}
 	p.body(table{
 		"process": {fn: func(p *parser, s stmt) {
+			if t.Process != "" && len(s.words) > 1 {
+				p.errorf(s.pos, "process already set for track process %s - ignoring %s", nm, s.words[1])
+				return
+			}
 			if p.need(s, 1) {
 				t.Process = s.words[1]
 				t.Args = append([]string(nil), s.words[2:]...)
@@ -369,6 +373,13 @@ func (p *parser) syncGroup(s stmt) {
 	if !p.enter(s) {
 		return
 	}
+	for _, o := range p.cfg.SyncGroups {
+		if o.Name == nm && nm != "" {
+			p.errorf(s.pos, "vrrp sync group %s already defined", nm)
+			p.skipBlock()
+			return
+		}
+	}
 	g := &SyncGroup{Pos: s.pos, Name: nm}
 	tb := table{
 		"group": {block: true, fn: func(p *parser, s stmt) {
@@ -377,7 +388,10 @@ func (p *parser) syncGroup(s stmt) {
 			}
 			p.list(func(e stmt) { g.Instances = append(g.Instances, e.words...) })
 		}},
-		"global_tracking":            {fn: func(p *parser, s stmt) { g.GlobalTracking = true }},
+		"global_tracking": {fn: func(p *parser, s stmt) {
+			g.GlobalTracking = true
+			p.errorf(s.pos, "(%s) global_tracking is deprecated; use track_interface/script/file on the sync group", g.Name)
+		}},
 		"sync_group_tracking_weight": {fn: func(p *parser, s stmt) { g.SyncGroupTrackingWeight = true }},
 	}
 	trackTable(tb, &g.Tracking)
@@ -590,7 +604,7 @@ func (p *parser) instanceTable(v *VRRPInstance, st *instanceState) table {
 		"dont_track_primary": {fn: func(p *parser, s stmt) { v.DontTrackPrimary = true }},
 		"use_vmac": {fn: func(p *parser, s stmt) {
 			st.vmacPos = s.pos
-			vm := &VMAC{}
+			vm := &VMAC{Pos: s.pos}
 			a := s.args()
 			for i := 0; i < len(a); i++ {
 				switch {
@@ -619,7 +633,7 @@ func (p *parser) instanceTable(v *VRRPInstance, st *instanceState) table {
 		"use_vmac_addr":  {fn: func(p *parser, s stmt) { v.UseVMACAddr = true }},
 		"vmac_xmit_base": {fn: func(p *parser, s stmt) { v.VMACXmitBase = true }},
 		"use_ipvlan": {fn: func(p *parser, s stmt) {
-			iv := &IPVlan{}
+			iv := &IPVlan{Pos: s.pos}
 			a := s.args()
 			for i := 0; i < len(a); i++ {
 				switch a[i] {
@@ -722,6 +736,10 @@ func (p *parser) instanceTable(v *VRRPInstance, st *instanceState) table {
 		}},
 		"garp_master_repeat": {fn: func(p *parser, s stmt) {
 			if n, ok := p.intArg(s, 0, 1<<31-1); ok {
+				if n == 0 {
+					p.errorf(s.pos, "(%s): garp_master_repeat must be greater than 0, setting to 1", v.Name)
+					n = 1
+				}
 				v.GarpMasterRepeat = n
 				st.garpRepeatSet = true
 			}
@@ -777,7 +795,7 @@ func (p *parser) instanceTable(v *VRRPInstance, st *instanceState) table {
 				return
 			}
 			v.LVSSyncDaemonInterface = w
-			p.cfg.Global.LVSSyncDaemon = &LVSSyncDaemon{Interface: w, Instance: v.Name, Port: 8848}
+			p.cfg.Global.LVSSyncDaemon = &LVSSyncDaemon{Pos: s.pos, Interface: w, Instance: v.Name, Port: 8848}
 		}},
 		"kernel_rx_buf_size": {fn: func(p *parser, s stmt) {
 			if len(s.words) < 2 {
@@ -825,6 +843,18 @@ func (p *parser) unicastPeer(v *VRRPInstance, e stmt) {
 		return
 	}
 	a := pf.Addr()
+	var fam netipAddr
+	// keepalived compares with the source address, not with the VIPs.
+	switch {
+	case v.UnicastSrcIP.IsValid():
+		fam = v.UnicastSrcIP
+	case v.McastSrcIP.IsValid():
+		fam = v.McastSrcIP
+	}
+	if fam.IsValid() && fam.Is6() != a.Is6() {
+		p.errorf(e.pos, "configuration error: VRRP instance[%s] and unicast peer address[%s] must be of the same family - skipping", v.Name, a)
+		return
+	}
 	up := UnicastPeer{Pos: e.pos, Addr: a}
 	args := e.args()
 	for i := 0; i < len(args); i++ {

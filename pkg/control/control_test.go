@@ -264,3 +264,32 @@ func TestDefaultPath(t *testing.T) {
 		t.Errorf("DefaultPath(n1) = %s", got)
 	}
 }
+
+// stopper cancels the server as soon as Stop is called, as the daemon does.
+type stopper struct {
+	fakeDaemon
+	cancel func()
+}
+
+func (s *stopper) Stop(ctx context.Context) error {
+	s.cancel()
+	time.Sleep(20 * time.Millisecond) // the shutdown is under way before the response is written
+	return nil
+}
+
+func TestStopAnsweredBeforeShutdown(t *testing.T) {
+	for range 5 {
+		path := filepath.Join(t.TempDir(), "s.sock")
+		ln, err := Listen(path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		ctx, cancel := context.WithCancel(context.Background())
+		done := make(chan error, 1)
+		go func() { done <- Serve(ctx, ln, &stopper{cancel: cancel}) }()
+		if err := NewClient(path).Stop(context.Background()); err != nil {
+			t.Fatalf("stop lost its response: %v", err)
+		}
+		<-done
+	}
+}

@@ -91,7 +91,8 @@ func Serve(ctx context.Context, ln net.Listener, h Handler) error {
 
 func serveConn(ctx context.Context, c net.Conn, h Handler) {
 	defer c.Close()
-	stop := context.AfterFunc(ctx, func() { _ = c.SetDeadline(time.Now()) })
+	// On shutdown stop reading, but let a response being written (e.g. to "stop") go out.
+	stop := context.AfterFunc(ctx, func() { _ = c.SetReadDeadline(time.Now()) })
 	defer stop()
 	sc := bufio.NewScanner(c)
 	sc.Buffer(make([]byte, 0, 4096), maxLine)
@@ -104,6 +105,7 @@ func serveConn(ctx context.Context, c net.Conn, h Handler) {
 		} else {
 			resp = handle(ctx, h, req)
 		}
+		_ = c.SetWriteDeadline(time.Now().Add(5 * time.Second))
 		if err := enc.Encode(&resp); err != nil {
 			return
 		}

@@ -2,6 +2,8 @@ package daemon
 
 import (
 	"context"
+	"io"
+	"log/slog"
 	"errors"
 	"os"
 	"path/filepath"
@@ -40,7 +42,7 @@ func startDaemon(t *testing.T, signals bool) (Options, *fakeEngine, chan error) 
 	fe := &fakeEngine{}
 	opts := Options{ConfigFile: filepath.Join(dir, "k.conf"), Name: "t1", Control: filepath.Join(dir, "c.sock"),
 		PIDFile: filepath.Join(dir, "x.pid"), ReadyFile: filepath.Join(dir, "ready"), DumpDir: dir,
-		NoSignals: !signals,
+		NoSignals: !signals, Logger: slog.New(slog.NewTextHandler(io.Discard, nil)),
 		newEngine: func(context.Context, *Daemon) (engine, error) { return fe, nil }}
 	done := make(chan error, 1)
 	go func() { done <- Run(context.Background(), opts) }()

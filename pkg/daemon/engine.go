@@ -22,6 +22,9 @@ import (
 	"github.com/xalived/xalived/pkg/vrrpsock"
 )
 
+// sourceWait bounds how long start-up waits for an interface's advert source address.
+const sourceWait = 5 * time.Second
+
 // realEngine runs the VRRP router on the raw-socket dataplane with netlink host effects.
 type realEngine struct {
 	d   *Daemon
@@ -94,6 +97,12 @@ func newRealEngine(ctx context.Context, d *Daemon) (engine, error) {
 		}
 	}()
 	p, err := buildPlan(cfg, lookupInterface, notify.RunAs)
+	// An interface that just came up gets its IPv6 link-local address a moment later: wait a
+	// little for it rather than refuse to start.
+	for deadline := time.Now().Add(sourceWait); errors.Is(err, errNoSource) && time.Now().Before(deadline); {
+		time.Sleep(50 * time.Millisecond)
+		p, err = buildPlan(cfg, lookupInterface, notify.RunAs)
+	}
 	if err != nil {
 		return nil, err
 	}

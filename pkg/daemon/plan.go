@@ -23,6 +23,10 @@ func scriptTrackerName(n string) string { return "script:" + n }
 func fileTrackerName(n string) string   { return "file:" + n }
 func procTrackerName(n string) string   { return "process:" + n }
 
+// errNoSource: an instance's interface has no address to send adverts from (yet: an IPv6
+// link-local appears a moment after the link comes up).
+var errNoSource = errors.New("no source address")
+
 // instData is what the daemon attaches to each router instance (InstanceConfig.Data): the host
 // effects of MASTER and the notify scripts.
 type instData struct {
@@ -162,7 +166,7 @@ func buildPlan(cfg *config.Config, lookup ifaceLookup, scriptCred func(user, gro
 	for _, ci := range cfg.Instances {
 		in, d, err := mapInstance(cfg, ci, lookup)
 		if err != nil {
-			bad(ci.Pos, "vrrp_instance %s: %v", ci.Name, err)
+			errs = append(errs, fmt.Errorf("%s:%d: vrrp_instance %s: %w", ci.Pos.File, ci.Pos.Line, ci.Name, err))
 			continue
 		}
 		in.Tracks = tracks(ci.Pos, ci.Tracking, ci.Interface, ci.DontTrackPrimary)
@@ -362,7 +366,7 @@ func mapInstance(cfg *config.Config, ci *config.VRRPInstance, lookup ifaceLookup
 		in.Source = info.IPv4
 	}
 	if !in.Source.IsValid() {
-		return in, nil, fmt.Errorf("interface %s has no usable %s address for the advert source", ci.Interface, map[bool]string{false: "IPv4", true: "IPv6 link-local"}[ipv6])
+		return in, nil, fmt.Errorf("interface %s has no usable %s address for the advert source: %w", ci.Interface, map[bool]string{false: "IPv4", true: "IPv6 link-local"}[ipv6], errNoSource)
 	}
 	in.Source = in.Source.WithZone("")
 	if ci.McastDstIP.IsValid() {

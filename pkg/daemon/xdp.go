@@ -49,10 +49,10 @@ type xdpPlane struct {
 	mu       sync.Mutex
 	insts    map[string]*xdpInst // by instance name
 	byKey    map[loader.InstanceKey]*xdpInst
-	links    map[string]int        // attached interface name -> ifindex
-	groups   map[string]*groupSock // multicast memberships by interface/family
+	links    map[string]int                       // attached interface name -> ifindex
+	groups   map[string]*groupSock                // multicast memberships by interface/family
 	resume   map[loader.InstanceKey]time.Duration // live MASTER leases found at adoption: until
-	lost     uint64 // events lost, summed over instances (last poll)
+	lost     uint64                               // events lost, summed over instances (last poll)
 	closed   bool
 	stopBG   context.CancelFunc
 	bg       sync.WaitGroup

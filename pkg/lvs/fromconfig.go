@@ -91,6 +91,21 @@ func (p Plan) QuorumState() map[string]bool {
 	return m
 }
 
+// QuorumChanges lists the virtual servers whose quorum came up or went down since prev (the
+// previous plan's QuorumState): the daemon runs their quorum_up and quorum_down scripts.
+func (p Plan) QuorumChanges(prev map[string]bool) (up, down []string) {
+	for _, v := range p.VirtualServers {
+		was, seen := prev[v.Name]
+		switch {
+		case v.QuorumUp && seen && !was:
+			up = append(up, v.Name)
+		case !v.QuorumUp && (!seen || was):
+			down = append(down, v.Name)
+		}
+	}
+	return up, down
+}
+
 // FromConfig builds the desired IPVS state of cfg's virtual servers:
 //   - a healthy real server is a destination with its weight; an unhealthy one is removed, or kept
 //     with weight 0 under inhibit_on_failure;

@@ -103,8 +103,11 @@ func TestFromConfigQuorum(t *testing.T) {
 		{map[RealServerID]bool{rs(11): false}, true, "198.51.100.12:80/2/NAT 198.51.100.13:80/1/DR"},
 	}
 	var q map[string]bool
+	var ups, downs int
 	for i, st := range steps {
 		p := plan(t, cfg, Inputs{Health: st.health, Quorum: q})
+		up, down := p.QuorumChanges(q)
+		ups, downs = ups+len(up), downs+len(down)
 		q = p.QuorumState()
 		if q[name] != st.up {
 			t.Fatalf("step %d: quorum up %v, want %v", i, q[name], st.up)
@@ -112,6 +115,9 @@ func TestFromConfigQuorum(t *testing.T) {
 		if got := dests(p.Services[0]); got != st.dests {
 			t.Fatalf("step %d: destinations %q, want %q", i, got, st.dests)
 		}
+	}
+	if ups != 1 || downs != 1 {
+		t.Fatalf("quorum transitions: %d up, %d down; want one of each", ups, downs)
 	}
 }
 
@@ -256,3 +262,29 @@ func TestNoIPVS(t *testing.T) {
 	}
 	t.Logf("%v", err)
 }
+
+// FuzzFromConfig: whatever the parser accepts, FromConfig returns a plan or an error, never
+// panics, and a plan it returns without error passes Validate.
+func FuzzFromConfig(f *testing.F) {
+	f.Add(quorumConf)
+	f.Add("virtual_server_group g {\n 203.0.113.1-3 80\n fwmark 3\n}\nvirtual_server group g {\n real_server 198.51.100.1 80 {\n }\n}\n")
+	f.Add("virtual_server 2001:db8::1 80 {\n persistence_granularity 200\n real_server 2001:db8::2 80 {\n }\n}\n")
+	f.Fuzz(func(t *testing.T, text string) {
+		cfg, _, _ := config.Parse("fuzz.conf", []byte(text), config.Options{ConfigID: "fuzz", FS: noFS{}})
+		if cfg == nil {
+			return
+		}
+		p, err := FromConfig(cfg, Inputs{})
+		if err == nil {
+			if verr := Validate(p.Services); verr != nil {
+				t.Fatalf("plan without error fails validation: %v", verr)
+			}
+		}
+	})
+}
+
+// noFS keeps fuzzed include directives away from the real filesystem.
+type noFS struct{}
+
+func (noFS) ReadFile(string) ([]byte, error) { return nil, os.ErrNotExist }
+func (noFS) Glob(string) ([]string, error)   { return nil, nil }

@@ -13,6 +13,7 @@ import (
 	"sync"
 
 	"github.com/moby/ipvs"
+	"golang.org/x/sys/unix"
 )
 
 // Options configure a Reconciler.
@@ -45,9 +46,14 @@ func (c Changes) String() string {
 // services it owns. Its methods are safe for concurrent use; netlink traffic is serialised.
 type Reconciler struct {
 	mu    sync.Mutex
-	h     *ipvs.Handle
+	h     *ipvs.Handle // reads
+	w     *writer      // writes, batched
 	opts  Options
 	owned map[Key]bool
+	// applied is what the last Apply put in the kernel per service (normalized). A service whose
+	// desired state equals it, and whose attributes the kernel still reports unchanged, is not
+	// re-read destination by destination; Resync clears it to force a full comparison.
+	applied map[Key]Service
 }
 
 // New opens IPVS in the given namespace. On a kernel without IPVS it returns an error that
@@ -60,11 +66,16 @@ func New(opts Options) (*Reconciler, error) {
 	if err != nil {
 		return nil, fmt.Errorf("ipvs netlink: %w", err)
 	}
-	r := &Reconciler{h: h, opts: opts, owned: map[Key]bool{}}
+	w, err := newWriter(opts.NetNS)
+	if err != nil {
+		h.Close()
+		return nil, err
+	}
+	r := &Reconciler{h: h, w: w, opts: opts, owned: map[Key]bool{}, applied: map[Key]Service{}}
 	if opts.StateFile != "" {
 		keys, err := readState(opts.StateFile)
 		if err != nil {
-			h.Close()
+			r.Close()
 			return nil, err
 		}
 		for _, k := range keys {
@@ -80,7 +91,8 @@ func (r *Reconciler) Close() {
 	defer r.mu.Unlock()
 	if r.h != nil {
 		r.h.Close()
-		r.h = nil
+		r.w.close()
+		r.h, r.w = nil, nil
 	}
 }
 
@@ -101,7 +113,22 @@ func (r *Reconciler) Owned() []Key {
 // forwarding method, thresholds), removes services and destinations of ours that are no longer
 // desired, and leaves every service that is not ours alone. A failure on one service does not
 // stop the others; all failures are returned joined.
+//
+// The service list is always read from the kernel. Destinations are read for every service the
+// first time, and afterwards only for services whose desired state changed since this
+// reconciler last applied them: a reload that changes one weight reads and writes one service.
+// Resync compares every destination again (call it periodically to undo changes made behind
+// our back).
 func (r *Reconciler) Apply(desired []Service) (Changes, error) {
+	return r.apply(desired, false)
+}
+
+// Resync is Apply with every destination of every service read back from the kernel.
+func (r *Reconciler) Resync(desired []Service) (Changes, error) {
+	return r.apply(desired, true)
+}
+
+func (r *Reconciler) apply(desired []Service, full bool) (Changes, error) {
 	if err := Validate(desired); err != nil {
 		return Changes{}, fmt.Errorf("desired ipvs state: %w", err)
 	}
@@ -113,102 +140,136 @@ func (r *Reconciler) Apply(desired []Service) (Changes, error) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	if r.h == nil {
-		return Changes{}, errors.New("ipvs reconciler is closed")
+		return Changes{}, errClosed
 	}
 	have, err := r.readServices()
 	if err != nil {
 		return Changes{}, err
 	}
-	var ch Changes
+	if full {
+		clear(r.applied)
+	}
+	var ops []op
 	var errs []error
 	// Remove ours that are no longer wanted first: frees addresses for re-use.
 	for k := range r.owned {
 		if _, ok := want[k]; ok {
 			continue
 		}
+		delete(r.applied, k)
 		if hs, ok := have[k]; ok {
-			if err := r.h.DelService(hs); err != nil {
-				errs = append(errs, fmt.Errorf("delete service %s: %w", k, err))
-				continue
-			}
-			ch.ServicesRemoved++
+			ops = append(ops, op{cmd: cmdDelService, svc: fromMoby(hs)})
 		}
-		delete(r.owned, k)
 	}
 	keys := make([]Key, 0, len(want))
 	for k := range want {
 		keys = append(keys, k)
 	}
 	slices.SortFunc(keys, Key.compare)
+	var touched []Key
 	for _, k := range keys {
 		s := want[k]
 		r.owned[k] = true
-		if err := r.applyService(s, have[k], &ch); err != nil {
+		hs := have[k]
+		if prev, ok := r.applied[k]; ok && hs != nil && prev.sameAttrs(fromMoby(hs)) &&
+			prev.sameAttrs(s) && slices.Equal(prev.Destinations, s.Destinations) {
+			continue
+		}
+		delete(r.applied, k)
+		sops, err := r.diffService(s, hs)
+		if err != nil {
 			errs = append(errs, fmt.Errorf("service %s: %w", k, err))
+			continue
+		}
+		ops = append(ops, sops...)
+		touched = append(touched, k)
+	}
+	done, werrs := r.w.run(ops)
+	failed := map[Key]bool{}
+	for _, e := range werrs {
+		var oe *opError
+		if errors.As(e, &oe) {
+			failed[oe.key] = true
 		}
 	}
+	for _, k := range touched {
+		if !failed[k] {
+			r.applied[k] = want[k]
+		}
+	}
+	// A service of ours that is neither wanted nor (any longer) in the kernel is not ours.
+	for k := range r.owned {
+		if _, ok := want[k]; ok {
+			continue
+		}
+		if _, ok := have[k]; !ok || !failed[k] {
+			delete(r.owned, k)
+		}
+	}
+	errs = append(errs, werrs...)
 	if err := r.saveState(); err != nil {
 		errs = append(errs, err)
 	}
-	return ch, errors.Join(errs...)
+	return count(done), joinLimited(errs)
 }
 
-func (r *Reconciler) applyService(s Service, hs *ipvs.Service, ch *Changes) error {
-	ms := toMoby(s)
+// diffService returns the requests that turn the kernel's service hs (nil when absent) into s.
+func (r *Reconciler) diffService(s Service, hs *ipvs.Service) ([]op, error) {
+	var ops []op
 	if hs == nil {
-		if err := r.h.NewService(ms); err != nil {
-			return fmt.Errorf("add: %w", schedHint(s, err))
+		ops = append(ops, op{cmd: cmdNewService, svc: s})
+		for i := range s.Destinations {
+			ops = append(ops, op{cmd: cmdNewDest, svc: s, dest: &s.Destinations[i]})
 		}
-		ch.ServicesAdded++
-	} else if !s.sameAttrs(fromMoby(hs)) {
-		if err := r.h.UpdateService(ms); err != nil {
-			return fmt.Errorf("update: %w", schedHint(s, err))
-		}
-		ch.ServicesUpdated++
+		return ops, nil
 	}
-	var have []*ipvs.Destination
-	if hs != nil {
-		var err error
-		if have, err = r.h.GetDestinations(ms); err != nil {
-			return fmt.Errorf("read destinations: %w", err)
-		}
+	if !s.sameAttrs(fromMoby(hs)) {
+		ops = append(ops, op{cmd: cmdSetService, svc: s})
 	}
-	hd := make(map[DestKey]*ipvs.Destination, len(have))
+	have, err := r.h.GetDestinations(hs)
+	if err != nil {
+		return nil, fmt.Errorf("read destinations: %w", err)
+	}
+	hd := make(map[DestKey]Destination, len(have))
 	for _, d := range have {
-		hd[destFromMoby(d).Key()] = d
+		dd := destFromMoby(d)
+		hd[dd.Key()] = dd
 	}
-	var errs []error
-	wantKeys := make(map[DestKey]bool, len(s.Destinations))
-	for _, d := range s.Destinations {
-		wantKeys[d.Key()] = true
-		md := destToMoby(d)
+	for i, d := range s.Destinations {
 		cur, ok := hd[d.Key()]
 		switch {
 		case !ok:
-			if err := r.h.NewDestination(ms, md); err != nil {
-				errs = append(errs, fmt.Errorf("add destination %s: %w", netip.AddrPortFrom(d.Address, d.Port), err))
-				continue
-			}
+			ops = append(ops, op{cmd: cmdNewDest, svc: s, dest: &s.Destinations[i]})
+		case !d.same(cur):
+			ops = append(ops, op{cmd: cmdSetDest, svc: s, dest: &s.Destinations[i]})
+		}
+		delete(hd, d.Key())
+	}
+	for _, d := range hd {
+		ops = append(ops, op{cmd: cmdDelDest, svc: s, dest: &d})
+	}
+	return ops, nil
+}
+
+func count(done []op) Changes {
+	var ch Changes
+	for _, o := range done {
+		switch o.cmd {
+		case cmdNewService:
+			ch.ServicesAdded++
+		case cmdSetService:
+			ch.ServicesUpdated++
+		case cmdDelService:
+			ch.ServicesRemoved++
+		case cmdNewDest:
 			ch.DestsAdded++
-		case !d.same(destFromMoby(cur)):
-			if err := r.h.UpdateDestination(ms, md); err != nil {
-				errs = append(errs, fmt.Errorf("update destination %s: %w", netip.AddrPortFrom(d.Address, d.Port), err))
-				continue
-			}
+		case cmdSetDest:
 			ch.DestsUpdated++
+		case cmdDelDest:
+			ch.DestsRemoved++
 		}
 	}
-	for k, d := range hd {
-		if wantKeys[k] {
-			continue
-		}
-		if err := r.h.DelDestination(ms, d); err != nil {
-			errs = append(errs, fmt.Errorf("delete destination %s: %w", netip.AddrPortFrom(k.Address, k.Port), err))
-			continue
-		}
-		ch.DestsRemoved++
-	}
-	return errors.Join(errs...)
+	return ch
 }
 
 // Shutdown removes every service this reconciler owns, as keepalived does when it stops, and
@@ -217,28 +278,33 @@ func (r *Reconciler) Shutdown() (Changes, error) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	if r.h == nil {
-		return Changes{}, errors.New("ipvs reconciler is closed")
+		return Changes{}, errClosed
 	}
 	have, err := r.readServices()
 	if err != nil {
 		return Changes{}, err
 	}
-	var ch Changes
-	var errs []error
+	var ops []op
 	for k := range r.owned {
 		if hs, ok := have[k]; ok {
-			if err := r.h.DelService(hs); err != nil {
-				errs = append(errs, fmt.Errorf("delete service %s: %w", k, err))
-				continue
-			}
-			ch.ServicesRemoved++
+			ops = append(ops, op{cmd: cmdDelService, svc: fromMoby(hs)})
 		}
-		delete(r.owned, k)
+	}
+	done, errs := r.w.run(ops)
+	for _, o := range done {
+		delete(r.owned, o.svc.Key)
+		delete(r.applied, o.svc.Key)
+	}
+	for k := range r.owned {
+		if _, ok := have[k]; !ok {
+			delete(r.owned, k)
+			delete(r.applied, k)
+		}
 	}
 	if err := r.saveState(); err != nil {
 		errs = append(errs, err)
 	}
-	return ch, errors.Join(errs...)
+	return count(done), joinLimited(errs)
 }
 
 // Read returns the kernel's whole IPVS table (ours and others'), sorted, with destinations.
@@ -246,7 +312,7 @@ func (r *Reconciler) Read() ([]Service, error) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	if r.h == nil {
-		return nil, errors.New("ipvs reconciler is closed")
+		return nil, errClosed
 	}
 	have, err := r.readServices()
 	if err != nil {
@@ -280,9 +346,11 @@ func (r *Reconciler) readServices() (map[Key]*ipvs.Service, error) {
 	return have, nil
 }
 
-func schedHint(s Service, err error) error {
-	if _, serr := os.Stat("/sys/module/ip_vs_" + s.Scheduler); serr != nil {
-		return fmt.Errorf("%w (scheduler %s: is module ip_vs_%s available?)", err, s.Scheduler, s.Scheduler)
+// schedHint adds the likely cause when adding or updating a service fails with ENOENT: the
+// kernel has no such scheduler.
+func schedHint(o op, err error) error {
+	if (o.cmd == cmdNewService || o.cmd == cmdSetService) && errors.Is(err, unix.ENOENT) {
+		return fmt.Errorf("%w (does the kernel have scheduler %s? it needs module ip_vs_%s)", err, o.svc.Scheduler, o.svc.Scheduler)
 	}
 	return err
 }

@@ -110,6 +110,16 @@ func TestVMEverySchedulerAndMethod(t *testing.T) {
 		t.Fatalf("second apply of the same state changed the kernel: %v", ch)
 	}
 
+	// A change behind our back: Apply trusts what it applied for unchanged services, Resync
+	// reads every destination and repairs it.
+	ns.MustRun(t, "ipvsadm", "-e", "-t", "203.0.113.11:80", "-r", "198.51.100.12:80", "-g", "-w", "9")
+	if ch, err = r.Apply(want); err != nil || ch.Total() != 0 {
+		t.Fatalf("apply after a foreign edit: %v %v, want no change", ch, err)
+	}
+	if ch, err = r.Resync(want); err != nil || ch != (Changes{DestsUpdated: 1}) {
+		t.Fatalf("resync after a foreign edit: %v %v, want one destination updated", ch, err)
+	}
+
 	// Change a scheduler and a forwarding method in place.
 	want[0].Scheduler = "wrr"
 	want[0].Destinations[0].Forward = DR

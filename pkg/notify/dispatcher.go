@@ -39,6 +39,11 @@ type Config struct {
 	MailBackoff time.Duration
 	// QueueSize bounds each queue (default 1024).
 	QueueSize int
+	// MaxScripts bounds how many scripts run at once (default 32). Scripts of one instance, one
+	// sync group, or one virtual server (its real servers' notify_up/down and its quorum_up/down)
+	// run one after the other, in order; different ones run concurrently, so a hung script
+	// delays nobody else.
+	MaxScripts int
 	// OnError, when set, receives delivery failures (scripts that could not start or were
 	// refused, FIFO write errors, mail failures after the last retry). It is called from the
 	// delivery goroutines and must not block.
@@ -68,7 +73,7 @@ type fifoJob struct {
 // start it with Run (which returns when ctx ends), and call its methods from any goroutine.
 type Dispatcher struct {
 	cfg     Config
-	scripts *queue[scriptJob]
+	scripts *keyedQueue[scriptJob]
 	fifo    *queue[fifoJob]
 	mail    *queue[Mail]
 
@@ -108,7 +113,7 @@ func New(cfg Config) *Dispatcher {
 	}
 	cfg.SMTP = cfg.SMTP.withDefaults()
 	d := &Dispatcher{cfg: cfg, fifos: map[string]*FIFO{}, now: time.Now}
-	d.scripts = newQueue(cfg.QueueSize, d.runScript)
+	d.scripts = newKeyedQueue(cfg.QueueSize, cfg.MaxScripts, d.runScript)
 	d.fifo = newQueue(cfg.QueueSize, d.writeFIFO)
 	d.mail = newQueue(cfg.QueueSize, d.sendMail)
 	return d
@@ -142,8 +147,8 @@ func (d *Dispatcher) Run(ctx context.Context) error {
 			}
 		}(*fs.script, fs.path)
 	}
-	wg.Add(3)
-	go d.scripts.run(ctx, &wg)
+	d.scripts.start(ctx, &wg)
+	wg.Add(2)
 	go d.fifo.run(ctx, &wg)
 	go d.mail.run(ctx, &wg)
 	<-ctx.Done()
@@ -163,12 +168,17 @@ func (d *Dispatcher) Stats() Stats {
 	return Stats{Scripts: d.scripts.stats(), FIFO: d.fifo.stats(), Mail: d.mail.stats()}
 }
 
-// Script queues a script with extra arguments appended. It returns false when the queue was full.
-func (d *Dispatcher) Script(s Script, extra ...string) bool {
+// Script queues a script with extra arguments appended, in order with the other scripts queued
+// by Script (key ""). It returns false when the queue was full.
+func (d *Dispatcher) Script(s Script, extra ...string) bool { return d.ScriptFor("", s, extra...) }
+
+// ScriptFor queues a script in key's order: scripts of one key run one after the other, scripts
+// of different keys concurrently.
+func (d *Dispatcher) ScriptFor(key string, s Script, extra ...string) bool {
 	if len(s.Argv) == 0 {
 		return true
 	}
-	return d.scripts.push(scriptJob{s: s, extra: extra})
+	return d.scripts.push(key, scriptJob{s: s, extra: extra})
 }
 
 // Mail queues an alert; it is a no-op (true) when mail is not configured.
@@ -237,11 +247,12 @@ func (d *Dispatcher) VRRP(ev VRRPEvent, s VRRPScripts) {
 	case StateMasterRxLowerPri:
 		specific = s.MasterRxLowerPri
 	}
+	key := kind + " " + ev.Name
 	if specific != nil {
-		d.Script(*specific)
+		d.ScriptFor(key, *specific)
 	}
 	if s.Generic != nil && isTransition(ev.State) {
-		d.Script(*s.Generic, kind, ev.Name, ev.State, strconv.Itoa(prio))
+		d.ScriptFor(key, *s.Generic, kind, ev.Name, ev.State, strconv.Itoa(prio))
 	}
 	if ev.Group {
 		d.VRRPLine(GroupLine(ev.Name, ev.State))
@@ -279,7 +290,7 @@ type RealServerEvent struct {
 // arguments only), the lvs FIFO line and the mail.
 func (d *Dispatcher) RealServer(ev RealServerEvent) {
 	if ev.Script != nil {
-		d.Script(*ev.Script)
+		d.ScriptFor("VS "+ev.VS, *ev.Script) // in order with the virtual server's quorum scripts
 	}
 	d.LVSLine(RSLine(ev.RS, ev.VS, ev.Up))
 	if ev.Mail {
@@ -290,7 +301,7 @@ func (d *Dispatcher) RealServer(ev RealServerEvent) {
 // VirtualServer delivers a quorum change: quorum_up/quorum_down, the lvs FIFO line and mail.
 func (d *Dispatcher) VirtualServer(vs string, up bool, script *Script, mail bool, detail string) {
 	if script != nil {
-		d.Script(*script)
+		d.ScriptFor("VS "+vs, *script)
 	}
 	d.LVSLine(VSLine(vs, up))
 	if mail {

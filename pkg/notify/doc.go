@@ -2,9 +2,13 @@
 // notify scripts, notify FIFOs and SMTP alerts, with keepalived's arguments, line formats and
 // mail subjects.
 //
-// Nothing here ever blocks its caller. Each channel of delivery (scripts, FIFO, mail) is an
-// ordered, bounded queue drained by one goroutine owned by a Dispatcher; when a queue is full the
-// notification is dropped and counted (Stats), never waited for.
+// Nothing here ever blocks its caller. Each channel of delivery is a bounded queue owned by a
+// Dispatcher; when a queue is full the notification is dropped and counted (Stats), never
+// waited for. FIFO lines and mails are delivered in order by one goroutine each. Scripts are
+// ordered per instance, per sync group and per virtual server (its real servers' notify_up /
+// notify_down, then its quorum scripts, as keepalived orders them) and run concurrently across
+// those (at most Config.MaxScripts at once), so a hung script delays nobody else; keepalived
+// runs every script concurrently and guarantees no order at all.
 //
 // # Scripts
 //

@@ -63,3 +63,101 @@ type QueueStats struct {
 func (q *queue[T]) stats() QueueStats {
 	return QueueStats{Delivered: q.done.Load(), Dropped: q.dropped.Load(), Pending: len(q.ch)}
 }
+
+// keyedQueue runs jobs in order per key and concurrently across keys (at most limit at once),
+// so a hung script of one instance never delays another instance's notification. It holds at
+// most size jobs in all; push never blocks and counts what it drops.
+type keyedQueue[T any] struct {
+	mu      sync.Mutex
+	pending map[string][]T
+	running map[string]bool
+	total   int
+	size    int
+	ctx     context.Context
+	wg      *sync.WaitGroup
+	sem     chan struct{}
+	handle  func(context.Context, T)
+
+	dropped, done atomic.Uint64
+}
+
+func newKeyedQueue[T any](size, limit int, handle func(context.Context, T)) *keyedQueue[T] {
+	if size <= 0 {
+		size = 1024
+	}
+	if limit <= 0 {
+		limit = 32
+	}
+	return &keyedQueue[T]{pending: map[string][]T{}, running: map[string]bool{}, size: size,
+		sem: make(chan struct{}, limit), handle: handle}
+}
+
+func (q *keyedQueue[T]) push(key string, v T) bool {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	if q.total >= q.size || (q.ctx != nil && q.ctx.Err() != nil) {
+		q.dropped.Add(1)
+		return false
+	}
+	q.pending[key] = append(q.pending[key], v)
+	q.total++
+	q.startLocked(key)
+	return true
+}
+
+// startLocked starts key's worker once the queue runs (q.ctx set) and none is running.
+func (q *keyedQueue[T]) startLocked(key string) {
+	if q.ctx == nil || q.running[key] {
+		return
+	}
+	q.running[key] = true
+	q.wg.Add(1)
+	go q.work(key)
+}
+
+// start begins delivery (workers for what was queued before) under ctx; wg is the owner's.
+func (q *keyedQueue[T]) start(ctx context.Context, wg *sync.WaitGroup) {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	q.ctx, q.wg = ctx, wg
+	for key := range q.pending {
+		q.startLocked(key)
+	}
+}
+
+func (q *keyedQueue[T]) work(key string) {
+	defer q.wg.Done()
+	for {
+		q.mu.Lock()
+		list := q.pending[key]
+		if len(list) == 0 || q.ctx.Err() != nil {
+			q.total -= len(list)
+			q.dropped.Add(uint64(len(list)))
+			delete(q.pending, key)
+			delete(q.running, key)
+			q.mu.Unlock()
+			return
+		}
+		v := list[0]
+		q.pending[key] = list[1:]
+		q.mu.Unlock()
+
+		select {
+		case q.sem <- struct{}{}:
+			q.handle(q.ctx, v)
+			<-q.sem
+			q.done.Add(1)
+		case <-q.ctx.Done():
+			q.dropped.Add(1)
+		}
+		q.mu.Lock()
+		q.total--
+		q.mu.Unlock()
+	}
+}
+
+func (q *keyedQueue[T]) stats() QueueStats {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	return QueueStats{Delivered: q.done.Load(), Dropped: q.dropped.Load(), Pending: q.total}
+}

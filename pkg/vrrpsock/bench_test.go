@@ -92,9 +92,11 @@ func BenchmarkReceive255(b *testing.B) {
 			runtime.LockOSThread()
 			defer runtime.UnlockOSThread()
 			start := threadCPU()
-			_ = r.run(ctx, func(Packet) {
-				if n++; n%len(tick) == 0 {
-					got <- struct{}{}
+			_ = r.run(ctx, func(ps []Packet) {
+				for range ps {
+					if n++; n%len(tick) == 0 {
+						got <- struct{}{}
+					}
 				}
 			}, batch)
 			done <- threadCPU() - start

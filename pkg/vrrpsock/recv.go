@@ -23,15 +23,27 @@ type ListenConfig struct {
 	// VRRP group (224.0.0.18 or ff02::12); an empty non-nil slice joins none (unicast only).
 	// Unicast packets to any local address arriving on the interface are always received.
 	Groups []netip.Addr
-	// RecvBuffer sets SO_RCVBUF in bytes when non-zero (keepalived's kernel_rx_buf_size).
+	// RecvBuffer is the socket receive buffer in bytes (keepalived's kernel_rx_buf_size);
+	// 0 means DefaultRecvBuffer. It is set with SO_RCVBUFFORCE, so net.core.rmem_max does not
+	// cap it, or with SO_RCVBUF without CAP_NET_ADMIN.
 	RecvBuffer int
 }
+
+// DefaultRecvBuffer is the receive buffer of a Receiver unless ListenConfig says otherwise.
+// One advert costs the buffer about 1 KiB of kernel memory (the skb, not the 40 bytes on the
+// wire), so the kernel's usual 208 KiB hold about 200 adverts: 8 ms of 255 instances at 10 ms,
+// shorter than a busy machine may keep the reader from running. 4 MiB hold about 160 ms of that
+// load, well past the master-down interval; the memory is charged only while adverts queue.
+const DefaultRecvBuffer = 4 << 20
 
 // RecvStats counts what a Receiver has seen.
 type RecvStats struct {
 	Packets   uint64 // delivered to the callback
 	Malformed uint64 // dropped: truncated or malformed IP header, missing ancillary data
 	Syscalls  uint64 // receive system calls made
+	// Overflows counts packets the kernel dropped because the socket's receive buffer was
+	// full (SO_RXQ_OVFL): adverts lost before the daemon could read them.
+	Overflows uint64
 }
 
 // Receiver reads VRRP packets from one interface and family: multicast to the groups it
@@ -44,6 +56,7 @@ type Receiver struct {
 	packets   atomic.Uint64
 	malformed atomic.Uint64
 	syscalls  atomic.Uint64
+	overflows atomic.Uint64 // the kernel's drop counter, as last reported with a packet
 }
 
 // Listen opens a raw protocol-112 socket bound to cfg.IfIndex and joins the groups, in the
@@ -72,10 +85,18 @@ func Listen(cfg ListenConfig) (*Receiver, error) {
 		if err := unix.SetsockoptInt(fd, unix.SOL_SOCKET, unix.SO_BINDTOIFINDEX, cfg.IfIndex); err != nil {
 			return fmt.Errorf("bind to device: %w", err)
 		}
-		if cfg.RecvBuffer > 0 {
-			if err := unix.SetsockoptInt(fd, unix.SOL_SOCKET, unix.SO_RCVBUF, cfg.RecvBuffer); err != nil {
+		size := cfg.RecvBuffer
+		if size <= 0 {
+			size = DefaultRecvBuffer
+		}
+		if err := unix.SetsockoptInt(fd, unix.SOL_SOCKET, unix.SO_RCVBUFFORCE, size); err != nil {
+			if err := unix.SetsockoptInt(fd, unix.SOL_SOCKET, unix.SO_RCVBUF, size); err != nil {
 				return fmt.Errorf("set receive buffer: %w", err)
 			}
+		}
+		// Each packet carries the socket's drop count, so losses show in Stats.
+		if err := unix.SetsockoptInt(fd, unix.SOL_SOCKET, unix.SO_RXQ_OVFL, 1); err != nil {
+			return fmt.Errorf("rxq_ovfl: %w", err)
 		}
 		// Only the groups joined on this socket, not every group some socket of the host joined.
 		if cfg.IPv6 {
@@ -145,7 +166,8 @@ func (r *Receiver) membership(g netip.Addr, join bool) error {
 
 // Stats returns the receiver's counters.
 func (r *Receiver) Stats() RecvStats {
-	return RecvStats{Packets: r.packets.Load(), Malformed: r.malformed.Load(), Syscalls: r.syscalls.Load()}
+	return RecvStats{Packets: r.packets.Load(), Malformed: r.malformed.Load(), Syscalls: r.syscalls.Load(),
+		Overflows: r.overflows.Load()}
 }
 
 // Close closes the socket; a Run in progress returns nil.
@@ -156,6 +178,19 @@ func (r *Receiver) Close() error { return r.f.Close() }
 // RecvBatch per system call when they queue up. Each Packet's Payload is a fresh slice the
 // callback may keep. Run must not be called concurrently with itself.
 func (r *Receiver) Run(ctx context.Context, fn func(Packet)) error {
+	return r.run(ctx, func(ps []Packet) {
+		for _, p := range ps {
+			fn(p)
+		}
+	}, RecvBatch)
+}
+
+// RunBatch is Run with one call of fn per receive system call, with every packet it read (up
+// to RecvBatch), so that a consumer can hand them on together: with hundreds of instances at
+// 10 ms, packets queue up whenever the reader is late, and one hand-over per batch instead of
+// per packet keeps the consumer's queue short. The slice is reused after fn returns; the
+// Packets (and their Payloads) may be kept.
+func (r *Receiver) RunBatch(ctx context.Context, fn func([]Packet)) error {
 	return r.run(ctx, fn, RecvBatch)
 }
 
@@ -167,9 +202,9 @@ const RecvBatch = 32
 // counted as malformed.
 const recvBufSize = 4160
 
-const recvOOBSize = 64 // IPV6_PKTINFO and IPV6_HOPLIMIT
+const recvOOBSize = 96 // IPV6_PKTINFO (40), IPV6_HOPLIMIT (24) and SO_RXQ_OVFL (24)
 
-func (r *Receiver) run(ctx context.Context, fn func(Packet), batch int) error {
+func (r *Receiver) run(ctx context.Context, fn func([]Packet), batch int) error {
 	if err := r.f.SetReadDeadline(time.Time{}); err != nil {
 		return fmt.Errorf("vrrp receive on ifindex %d: %w", r.cfg.IfIndex, err)
 	}
@@ -180,6 +215,7 @@ func (r *Receiver) run(ctx context.Context, fn func(Packet), batch int) error {
 		return fmt.Errorf("vrrp receive on ifindex %d: %w", r.cfg.IfIndex, err)
 	}
 	ring := newRxRing(batch)
+	out := make([]Packet, 0, batch)
 	for {
 		var n int
 		var rerr error
@@ -208,6 +244,14 @@ func (r *Receiver) run(ctx context.Context, fn func(Packet), batch int) error {
 			return fmt.Errorf("vrrp receive on ifindex %d: %w", r.cfg.IfIndex, err)
 		}
 		now := time.Now()
+		// One allocation for the payloads of the whole batch: each packet still gets its own
+		// slice (capacity clipped) that nothing else writes to.
+		size := 0
+		for i := range n {
+			size += int(ring.msgs[i].Len)
+		}
+		slab := make([]byte, 0, size)
+		out = out[:0]
 		for i := range n {
 			m := &ring.msgs[i]
 			if m.Hdr.Flags&(unix.MSG_TRUNC|unix.MSG_CTRUNC) != 0 {
@@ -215,10 +259,14 @@ func (r *Receiver) run(ctx context.Context, fn func(Packet), batch int) error {
 				continue
 			}
 			buf := ring.buf(i)[:m.Len]
+			oob := ring.oob(i)[:m.Hdr.Controllen]
+			if d, ok := dropCount(oob); ok {
+				r.overflows.Store(uint64(d))
+			}
 			var p Packet
 			var perr error
 			if r.cfg.IPv6 {
-				p, perr = parseIPv6(buf, ring.oob(i)[:m.Hdr.Controllen], ring.names[i].Addr)
+				p, perr = parseIPv6(buf, oob, ring.names[i].Addr)
 			} else {
 				p, perr = parseIPv4(buf)
 				p.IfIndex = r.cfg.IfIndex
@@ -227,12 +275,18 @@ func (r *Receiver) run(ctx context.Context, fn func(Packet), batch int) error {
 				r.malformed.Add(1)
 				continue
 			}
-			p.Payload = append([]byte(nil), p.Payload...)
+			off := len(slab)
+			slab = append(slab, p.Payload...)
+			p.Payload = slab[off:len(slab):len(slab)]
 			p.Time = now
-			r.packets.Add(1)
-			fn(p)
+			out = append(out, p)
 		}
 		ring.rearm(n)
+		if len(out) > 0 {
+			r.packets.Add(uint64(len(out)))
+			fn(out)
+			clear(out)
+		}
 	}
 }
 
@@ -317,6 +371,19 @@ func parseIPv6(b, oob []byte, src [16]byte) (p Packet, err error) {
 	p.IPTotalLen = ipv6HeaderLen + len(b)
 	p.Payload = b
 	return p, nil
+}
+
+// dropCount returns the socket's drop counter from an SO_RXQ_OVFL control message; the kernel
+// adds one only once the socket has dropped something.
+func dropCount(oob []byte) (uint32, bool) {
+	var d uint32
+	var ok bool
+	_ = walkCmsgs(oob, func(level, typ int32, data []byte) {
+		if level == unix.SOL_SOCKET && typ == unix.SO_RXQ_OVFL && len(data) >= 4 {
+			d, ok = binary.NativeEndian.Uint32(data), true
+		}
+	})
+	return d, ok
 }
 
 // walkCmsgs calls fn for each control message in oob without allocating.

@@ -1,0 +1,155 @@
+package vrrpsock
+
+import (
+	"bytes"
+	"context"
+	"slices"
+	"testing"
+	"time"
+
+	"golang.org/x/sys/unix"
+)
+
+// TestReceiveBuffer checks the default receive buffer (large enough for a burst of adverts the
+// reader was too late for) and that the kernel's drops show in Stats when a buffer overflows.
+func TestReceiveBuffer(t *testing.T) {
+	a, b := pair(t)
+	aIdx, bIdx := ifIndex(t, a, "eth0"), ifIndex(t, b, "eth0")
+	var snd *Sender
+	var big, small *Receiver
+	inNS(t, a, func() {
+		var err error
+		if snd, err = NewSender(); err != nil {
+			t.Fatal(err)
+		}
+	})
+	t.Cleanup(func() { _ = snd.Close() })
+	inNS(t, b, func() {
+		var err error
+		if big, err = Listen(ListenConfig{IfIndex: bIdx}); err != nil {
+			t.Fatal(err)
+		}
+		if small, err = Listen(ListenConfig{IfIndex: bIdx, RecvBuffer: 1}); err != nil {
+			t.Fatal(err)
+		}
+	})
+	t.Cleanup(func() { _ = big.Close(); _ = small.Close() })
+	if err := control(big.f, func(fd int) error {
+		// The kernel reports twice the size asked for; SO_RCVBUFFORCE passes rmem_max.
+		n, err := unix.GetsockoptInt(fd, unix.SOL_SOCKET, unix.SO_RCVBUF)
+		if err == nil && n < DefaultRecvBuffer {
+			t.Errorf("default receive buffer %d bytes, want at least %d", n, DefaultRecvBuffer)
+		}
+		return err
+	}); err != nil {
+		t.Fatal(err)
+	}
+
+	// Nobody reads while a burst of 1000 adverts (40 ms of 255 instances at 10 ms)
+	// arrives: the default buffer keeps them all, the minimal one overflows.
+	const burst = 1000
+	out := make([]Outgoing, 100)
+	for i := range out {
+		out[i] = Outgoing{IfIndex: aIdx, Src: srcA4, Dst: GroupV4, Payload: vrrpV3(byte(i+1), 100, srcA4, GroupV4, vip4)}
+	}
+	for range burst / len(out) {
+		if err := snd.Send(out); err != nil {
+			t.Fatal(err)
+		}
+	}
+	chBig, chSmall := collect(t, big), collect(t, small)
+	for i := range burst {
+		p := next(t, chBig, "advert of the burst")
+		if want := out[i%len(out)].Payload; !bytes.Equal(p.Payload, want) {
+			t.Fatalf("advert %d: payload % x, want % x", i, p.Payload, want)
+		}
+	}
+	if st := big.Stats(); st.Packets != burst || st.Overflows != 0 {
+		t.Errorf("default buffer: stats %+v, want %d packets and no overflow", st, burst)
+	}
+	// The small receiver got what fit; the next packet it reads reports the drops.
+	got := 0
+	for got < burst {
+		select {
+		case <-chSmall:
+			got++
+			continue
+		case <-time.After(200 * time.Millisecond):
+		}
+		break
+	}
+	if err := snd.Send(out[:1]); err != nil {
+		t.Fatal(err)
+	}
+	next(t, chSmall, "advert after the overflow")
+	got++
+	st := small.Stats()
+	if got >= burst+1 || st.Overflows == 0 || st.Packets+st.Overflows != burst+1 {
+		t.Errorf("minimal buffer: read %d, stats %+v; want packets + overflows = %d", got, st, burst+1)
+	}
+}
+
+// TestRunBatch checks that adverts queued while nobody read arrive in batches, each packet
+// with its own payload that stays intact after the callback returned.
+func TestRunBatch(t *testing.T) {
+	a, b := pair(t)
+	aIdx, bIdx := ifIndex(t, a, "eth0"), ifIndex(t, b, "eth0")
+	var snd *Sender
+	var r *Receiver
+	inNS(t, a, func() {
+		var err error
+		if snd, err = NewSender(); err != nil {
+			t.Fatal(err)
+		}
+	})
+	t.Cleanup(func() { _ = snd.Close() })
+	inNS(t, b, func() {
+		var err error
+		if r, err = Listen(ListenConfig{IfIndex: bIdx}); err != nil {
+			t.Fatal(err)
+		}
+	})
+	t.Cleanup(func() { _ = r.Close() })
+	out := make([]Outgoing, 100)
+	for i := range out {
+		out[i] = Outgoing{IfIndex: aIdx, Src: srcA4, Dst: GroupV4, Payload: vrrpV3(byte(i+1), 100, srcA4, GroupV4, vip4)}
+	}
+	if err := snd.Send(out); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(100 * time.Millisecond) // all queued before the first read
+	type result struct {
+		pkts    []Packet
+		batches []int
+	}
+	res := make(chan result, 1)
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	go func() {
+		var rs result
+		_ = r.RunBatch(ctx, func(ps []Packet) {
+			rs.pkts = append(rs.pkts, ps...)
+			rs.batches = append(rs.batches, len(ps))
+			if len(rs.pkts) >= len(out) {
+				res <- rs
+			}
+		})
+	}()
+	var rs result
+	select {
+	case rs = <-res:
+	case <-time.After(5 * time.Second):
+		t.Fatalf("not every advert arrived: %+v", r.Stats())
+	}
+	for i, p := range rs.pkts {
+		if !bytes.Equal(p.Payload, out[i].Payload) || p.Src != srcA4 || p.Dst != GroupV4 || p.IfIndex != bIdx {
+			t.Fatalf("packet %d: %+v, want payload % x", i, p, out[i].Payload)
+		}
+	}
+	if len(rs.batches) >= len(out) || slices.Max(rs.batches) > RecvBatch {
+		t.Errorf("batches %v: want fewer calls than packets, at most %d a call", rs.batches, RecvBatch)
+	}
+	if st := r.Stats(); st.Packets != uint64(len(out)) || st.Syscalls > uint64(len(rs.batches))+2 {
+		t.Errorf("stats %+v for %d batches", st, len(rs.batches))
+	}
+}
