@@ -181,7 +181,7 @@ func xdpBenchLab(b testing.TB, n int) *Lab {
 	b.Helper()
 	l := NewLab(b, n)
 	for _, nd := range l.Nodes {
-		l.Bridge.MustRun(b, "ip", "link", "set", "dev", "pn"+strconv.Itoa(nd.Index), "xdpdrv", "obj", passObject, "sec", "xdp")
+		attachPass(b, l.Bridge, "pn"+strconv.Itoa(nd.Index))
 	}
 	return l
 }
