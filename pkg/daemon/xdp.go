@@ -663,7 +663,11 @@ func (x *xdpPlane) setPriority(name string, prio uint8) {
 	}
 	in := it.in
 	in.Priority = prio
-	if err := x.dp.SetInstance(in); err != nil {
+	wr := in
+	if it.preempted {
+		wr.NoPreempt = false
+	}
+	if err := x.dp.SetInstance(wr); err != nil {
 		x.log.Warn("xdp: priority", "instance", name, "err", err)
 		return
 	}
