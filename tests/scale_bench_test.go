@@ -292,12 +292,18 @@ func countState(b *testing.B, sp Speaker, want string) int {
 	return n
 }
 
+// waitAll waits until every instance of sp is in state want. If they do not settle, that is
+// an error, but the run goes on so that the CPU and transitions of the failure are reported.
 func waitAll(b *testing.B, sp Speaker, want string, due time.Duration) {
 	b.Helper()
-	nstest.WaitFor(b, due, fmt.Sprintf("%d instances of %s in %s", scaleInstances, sp.Kind(), want), func() bool {
-		time.Sleep(100 * time.Millisecond) // a status of 255 instances is not free: poll gently
-		return countState(b, sp, want) == scaleInstances
-	})
+	n := 0
+	for deadline := time.Now().Add(due); time.Now().Before(deadline); {
+		if n = countState(b, sp, want); n == scaleInstances {
+			return
+		}
+		time.Sleep(200 * time.Millisecond) // a status of 255 instances is not free: poll gently
+	}
+	b.Errorf("%s on node %d: %d of %d instances in %s after %v", sp.Kind(), sp.Node().Index, n, scaleInstances, want, due)
 }
 
 var kaEntering = regexp.MustCompile(`\) Entering \w+ STATE`)

@@ -8,34 +8,82 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"runtime"
 	"strconv"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/cilium/ebpf"
+	"github.com/cilium/ebpf/asm"
+	"github.com/vishvananda/netlink"
+	"github.com/vishvananda/netlink/nl"
+	"github.com/vishvananda/netns"
 
 	"github.com/xalived/xalived/internal/nstest"
 	"github.com/xalived/xalived/internal/testenv"
 )
 
 // The XDP dataplane of the daemon, in the lab: node eth0s run xalived's XDP program in native
-// mode; the bridge ports facing them run an XDP_PASS program (loader/pass_bpfel.o), because on
-// veth a native XDP_TX frame reaches the peer only when the peer runs XDP.
-
-const passObject = "../loader/pass_bpfel.o"
+// mode; the bridge ports facing them run an XDP_PASS program, because on veth a native XDP_TX
+// frame reaches the peer only when the peer runs XDP.
 
 // xdpLab is a lab whose node-facing bridge ports run an XDP_PASS program.
 func xdpLab(t *testing.T, n int) *Lab {
 	t.Helper()
 	testenv.RequireCommand(t, "bpftool", "arping")
-	if _, err := os.Stat(passObject); err != nil {
-		t.Fatalf("pass program: %v", err)
-	}
 	l := NewLab(t, n)
 	for _, nd := range l.Nodes {
-		port := "pn" + strconv.Itoa(nd.Index)
-		l.Bridge.MustRun(t, "ip", "link", "set", "dev", port, "xdpdrv", "obj", passObject, "sec", "xdp")
+		attachPass(t, l.Bridge, "pn"+strconv.Itoa(nd.Index))
 	}
 	return l
+}
+
+// attachPass attaches a two-instruction XDP_PASS program in native mode to dev in ns. The
+// attachment lasts as long as the interface (the namespace is removed with the test).
+func attachPass(t testing.TB, ns *nstest.NS, dev string) {
+	t.Helper()
+	prog, err := ebpf.NewProgram(&ebpf.ProgramSpec{Type: ebpf.XDP, License: "GPL",
+		Instructions: asm.Instructions{asm.Mov.Imm(asm.R0, 2 /* XDP_PASS */), asm.Return()}})
+	if err != nil {
+		t.Fatalf("xdp pass program: %v", err)
+	}
+	defer prog.Close()
+	h, err := netns.GetFromName(ns.Name)
+	if err != nil {
+		t.Fatalf("netns %s: %v", ns.Name, err)
+	}
+	defer h.Close()
+	// A locked thread enters the namespace and comes back before it is unlocked.
+	errc := make(chan error, 1)
+	go func() {
+		runtime.LockOSThread()
+		orig, err := netns.Get()
+		if err != nil {
+			runtime.UnlockOSThread()
+			errc <- err
+			return
+		}
+		defer orig.Close()
+		if err := netns.Set(h); err != nil {
+			runtime.UnlockOSThread()
+			errc <- err
+			return
+		}
+		lk, err := netlink.LinkByName(dev)
+		if err == nil {
+			err = netlink.LinkSetXdpFdWithFlags(lk, prog.FD(), nl.XDP_FLAGS_DRV_MODE)
+		}
+		if rerr := netns.Set(orig); rerr == nil {
+			runtime.UnlockOSThread() // otherwise the thread ends with this goroutine
+		} else if err == nil {
+			err = rerr
+		}
+		errc <- err
+	}()
+	if err := <-errc; err != nil {
+		t.Fatalf("attach xdp pass to %s: %v", dev, err)
+	}
 }
 
 // bpffsFor mounts a bpf filesystem for node n that outlives its daemons (`ip netns exec` gives
@@ -128,7 +176,7 @@ var arpingFrom = regexp.MustCompile(`bytes from ([0-9A-Fa-f:]{17})`)
 // arping sends count ARP requests for addr from the client and returns the replies' MACs.
 func arping(t testing.TB, l *Lab, addr string, count int, every time.Duration) (int, []string) {
 	t.Helper()
-	out, _ := l.Client.Cmd("arping", "-i", "eth0", "-c", strconv.Itoa(count), "-w", "2",
+	out, _ := l.Client.Cmd("arping", "-i", "eth0", "-c", strconv.Itoa(count), "-w", "5",
 		"-W", fmt.Sprintf("%.3f", every.Seconds()), addr).CombinedOutput()
 	m := arpingSummary.FindStringSubmatch(string(out))
 	if m == nil {

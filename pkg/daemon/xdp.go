@@ -57,6 +57,7 @@ type xdpPlane struct {
 	stopBG   context.CancelFunc
 	bg       sync.WaitGroup
 	eventsIn uint64
+	started  time.Duration // CLOCK_MONOTONIC at open: older events are a previous run's
 }
 
 // xdpInst is one router instance as installed in the maps.
@@ -73,6 +74,11 @@ type xdpInst struct {
 	down    *time.Timer // Go's master-down fallback (no advert re-armed the kernel's yet)
 	armedAt time.Duration
 	lost    uint64
+
+	// preempt_delay: the kernel passes a lower-priority master's adverts (nopreempt mode) until
+	// the delay since the first one ran out, then discards them so its timer runs out.
+	preempt   *time.Timer
+	preempted bool // the kernel is in preempt mode for the delay that ran out
 }
 
 // xdpOptions configure openXDP.
@@ -118,7 +124,8 @@ func openXDP(o xdpOptions, log *slog.Logger) (*xdpPlane, error) {
 	}
 	x := &xdpPlane{dp: dp, log: log, mode: mode, autoMode: auto, insts: map[string]*xdpInst{},
 		byKey: map[loader.InstanceKey]*xdpInst{}, links: map[string]int{},
-		groups: map[string]*groupSock{}, resume: map[loader.InstanceKey]time.Duration{}}
+		groups: map[string]*groupSock{}, resume: map[loader.InstanceKey]time.Duration{},
+		started: loader.Now()}
 	if dp.Adopted() {
 		// A crashed predecessor: its MASTERs keep answering ARP until their lease runs out;
 		// we take those instances over at once (see masterDownTimer).
@@ -356,7 +363,11 @@ func (x *xdpPlane) sync(p *plan) error {
 			errs = append(errs, fmt.Errorf("xdp: instance %s: %w", c.Name, err))
 			continue
 		}
-		if err := x.dp.SetInstance(in); err != nil {
+		wr := in
+		if it.preempted && it.ok {
+			wr.NoPreempt = false // a preempt_delay that ran out stays run out
+		}
+		if err := x.dp.SetInstance(wr); err != nil {
 			errs = append(errs, fmt.Errorf("xdp: instance %s: %w", c.Name, err))
 			continue
 		}
@@ -514,6 +525,7 @@ func (x *xdpPlane) masterDownTimer(c *router.InstanceConfig, at time.Time) {
 		if it.down != nil {
 			it.down.Stop()
 		}
+		x.endPreemptDelay(it)
 		if it.state == loader.StateBackup {
 			x.setState(it, loader.StateInit, 0)
 		}
@@ -554,9 +566,12 @@ func (x *xdpPlane) fallbackDown(name string, key loader.InstanceKey, armed time.
 	if stale {
 		return
 	}
-	if p, err := x.dp.ReadPeer(key); err == nil && p.LastSeen > armed {
+	p, err := x.dp.ReadPeer(key)
+	if err == nil && p.LastSeen > armed {
 		return // an advert re-armed the kernel's timer since: it decides
 	}
+	x.log.Debug("xdp: master down (no advert since the timer was armed)", "instance", name,
+		"armed_ago", loader.Now()-armed, "peer", p.Addr.String(), "last_seen_ago", loader.Now()-p.LastSeen)
 	x.r.MasterDown(name)
 }
 
@@ -583,8 +598,59 @@ func (x *xdpPlane) beforeSend(pkts []router.Packet) {
 			}
 			continue
 		}
+		if it.state != loader.StateMaster {
+			x.endPreemptDelay(it)
+		}
 		x.setState(it, loader.StateMaster, masterDownInterval(&it.cfg, prio))
 	}
+}
+
+// preemptDelay runs preempt_delay for a backup whose master changed to prio: a lower master
+// starts the delay, a higher or equal one cancels it.
+func (x *xdpPlane) preemptDelay(name string, prio uint8) {
+	x.mu.Lock()
+	defer x.mu.Unlock()
+	it := x.insts[name]
+	if it == nil || !it.ok || it.cfg.PreemptDelay <= 0 || it.cfg.NoPreempt {
+		return
+	}
+	if prio >= it.in.Priority || prio == 0 {
+		x.endPreemptDelay(it)
+		return
+	}
+	if it.preempt != nil || it.preempted {
+		return
+	}
+	it.preempt = time.AfterFunc(it.cfg.PreemptDelay, func() {
+		x.mu.Lock()
+		defer x.mu.Unlock()
+		if it.preempt == nil || x.closed || !it.ok {
+			return
+		}
+		in := it.in
+		in.NoPreempt = false
+		if err := x.dp.SetInstance(in); err != nil {
+			x.log.Warn("xdp: preempt_delay", "instance", it.name, "err", err)
+			return
+		}
+		it.preempted = true
+		x.log.Debug("xdp: preempt_delay over, lower-priority adverts now discarded", "instance", it.name)
+	})
+}
+
+// endPreemptDelay puts the kernel back in the instance's configured mode; the caller holds x.mu.
+func (x *xdpPlane) endPreemptDelay(it *xdpInst) {
+	if it.preempt != nil {
+		it.preempt.Stop()
+		it.preempt = nil
+	}
+	if it.preempted && it.ok {
+		if err := x.dp.SetInstance(it.in); err != nil {
+			x.log.Warn("xdp: preempt_delay", "instance", it.name, "err", err)
+			return
+		}
+	}
+	it.preempted = false
 }
 
 // setPriority follows the instance's effective priority (trackers) into the map.
@@ -597,7 +663,11 @@ func (x *xdpPlane) setPriority(name string, prio uint8) {
 	}
 	in := it.in
 	in.Priority = prio
-	if err := x.dp.SetInstance(in); err != nil {
+	wr := in
+	if it.preempted {
+		wr.NoPreempt = false
+	}
+	if err := x.dp.SetInstance(wr); err != nil {
 		x.log.Warn("xdp: priority", "instance", name, "err", err)
 		return
 	}
@@ -606,6 +676,9 @@ func (x *xdpPlane) setPriority(name string, prio uint8) {
 
 // event turns a ring-buffer record into a router call.
 func (x *xdpPlane) event(ev loader.Event) {
+	if ev.Time < x.started {
+		return // queued for a crashed predecessor; the peer records and timers carry on
+	}
 	x.mu.Lock()
 	x.eventsIn++
 	it := x.byKey[ev.Key]
@@ -618,6 +691,8 @@ func (x *xdpPlane) event(ev loader.Event) {
 	if it == nil {
 		return
 	}
+	x.log.Debug("xdp: event", "instance", name, "type", ev.Type.String(), "from", ev.Addr.String(),
+		"priority", ev.Priority, "age", loader.Now()-ev.Time)
 	switch ev.Type {
 	case loader.EventMasterDown:
 		// Read late (this process was descheduled): an advert accepted since the expiry
@@ -627,6 +702,9 @@ func (x *xdpPlane) event(ev loader.Event) {
 		}
 		x.r.MasterDown(name)
 	case loader.EventPeerChanged, loader.EventPrioZero, loader.EventPreempted, loader.EventLowerPrio:
+		if ev.Type == loader.EventPeerChanged {
+			x.preemptDelay(name, ev.Priority)
+		}
 		x.r.DeliverAdvert(name, ev.Addr, advertOf(&c, ev.Priority, ev.Interval))
 	case loader.EventCheckFailed:
 		x.log.Warn("xdp: advert refused", "instance", name, "from", ev.Addr.String(), "reason", ev.Reason.String(),

@@ -152,6 +152,7 @@ func (d *Dispatcher) Run(ctx context.Context) error {
 	go d.fifo.run(ctx, &wg)
 	go d.mail.run(ctx, &wg)
 	<-ctx.Done()
+	d.scripts.close()
 	// A FIFO write blocked on a full pipe is released by closing the pipe.
 	d.mu.Lock()
 	for p, f := range d.fifos {
