@@ -161,16 +161,12 @@ func newRealEngine(ctx context.Context, d *Daemon) (engine, error) {
 	for name := range p.ifaces {
 		e.reportLink(name)
 	}
-	e.routerWG.Add(1)
-	go func() {
-		defer e.routerWG.Done()
-		if err := e.r.Run(ctx); err != nil {
-			log.Error("vrrp router", "err", err)
-		}
-	}()
 	if err := e.startWatcher(); err != nil {
 		return nil, err
 	}
+	// Receivers open before the router runs: adverts of a running master that arrive
+	// meanwhile wait in the router's queue and count before the first master-down timer,
+	// so a starting BACKUP does not become MASTER before it could hear anything.
 	e.mu.Lock()
 	e.plan = p
 	err = e.syncReceivers(p)
@@ -179,6 +175,13 @@ func newRealEngine(ctx context.Context, d *Daemon) (engine, error) {
 	if err != nil {
 		return nil, err
 	}
+	e.routerWG.Add(1)
+	go func() {
+		defer e.routerWG.Done()
+		if err := e.r.Run(ctx); err != nil {
+			log.Error("vrrp router", "err", err)
+		}
+	}()
 	e.vs = startVirtualServers(ctx, cfg, e.disp, log, nil)
 	ok = true
 	log.Info("vrrp started", "instances", len(p.router.Instances), "sync_groups", len(p.router.SyncGroups), "dataplane", e.xdp.name())
@@ -356,10 +359,17 @@ func (e *realEngine) syncReceivers(p *plan) error {
 		name := k.deliver
 		go func() {
 			defer close(run.done)
-			err := rcv.Run(ctx, func(pk vrrpsock.Packet) {
-				e.r.Deliver(router.Received{Interface: name,
-					Meta:    vrrp.Meta{Src: pk.Src, Dst: pk.Dst, TTL: pk.TTL},
-					Payload: pk.Payload})
+			// One Deliver per recvmmsg batch: under load packets queue up, and one queue
+			// entry per batch instead of per packet keeps the router's queue from overflowing.
+			var batch []router.Received
+			err := rcv.RunBatch(ctx, func(pks []vrrpsock.Packet) {
+				batch = batch[:0]
+				for _, pk := range pks {
+					batch = append(batch, router.Received{Interface: name,
+						Meta:    vrrp.Meta{Src: pk.Src, Dst: pk.Dst, TTL: pk.TTL},
+						Payload: pk.Payload})
+				}
+				e.r.Deliver(batch...)
 			})
 			if err != nil && ctx.Err() == nil {
 				e.log.Error("advert receiver", "interface", name, "err", err)
