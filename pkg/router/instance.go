@@ -71,8 +71,11 @@ func (r *Router) newInstance(c *InstanceConfig) *instance {
 // index rebuilds names, groups and sync flags after the instance list changed.
 func (r *Router) index() {
 	r.byName = map[string]*instance{}
+	r.byKey = map[demuxKey][]*instance{}
 	for _, in := range r.insts {
 		r.byName[in.cfg.Name] = in
+		k := demuxKey{iface: in.cfg.Interface, ipv6: in.cfg.IPv6, vrid: in.cfg.VRID}
+		r.byKey[k] = append(r.byKey[k], in)
 		in.group = nil
 	}
 	r.groups = nil
@@ -361,31 +364,49 @@ func (in *instance) view() vrrp.InstanceView {
 }
 
 // demux finds the instance a packet is for: same interface (or an instance without one),
-// family and VRID; among several, the one whose mode (unicast/multicast) and peers match.
+// family and VRID; among several, the one whose mode (unicast/multicast) and peers match,
+// and among equals the first configured. Candidates come from a map, not a scan of every
+// instance per packet.
 func (r *Router) demux(p *Received, vrid uint8) *instance {
+	v6 := p.Meta.IPv6()
+	exact := r.byKey[demuxKey{iface: p.Interface, ipv6: v6, vrid: vrid}]
+	var wild []*instance
+	if p.Interface != "" {
+		wild = r.byKey[demuxKey{ipv6: v6, vrid: vrid}]
+	}
+	if len(exact)+len(wild) == 1 { // the common case
+		if len(exact) == 1 {
+			return exact[0]
+		}
+		return wild[0]
+	}
 	var best *instance
-	bestScore := -1
-	for _, in := range r.insts {
-		c := in.cfg
-		if c.VRID != vrid || c.IPv6 != p.Meta.IPv6() || (c.Interface != "" && c.Interface != p.Interface) {
-			continue
-		}
-		score := 0
-		unicast := len(c.Unicast) > 0
-		if unicast == !p.Meta.Multicast() {
-			score++
-			if unicast && slices.ContainsFunc(c.Unicast, func(pe vrrp.Peer) bool { return pe.Addr == p.Meta.Src }) {
+	bestScore, bestPos := -1, 0
+	for _, list := range [2][]*instance{exact, wild} {
+		for _, in := range list {
+			c := in.cfg
+			score := 0
+			unicast := len(c.Unicast) > 0
+			if unicast == !p.Meta.Multicast() {
 				score++
+				if unicast && slices.ContainsFunc(c.Unicast, func(pe vrrp.Peer) bool { return pe.Addr == p.Meta.Src }) {
+					score++
+				}
 			}
-		}
-		if score > bestScore {
-			best, bestScore = in, score
+			pos := slices.Index(r.insts, in)
+			if score > bestScore || (score == bestScore && pos < bestPos) {
+				best, bestScore, bestPos = in, score, pos
+			}
 		}
 	}
 	return best
 }
 
 func (r *Router) receive(p *Received) {
+	if !r.started {
+		r.early = append(r.early, *p)
+		return
+	}
 	p.Meta.Src, p.Meta.Dst = p.Meta.Src.Unmap(), p.Meta.Dst.Unmap() // v4-mapped from dual-stack sockets
 	vrid, ok := vrrp.PeekVRID(p.Payload)
 	if !ok {

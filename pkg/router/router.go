@@ -121,6 +121,7 @@ type Router struct {
 	cfg       Config
 	insts     []*instance
 	byName    map[string]*instance
+	byKey     map[demuxKey][]*instance
 	groups    []*group
 	trackers  map[string]*tracker
 	timers    timerHeap
@@ -130,6 +131,9 @@ type Router struct {
 	hostQueue *worker
 	now       time.Time
 	stopping  bool
+	// started: the instances ran their startup; before, received packets wait in early.
+	started bool
+	early   []Received
 }
 
 // New validates cfg and returns a router that is not running yet.
@@ -144,7 +148,8 @@ func New(cfg Config, t Transport, h Host, n Notifier, opts Options) (*Router, er
 		opts.AdvertSlack = time.Millisecond
 	}
 	if opts.QueueLen == 0 {
-		opts.QueueLen = 4096
+		// Room for a few rounds of single-packet deliveries from every instance.
+		opts.QueueLen = max(4096, 16*len(cfg.Instances))
 	}
 	r := &Router{
 		transport: t, host: h, notifier: n, opts: opts,
@@ -189,6 +194,13 @@ func (r *Router) Run(ctx context.Context) error {
 	for _, in := range r.insts {
 		r.startInstance(in)
 	}
+	// Adverts received before Run (the receivers open first) count right after startup,
+	// before any master-down timer can fire.
+	r.started = true
+	for i := range r.early {
+		r.receive(&r.early[i])
+	}
+	r.early = nil
 	r.flush()
 
 	t := time.NewTimer(time.Hour)
@@ -221,6 +233,10 @@ func (r *Router) drain(n int) {
 	for range n {
 		select {
 		case f := <-r.in:
+			// Each item at its own time: one that stalled (a blocking hook, a lost CPU)
+			// must not leave the next with a stale clock, which would arm its master-down
+			// timer in the past.
+			r.now = time.Now()
 			f()
 		default:
 			return
@@ -274,19 +290,60 @@ func (r *Router) post(f func()) bool {
 	}
 }
 
-// Deliver hands received packets to the router. It copies them and never blocks: when the
-// queue is full the batch is dropped and counted (queue_full in Status).
+// Deliver hands received packets to the router. It copies them (one buffer for the whole
+// batch) and does not block for long: when the queue is full it waits up to deliverWait for
+// room, then drops the batch and counts it (queue_full in Status).
 func (r *Router) Deliver(pkts ...Received) {
+	n := 0
+	for _, p := range pkts {
+		n += len(p.Payload)
+	}
+	buf := make([]byte, 0, n)
 	cp := make([]Received, len(pkts))
 	for i, p := range pkts {
 		cp[i] = p
-		cp[i].Payload = append([]byte(nil), p.Payload...)
+		off := len(buf)
+		buf = append(buf, p.Payload...)
+		cp[i].Payload = buf[off:len(buf):len(buf)]
 	}
-	r.post(func() {
-		for i := range cp {
-			r.receive(&cp[i])
+	r.DeliverOwned(cp)
+}
+
+// DeliverOwned is Deliver without the copy: the router takes pkts and their Payloads, which
+// the caller must not touch afterwards (vrrpsock.Receiver.RunBatch hands out such packets).
+func (r *Router) DeliverOwned(pkts []Received) {
+	if len(pkts) == 0 {
+		return
+	}
+	r.postWait(func() {
+		for i := range pkts {
+			r.receive(&pkts[i])
 		}
 	})
+}
+
+// deliverWait is how long Deliver waits for room in a full queue: about one advert interval
+// at the fastest rate, so that a router goroutine that lost its CPU for a moment gets the
+// adverts late rather than never (a lost advert can turn into a false master-down).
+const deliverWait = 10 * time.Millisecond
+
+// postWait queues f, waiting up to deliverWait when the queue is full; false if dropped.
+func (r *Router) postWait(f func()) bool {
+	select {
+	case r.in <- f:
+		return true
+	default:
+	}
+	t := time.NewTimer(deliverWait)
+	defer t.Stop()
+	select {
+	case r.in <- f:
+		return true
+	case <-r.done:
+	case <-t.C:
+	}
+	r.queueDrops.Add(1)
+	return false
 }
 
 // DeliverAdvert hands over an advert that was already checked (by the XDP ladder, which

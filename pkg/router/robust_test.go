@@ -1,0 +1,145 @@
+package router
+
+import (
+	"context"
+	"net/netip"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/xalived/xalived/pkg/vrrp"
+)
+
+// advertFrom is a VRRPv3 advert of vrid from 198.51.100.1 at priority 200, as received on eth0.
+func advertFrom(t testing.TB, vrid uint8, interval time.Duration) Received {
+	t.Helper()
+	src := netip.MustParseAddr("198.51.100.1")
+	a := vrrp.Advert{Version: 3, Type: 1, VRID: vrid, Priority: 200, Interval: vrrp.WireInterval(3, interval),
+		Addrs: []netip.Addr{netip.MustParseAddr("203.0.113.1")}}
+	p, err := a.Marshal(src, vrrp.GroupIPv4, vrrp.ChecksumPseudo)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return Received{Interface: "eth0", Meta: vrrp.Meta{Src: src, Dst: vrrp.GroupIPv4, TTL: 255, Length: len(p)}, Payload: p}
+}
+
+func instanceStatus(t *testing.T, r *Router, name string) InstanceStatus {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	s, err := r.Status(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, in := range s.Instances {
+		if in.Name == name {
+			return in
+		}
+	}
+	t.Fatalf("no instance %s in status", name)
+	return InstanceStatus{}
+}
+
+// TestQueuedAdvertBeatsDueMasterDown: when the router goroutine was stalled past a BACKUP's
+// master-down deadline while the master's advert waited in the queue, the advert counts
+// first and the BACKUP stays BACKUP (a late wake-up is not a dead master).
+func TestQueuedAdvertBeatsDueMasterDown(t *testing.T) {
+	const interval = 100 * time.Millisecond // master-down ≈ 360 ms
+	b := testInstance("B", 1, 100, "198.51.100.2")
+	b.Interval = interval
+	// X's external master-down hook runs on the router goroutine: the test stalls it there.
+	x := testInstance("X", 2, 100, "198.51.100.2")
+	x.Interval = interval
+	x.ExternalMasterDown = true
+	var block atomic.Bool
+	blocked, release := make(chan struct{}), make(chan struct{})
+	opts := Options{MasterDownTimer: func(c *InstanceConfig, at time.Time) {
+		if c.Name == "X" && !at.IsZero() && block.CompareAndSwap(true, false) {
+			close(blocked)
+			<-release
+		}
+	}}
+	r, err := New(Config{Instances: []InstanceConfig{b, x}}, &countTransport{}, nopHost{}, nopHost{}, opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- r.Run(ctx) }()
+	t.Cleanup(func() { cancel(); <-done })
+
+	for instanceStatus(t, r, "B").State != "BACKUP" {
+		time.Sleep(time.Millisecond) // a Status queued before Run is answered before startup
+	}
+	r.Deliver(advertFrom(t, 1, interval))
+	block.Store(true)
+	r.Deliver(advertFrom(t, 2, interval)) // stalls the router goroutine
+	select {
+	case <-blocked:
+	case <-time.After(5 * time.Second):
+		t.Fatal("router did not take X's advert")
+	}
+	time.Sleep(4 * interval) // B's master-down deadline passes while the router is stalled
+	r.Deliver(advertFrom(t, 1, interval))
+	close(release)
+	s := instanceStatus(t, r, "B")
+	if s.State != "BACKUP" || s.Transitions != 1 {
+		t.Fatalf("B is %s after %d transitions, want BACKUP after 1 (INIT→BACKUP): the queued advert lost to the due master-down timer", s.State, s.Transitions)
+	}
+}
+
+// TestDeliverCopiesOnce: Deliver's copies survive the caller reusing its buffers, and every
+// packet of a batch reaches its own instance.
+func TestDeliverCopiesOnce(t *testing.T) {
+	var cfgs []InstanceConfig
+	for i := range 3 {
+		c := testInstance("I"+string(rune('0'+i)), uint8(i+1), 100, "198.51.100.2")
+		c.Interval = time.Second
+		cfgs = append(cfgs, c)
+	}
+	r, err := New(Config{Instances: cfgs}, &countTransport{}, nopHost{}, nopHost{}, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- r.Run(ctx) }()
+	t.Cleanup(func() { cancel(); <-done })
+	for instanceStatus(t, r, "I0").State != "BACKUP" {
+		time.Sleep(time.Millisecond)
+	}
+	batch := []Received{advertFrom(t, 1, time.Second), advertFrom(t, 2, time.Second), advertFrom(t, 3, time.Second)}
+	r.Deliver(batch...)
+	for i := range batch {
+		clear(batch[i].Payload) // the caller reuses its buffers at once
+	}
+	for i := range 3 {
+		if s := instanceStatus(t, r, "I"+string(rune('0'+i))); s.RxAdverts != 1 {
+			t.Errorf("I%d received %d adverts, want 1", i, s.RxAdverts)
+		}
+	}
+}
+
+// TestAdvertBeforeRunCounts: adverts delivered before Run (the daemon opens its receivers
+// first) reach the instances after their startup instead of being dropped in INIT.
+func TestAdvertBeforeRunCounts(t *testing.T) {
+	c := testInstance("B", 1, 100, "198.51.100.2")
+	c.Interval = time.Second
+	r, err := New(Config{Instances: []InstanceConfig{c}}, &countTransport{}, nopHost{}, nopHost{}, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	r.Deliver(advertFrom(t, 1, time.Second))
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- r.Run(ctx) }()
+	t.Cleanup(func() { cancel(); <-done })
+	s := instanceStatus(t, r, "B")
+	for s.State != "BACKUP" {
+		time.Sleep(time.Millisecond)
+		s = instanceStatus(t, r, "B")
+	}
+	if s.RxAdverts != 1 || s.Transitions != 1 {
+		t.Fatalf("B: %d adverts received, %d transitions; want the early advert counted (1, 1)", s.RxAdverts, s.Transitions)
+	}
+}
