@@ -361,15 +361,15 @@ func (e *realEngine) syncReceivers(p *plan) error {
 			defer close(run.done)
 			// One Deliver per recvmmsg batch: under load packets queue up, and one queue
 			// entry per batch instead of per packet keeps the router's queue from overflowing.
-			var batch []router.Received
+			// The payloads are fresh slices: the router takes them without another copy.
 			err := rcv.RunBatch(ctx, func(pks []vrrpsock.Packet) {
-				batch = batch[:0]
-				for _, pk := range pks {
-					batch = append(batch, router.Received{Interface: name,
+				batch := make([]router.Received, len(pks))
+				for i, pk := range pks {
+					batch[i] = router.Received{Interface: name,
 						Meta:    vrrp.Meta{Src: pk.Src, Dst: pk.Dst, TTL: pk.TTL},
-						Payload: pk.Payload})
+						Payload: pk.Payload}
 				}
-				e.r.Deliver(batch...)
+				e.r.DeliverOwned(batch)
 			})
 			if err != nil && ctx.Err() == nil {
 				e.log.Error("advert receiver", "interface", name, "err", err)
