@@ -20,6 +20,7 @@ type instance struct {
 	adverts   map[uint8][]Packet
 	authData  [vrrp.AuthDataLen]byte
 	holdsVIPs bool
+	vips      vipSlot
 	removed   bool
 	taken     bool // reload bookkeeping
 
@@ -253,13 +254,12 @@ func (r *Router) apply(in *instance, as []vrrp.Action) {
 			in.tx += uint64(len(pkts))
 		case vrrp.ActAddVIPs:
 			in.holdsVIPs = true
-			r.later(func() { r.hostErr(cfg, "add vips", r.host.AddVIPs(cfg)) })
+			r.wantVIPs(in, true)
 		case vrrp.ActRemoveVIPs:
 			in.holdsVIPs = false
-			r.later(func() { r.hostErr(cfg, "remove vips", r.host.RemoveVIPs(cfg)) })
+			r.wantVIPs(in, false)
 		case vrrp.ActGARP:
-			n := a.Count
-			r.later(func() { r.hostErr(cfg, "garp", r.host.GARP(cfg, n)) })
+			r.garp(in, a.Count)
 		case vrrp.ActArm:
 			if a.Timer == vrrp.TimerMasterDown && cfg.ExternalMasterDown {
 				r.externalDown(cfg, a.At)
@@ -293,8 +293,7 @@ func (r *Router) regarpGroup(in *instance) {
 		if m == in || m.m.State != vrrp.StateMaster || g.LowerPrioRepeat <= 0 {
 			continue
 		}
-		mc, rep := m.cfg, g.LowerPrioRepeat
-		r.later(func() { r.hostErr(mc, "garp", r.host.GARP(mc, rep)) })
+		r.garp(m, g.LowerPrioRepeat)
 		if g.LowerPrioDelay > 0 {
 			r.timers.arm(m.timers[vrrp.TimerGARPLowerPrio], r.now.Add(g.LowerPrioDelay))
 		}
@@ -500,7 +499,7 @@ func (r *Router) reload(cfg Config) {
 			in.authData = vrrp.PassAuthData(c.AuthPass)
 			in.adverts = nil
 			if in.holdsVIPs {
-				r.later(func() { r.hostErr(c, "update vips", r.host.UpdateVIPs(prev, c)) })
+				r.wantVIPs(in, true) // UpdateVIPs(prev, c) if the host holds prev's
 			}
 			if prev.ExternalMasterDown != c.ExternalMasterDown && !in.m.DownAt.IsZero() {
 				// Hand the running master-down timer over between Go and the dataplane.

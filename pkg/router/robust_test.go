@@ -3,6 +3,7 @@ package router
 import (
 	"context"
 	"net/netip"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -141,5 +142,73 @@ func TestAdvertBeforeRunCounts(t *testing.T) {
 	}
 	if s.RxAdverts != 1 || s.Transitions != 1 {
 		t.Fatalf("B: %d adverts received, %d transitions; want the early advert counted (1, 1)", s.RxAdverts, s.Transitions)
+	}
+}
+
+// recHost records host calls and what it holds.
+type recHost struct {
+	mu    sync.Mutex
+	calls []string
+	held  map[string]bool
+}
+
+func (h *recHost) rec(op string, c *InstanceConfig, hold *bool) error {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	h.calls = append(h.calls, op+" "+c.Name)
+	if hold != nil {
+		h.held[c.Name] = *hold
+	}
+	return nil
+}
+func (h *recHost) AddVIPs(c *InstanceConfig) error       { t := true; return h.rec("add", c, &t) }
+func (h *recHost) RemoveVIPs(c *InstanceConfig) error    { f := false; return h.rec("remove", c, &f) }
+func (h *recHost) UpdateVIPs(_, c *InstanceConfig) error { t := true; return h.rec("update", c, &t) }
+func (h *recHost) GARP(c *InstanceConfig, _ int) error   { return h.rec("garp", c, nil) }
+
+// TestHostWorkCoalesces: N flaps queued while the worker is busy reach the host as at most
+// two operations per instance (VIPs, GARP), and the host ends in the FSM's final state.
+func TestHostWorkCoalesces(t *testing.T) {
+	for _, endMaster := range []bool{true, false} {
+		h := &recHost{held: map[string]bool{}}
+		c := testInstance("F", 1, 100, "198.51.100.2")
+		c.Interval = 10 * time.Millisecond
+		r, err := New(Config{Instances: []InstanceConfig{c}}, &countTransport{}, h, nopHost{}, Options{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		in := r.insts[0]
+		r.now = time.Now()
+		r.startInstance(in)
+		src := netip.MustParseAddr("198.51.100.1")
+		higher := vrrp.Advert{Version: 3, Type: 1, VRID: 1, Priority: 200, Interval: 1,
+			Addrs: []netip.Addr{netip.MustParseAddr("203.0.113.1")}}
+		const flaps = 50
+		for i := range flaps {
+			r.now = in.m.DownAt
+			r.step(in, vrrp.Event{Kind: vrrp.EvTimer, Timer: vrrp.TimerMasterDown, Due: r.now})
+			if in.m.State != vrrp.StateMaster {
+				t.Fatalf("flap %d: %s after master-down, want MASTER", i, in.m.State)
+			}
+			if i == flaps-1 && endMaster {
+				break
+			}
+			r.step(in, vrrp.Event{Kind: vrrp.EvAdvert, Advert: &higher, Src: src})
+			if in.m.State != vrrp.StateBackup {
+				t.Fatalf("flap %d: %s after a higher priority advert, want BACKUP", i, in.m.State)
+			}
+		}
+		r.flush()
+		// The worker was busy meanwhile: it runs only now.
+		done := make(chan struct{})
+		go func() { r.hostQueue.run(); close(done) }()
+		r.hostQueue.close()
+		<-done
+		if len(h.calls) > 2 {
+			t.Errorf("end MASTER=%v: %d host calls for %d flaps, want at most 2: %v", endMaster, len(h.calls), flaps, h.calls)
+		}
+		if h.held["F"] != endMaster {
+			t.Errorf("host holds VIPs=%v, FSM ends in %s", h.held["F"], in.m.State)
+		}
 	}
 }

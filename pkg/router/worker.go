@@ -3,8 +3,9 @@ package router
 import "sync"
 
 // worker runs host changes and notifications in order on one goroutine, so that netlink
-// or a slow notifier never delays the advert loop. Its queue is unbounded: jobs are few
-// (transitions), never per advert.
+// or a slow notifier never delays the advert loop. VIP and GARP jobs are coalesced per
+// instance (vipSlot: at most one of each waits), so under flapping the queue holds
+// notifications and no superseded host work; nothing is queued per advert.
 type worker struct {
 	mu     sync.Mutex
 	jobs   []func()
