@@ -172,18 +172,14 @@ func addVIP(v VIP) error {
 	if err != nil {
 		return err
 	}
-	link, err := netlink.LinkByName(v.Dev)
-	if err != nil {
-		return err
-	}
-	have, err := findAddr(link, v)
-	if err != nil || have {
-		return err
-	}
-	if err := netlink.AddrAdd(link, na); err != nil && !errors.Is(err, unix.EEXIST) {
-		return err
-	}
-	return nil
+	// No address dump first: an address that is there already (same address and prefix
+	// length) makes the exclusive add fail with EEXIST and stays as it is.
+	return withLink(v.Dev, func(link netlink.Link) error {
+		if err := netlink.AddrAdd(link, na); err != nil && !errors.Is(err, unix.EEXIST) {
+			return err
+		}
+		return nil
+	})
 }
 
 // DelVIP removes the address; an address that is not there is not an error.
@@ -195,14 +191,6 @@ func DelVIP(v VIP) error {
 }
 
 func delVIP(v VIP) error {
-	link, err := netlink.LinkByName(v.Dev)
-	if err != nil {
-		var nf netlink.LinkNotFoundError
-		if errors.As(err, &nf) {
-			return nil // the interface went away and the address with it
-		}
-		return err
-	}
 	na := &netlink.Addr{IPNet: prefixNet(v.Prefix)}
 	if v.Peer.IsValid() {
 		na.Peer = prefixNet(v.Peer)
@@ -212,9 +200,16 @@ func delVIP(v VIP) error {
 		// another label must still go.
 		na.Broadcast = net.IPv4zero
 	}
-	err = netlink.AddrDel(link, na)
-	if errors.Is(err, unix.EADDRNOTAVAIL) || errors.Is(err, unix.ENOENT) || errors.Is(err, unix.ESRCH) {
-		return nil
+	err := withLink(v.Dev, func(link netlink.Link) error {
+		err := netlink.AddrDel(link, na)
+		if errors.Is(err, unix.EADDRNOTAVAIL) || errors.Is(err, unix.ENOENT) || errors.Is(err, unix.ESRCH) {
+			return nil
+		}
+		return err
+	})
+	var nf netlink.LinkNotFoundError
+	if errors.As(err, &nf) {
+		return nil // the interface went away and the address with it
 	}
 	return err
 }

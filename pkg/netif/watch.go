@@ -182,6 +182,12 @@ func (w *Watcher) linkEvent(m syscall.NetlinkMessage) (Event, bool) {
 	if name == "" {
 		name = old.name
 	}
+	if !known || m.Header.Type == unix.RTM_DELLINK || name != old.name {
+		forgetLink(name, index) // appeared, vanished or renamed: VIP paths look it up again
+		if known && old.name != name {
+			forgetLink(old.name, 0)
+		}
+	}
 	if m.Header.Type == unix.RTM_DELLINK {
 		if !known {
 			return Event{}, false
