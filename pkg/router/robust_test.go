@@ -45,7 +45,7 @@ func instanceStatus(t *testing.T, r *Router, name string) InstanceStatus {
 // master-down deadline while the master's advert waited in the queue, the advert counts
 // first and the BACKUP stays BACKUP (a late wake-up is not a dead master).
 func TestQueuedAdvertBeatsDueMasterDown(t *testing.T) {
-	const interval = 100 * time.Millisecond // master-down ≈ 360 ms
+	const interval = 200 * time.Millisecond // master-down ≈ 720 ms
 	b := testInstance("B", 1, 100, "198.51.100.2")
 	b.Interval = interval
 	// X's external master-down hook runs on the router goroutine: the test stalls it there.
@@ -64,15 +64,16 @@ func TestQueuedAdvertBeatsDueMasterDown(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	r.Deliver(advertFrom(t, 1, interval)) // counts right after startup
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() { done <- r.Run(ctx) }()
-	t.Cleanup(func() { cancel(); <-done })
-
-	for instanceStatus(t, r, "B").State != "BACKUP" {
+	var once sync.Once
+	unblock := func() { once.Do(func() { close(release) }) }
+	t.Cleanup(func() { unblock(); cancel(); <-done })
+	for instanceStatus(t, r, "B").State == "INIT" {
 		time.Sleep(time.Millisecond) // a Status queued before Run is answered before startup
 	}
-	r.Deliver(advertFrom(t, 1, interval))
 	block.Store(true)
 	r.Deliver(advertFrom(t, 2, interval)) // stalls the router goroutine
 	select {
@@ -82,7 +83,7 @@ func TestQueuedAdvertBeatsDueMasterDown(t *testing.T) {
 	}
 	time.Sleep(4 * interval) // B's master-down deadline passes while the router is stalled
 	r.Deliver(advertFrom(t, 1, interval))
-	close(release)
+	unblock()
 	s := instanceStatus(t, r, "B")
 	if s.State != "BACKUP" || s.Transitions != 1 {
 		t.Fatalf("B is %s after %d transitions, want BACKUP after 1 (INIT→BACKUP): the queued advert lost to the due master-down timer", s.State, s.Transitions)
@@ -106,7 +107,7 @@ func TestDeliverCopiesOnce(t *testing.T) {
 	done := make(chan error, 1)
 	go func() { done <- r.Run(ctx) }()
 	t.Cleanup(func() { cancel(); <-done })
-	for instanceStatus(t, r, "I0").State != "BACKUP" {
+	for instanceStatus(t, r, "I0").State == "INIT" {
 		time.Sleep(time.Millisecond)
 	}
 	batch := []Received{advertFrom(t, 1, time.Second), advertFrom(t, 2, time.Second), advertFrom(t, 3, time.Second)}
@@ -136,7 +137,7 @@ func TestAdvertBeforeRunCounts(t *testing.T) {
 	go func() { done <- r.Run(ctx) }()
 	t.Cleanup(func() { cancel(); <-done })
 	s := instanceStatus(t, r, "B")
-	for s.State != "BACKUP" {
+	for s.State == "INIT" {
 		time.Sleep(time.Millisecond)
 		s = instanceStatus(t, r, "B")
 	}
