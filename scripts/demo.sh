@@ -16,6 +16,7 @@ done
 [ -x bin/xalived ] && [ -x bin/xalivectl ] || { echo "demo: bin/xalived missing; run 'make build'" >&2; exit 1; }
 
 ADVERT=${ADVERT:-0.1}
+DATAPLANE=${DATAPLANE:-auto} # auto (XDP where it attaches, else raw sockets), xdp or socket
 VIP=198.51.100.100
 tag=$$
 BR=xa-demo-br-$tag N1=xa-demo-n1-$tag N2=xa-demo-n2-$tag CL=xa-demo-cl-$tag
@@ -83,7 +84,7 @@ conf n2 100 >"$work/n2.conf"
 
 start() { # node ns
 	rm -f "$work/$1.ready"
-	XALIVED_READY_FILE="$work/$1.ready" ip netns exec "$2" bin/xalived -n -l -f "$work/$1.conf" -p "$work/$1.pid" --name "demo-$1-$tag" \
+	XALIVED_READY_FILE="$work/$1.ready" ip netns exec "$2" bin/xalived -n -l -f "$work/$1.conf" -p "$work/$1.pid" --name "demo-$1-$tag" --dataplane "$DATAPLANE" \
 		--control "$work/$1.sock" >"$work/$1.log" 2>&1 &
 	pids+=($!)
 	eval "pid_$1=$!"
@@ -99,7 +100,7 @@ wait_state() { # node state
 	exit 1
 }
 
-say "starting xalived on n1 (priority 150) and n2 (priority 100), VRRPv3, advert_int ${ADVERT}s"
+say "starting xalived on n1 (priority 150) and n2 (priority 100), VRRPv3, advert_int ${ADVERT}s, dataplane $DATAPLANE"
 start n1 "$N1"
 start n2 "$N2"
 wait_state n1 MASTER
@@ -115,10 +116,10 @@ ping_pid=$!
 pids+=("$ping_pid")
 sleep 1
 
-say "killing the master (SIGKILL of xalived on n1 and its link down: a crashed host)"
+say "killing the master (n1's link down and xalived SIGKILLed: a crashed host)"
 t0=$(now_ms)
-kill -KILL "$pid_n1"
 ip -n "$N1" link set eth0 down
+kill -KILL "$pid_n1"
 wait "$pid_n1" 2>/dev/null || true
 wait_state n2 MASTER
 t1=$(now_ms)

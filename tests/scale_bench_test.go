@@ -104,32 +104,40 @@ func BenchmarkScale(b *testing.B) {
 }
 
 func scaleReport(b *testing.B, pair string, r scaleResult, base map[string]float64) {
+	// go test prints the metrics of a passing benchmark only: log them too, so that a run with
+	// spurious transitions still shows its numbers.
+	var logged []string
+	report := func(v float64, unit string) {
+		b.ReportMetric(v, unit)
+		logged = append(logged, fmt.Sprintf("%.4g %s", v, unit))
+	}
+	defer func() { b.Logf("%s metrics: %s", pair, strings.Join(logged, ", ")) }()
 	spurious := 0
 	for i, role := range scaleRoles {
 		kind := pair[i]
 		name := kindName(kind)
-		b.ReportMetric(r.cpu[i], fmt.Sprintf("%s-%s-cpu%%", name, role))
-		b.ReportMetric(float64(r.transitions[i]), fmt.Sprintf("%s-spurious", role))
+		report(r.cpu[i], fmt.Sprintf("%s-%s-cpu%%", name, role))
+		report(float64(r.transitions[i]), fmt.Sprintf("%s-spurious", role))
 		spurious += r.transitions[i]
 		if kind == 'k' && pair == "kk" {
 			base[role] = r.cpu[i]
 		}
 		if kind == 'x' {
 			unit := map[string]string{"master": "tx/s", "backup": "rx/s"}[role]
-			b.ReportMetric(r.xRate[i], fmt.Sprintf("xalived-%s-%s", role, unit))
+			report(r.xRate[i], fmt.Sprintf("xalived-%s-%s", role, unit))
 			if r.xDrops[i] > 0 {
-				b.ReportMetric(r.xDrops[i], fmt.Sprintf("xalived-%s-drops/s", role))
+				report(r.xDrops[i], fmt.Sprintf("xalived-%s-drops/s", role))
 			}
 			if k := base[role]; k > 0 {
-				b.ReportMetric(r.cpu[i]/k, fmt.Sprintf("ratio-%s-cpu-x/k", role))
+				report(r.cpu[i]/k, fmt.Sprintf("ratio-%s-cpu-x/k", role))
 			}
 		}
 	}
 	if len(r.gaps) > 0 {
 		mean, p99, worst := gapStats(r.gaps)
-		b.ReportMetric(mean, "gap-mean-ms")
-		b.ReportMetric(p99, "gap-p99-ms")
-		b.ReportMetric(worst, "gap-max-ms")
+		report(mean, "gap-mean-ms")
+		report(p99, "gap-p99-ms")
+		report(worst, "gap-max-ms")
 		b.Logf("%s: VRID 1 advert gaps of the %s master at the backup: n=%d mean %.2f ms p99 %.2f ms max %.2f ms",
 			pair, kindName(pair[0]), len(r.gaps), mean, p99, worst)
 	}
@@ -292,12 +300,18 @@ func countState(b *testing.B, sp Speaker, want string) int {
 	return n
 }
 
+// waitAll waits until every instance of sp is in state want. If they do not settle, that is
+// an error, but the run goes on so that the CPU and transitions of the failure are reported.
 func waitAll(b *testing.B, sp Speaker, want string, due time.Duration) {
 	b.Helper()
-	nstest.WaitFor(b, due, fmt.Sprintf("%d instances of %s in %s", scaleInstances, sp.Kind(), want), func() bool {
-		time.Sleep(100 * time.Millisecond) // a status of 255 instances is not free: poll gently
-		return countState(b, sp, want) == scaleInstances
-	})
+	n := 0
+	for deadline := time.Now().Add(due); time.Now().Before(deadline); {
+		if n = countState(b, sp, want); n == scaleInstances {
+			return
+		}
+		time.Sleep(200 * time.Millisecond) // a status of 255 instances is not free: poll gently
+	}
+	b.Errorf("%s on node %d: %d of %d instances in %s after %v", sp.Kind(), sp.Node().Index, n, scaleInstances, want, due)
 }
 
 var kaEntering = regexp.MustCompile(`\) Entering \w+ STATE`)

@@ -9,6 +9,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -248,6 +249,10 @@ func (x *Xalived) Start(t testing.TB, conf string) {
 	_ = os.Remove(x.ready())
 	args := []string{"-n", "-l", "-D", "-f", x.conf, "-p", filepath.Join(x.node.Dir, "xalived.pid"),
 		"--name", fmt.Sprintf("node%d", x.node.Index), "--control", x.Socket()}
+	if !slices.ContainsFunc(x.Extra, func(a string) bool { return strings.HasPrefix(a, "--dataplane") }) {
+		// This matrix is the socket dataplane's (issue 3); the XDP tests choose theirs.
+		args = append(args, "--dataplane", "socket")
+	}
 	x.start(t, []string{"XALIVED_READY_FILE=" + x.ready()}, filepath.Join(binDir, "xalived"), append(args, x.Extra...)...)
 	nstest.WaitFor(t, 10*time.Second, "xalived ready file", func() bool {
 		_, err := os.Stat(x.ready())

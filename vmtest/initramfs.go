@@ -14,9 +14,13 @@ import (
 var initScript []byte
 
 // guestPrograms are host programs copied into the guest with their shared libraries: iproute2
-// for network namespaces (busybox's ip has no netns), ipvsadm to read IPVS back as users do, and
-// Debian's keepalived as the benchmark baseline.
-var guestPrograms = []string{"ip", "ipvsadm", "keepalived"}
+// for network namespaces (busybox's ip has no netns) and ipvsadm to read IPVS back as users do.
+// benchPrograms join them when benchmarks run: Debian's keepalived (with its 30 libraries) is the
+// baseline, and the test tier boots faster without it.
+var (
+	guestPrograms = []string{"ip", "ipvsadm"}
+	benchPrograms = []string{"keepalived"}
+)
 
 // buildInitramfs writes the initramfs for one kernel and returns its path.
 func buildInitramfs(o options, k *kernel, bins []testBinary) (string, error) {
@@ -35,7 +39,11 @@ func buildInitramfs(o options, k *kernel, bins []testBinary) (string, error) {
 	a.bytes("etc/group", []byte("root:x:0:\nnogroup:x:65534:\n"), 0o644)
 	a.bytes("etc/hosts", []byte("127.0.0.1 localhost\n::1 localhost\n"), 0o644)
 
-	for _, p := range guestPrograms {
+	progs := guestPrograms
+	if o.bench != "" {
+		progs = append(progs, benchPrograms...)
+	}
+	for _, p := range progs {
 		path, err := exec.LookPath(p)
 		if err != nil {
 			return "", fmt.Errorf("%s: %w (make deps installs it)", p, err)
@@ -54,13 +62,17 @@ func buildInitramfs(o options, k *kernel, bins []testBinary) (string, error) {
 	if err != nil {
 		return "", err
 	}
-	var list strings.Builder
+	// Modules live where modprobe looks, with a modules.dep naming them, so that programs which
+	// run `modprobe ip_vs` (moby/ipvs does) find it loaded instead of failing noisily.
+	var list, dep strings.Builder
 	for _, m := range mods {
-		name := "lib/modules/" + filepath.Base(m)
+		name := "lib/modules/" + k.Release + "/" + filepath.Base(m)
 		a.file(name, m, 0o644)
 		fmt.Fprintf(&list, "/%s\n", name)
+		fmt.Fprintf(&dep, "%s:\n", filepath.Base(m))
 	}
 	a.bytes("etc/vmtest/modules", []byte(list.String()), 0o644)
+	a.bytes("lib/modules/"+k.Release+"/modules.dep", []byte(dep.String()), 0o644)
 
 	var tests strings.Builder
 	for _, b := range bins {

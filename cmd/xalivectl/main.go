@@ -4,6 +4,10 @@
 //	xalivectl [--control PATH | --name NAME] reload
 //	xalivectl [--control PATH | --name NAME] stop
 //	xalivectl [--control PATH | --name NAME] stats
+//	xalivectl genhash [--virtualhost H] [--protocol 1.0|1.0C|1.1] URL
+//
+// genhash fetches URL as HTTP_GET / SSL_GET would and prints the MD5 digest of the body, the
+// value for a url block's `digest` keyword (keepalived ships this as a separate genhash tool).
 package main
 
 import (
@@ -16,6 +20,7 @@ import (
 	"os"
 	"time"
 
+	"github.com/xalived/xalived/pkg/check"
 	"github.com/xalived/xalived/pkg/control"
 )
 
@@ -25,6 +30,8 @@ commands:
   reload            re-read the configuration (errors are printed as FILE:LINE: message)
   stop              graceful shutdown (priority-0 adverts, VIPs removed)
   stats             raw statistics as JSON
+  genhash [--virtualhost H] [--protocol 1.0|1.0C|1.1] URL
+                    MD5 digest of URL's body for HTTP_GET/SSL_GET digest (no daemon needed)
 `
 
 func main() {
@@ -96,6 +103,8 @@ func run(args []string, stdout, stderr io.Writer) error {
 		}
 		fmt.Fprintln(stdout, "ok")
 		return nil
+	case "genhash":
+		return genhash(ctx, rest[1:], stdout, stderr)
 	case "stats":
 		raw, err := c.Stats(ctx)
 		if err != nil {
@@ -107,4 +116,34 @@ func run(args []string, stdout, stderr io.Writer) error {
 		fs.Usage()
 		return usageError{fmt.Sprintf("unknown command %q", cmd)}
 	}
+}
+
+// genhash prints the status code and the MD5 digest of a URL's body as the checkers compute it.
+func genhash(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	gfs := flag.NewFlagSet("genhash", flag.ContinueOnError)
+	gfs.SetOutput(stderr)
+	vhost := gfs.String("virtualhost", "", "Host header (and TLS SNI) to send")
+	proto := gfs.String("protocol", "", "HTTP protocol: 1.0, 1.0C or 1.1 (default 1.0)")
+	// Flags may come before or after the URL.
+	var urls []string
+	for {
+		if err := gfs.Parse(args); err != nil {
+			return usageError{err.Error()}
+		}
+		if gfs.NArg() == 0 {
+			break
+		}
+		urls = append(urls, gfs.Arg(0))
+		args = gfs.Args()[1:]
+	}
+	if len(urls) != 1 {
+		return usageError{"genhash needs exactly one URL"}
+	}
+	dl, _ := ctx.Deadline()
+	status, digest, err := check.GenHash(ctx, urls[0], check.GenHashOptions{VirtualHost: *vhost, Protocol: *proto, Timeout: time.Until(dl)})
+	if err != nil {
+		return err
+	}
+	_, err = fmt.Fprintf(stdout, "HTTP status = %d\nMD5SUM = %s\n", status, digest)
+	return err
 }

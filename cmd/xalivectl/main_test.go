@@ -3,8 +3,13 @@ package main
 import (
 	"bytes"
 	"context"
+	"crypto/md5"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
+	"io"
+	"net/http"
+	"net/http/httptest"
 	"path/filepath"
 	"strings"
 	"sync/atomic"
@@ -79,5 +84,46 @@ func TestCLI(t *testing.T) {
 	}
 	if err := run([]string{"--control", filepath.Join(t.TempDir(), "no.sock"), "status"}, &out, &errb); err == nil {
 		t.Fatal("status without a daemon succeeded")
+	}
+}
+
+func TestGenHash(t *testing.T) {
+	body := "hello from the real server\n"
+	var host atomic.Value
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		host.Store(r.Host)
+		if r.URL.Path != "/index.html" {
+			http.NotFound(w, r)
+			return
+		}
+		io.WriteString(w, body)
+	}))
+	defer srv.Close()
+	sum := md5.Sum([]byte(body))
+	want := hex.EncodeToString(sum[:])
+
+	var out, errb bytes.Buffer
+	if err := run([]string{"genhash", srv.URL + "/index.html", "--virtualhost", "www.example.com"}, &out, &errb); err != nil {
+		t.Fatalf("%v: %s", err, errb.String())
+	}
+	if got := out.String(); !strings.Contains(got, "MD5SUM = "+want+"\n") || !strings.Contains(got, "HTTP status = 200") {
+		t.Fatalf("output %q, want digest %s", got, want)
+	}
+	if h, _ := host.Load().(string); h != "www.example.com" {
+		t.Errorf("Host header %q, want www.example.com", h)
+	}
+	// A 404 still prints the status and the digest of what came back.
+	out.Reset()
+	if err := run([]string{"genhash", srv.URL + "/missing"}, &out, &errb); err != nil || !strings.Contains(out.String(), "HTTP status = 404") {
+		t.Fatalf("404: %v %q", err, out.String())
+	}
+	for _, args := range [][]string{{"genhash"}, {"genhash", "a", "b"}} {
+		var ue usageError
+		if err := run(args, &out, &errb); !errors.As(err, &ue) {
+			t.Errorf("%v: %v, want a usage error", args, err)
+		}
+	}
+	if err := run([]string{"genhash", "ftp://198.51.100.1/"}, &out, &errb); err == nil {
+		t.Error("ftp:// accepted")
 	}
 }

@@ -401,6 +401,33 @@ func TestCheckersAgainstRealServers(t *testing.T) {
 	if sni := srv.sniSeen(); len(sni) == 0 || sni[0] != "www.example" {
 		t.Errorf("SNI seen by the TLS server: %q", sni)
 	}
+	// keepalived's recovery without fast_recovery: a DOWN HTTP_GET with three urls checks one
+	// url per run and comes UP after the third; with fast_recovery, after one run.
+	for _, fast := range []bool{false, true} {
+		sp := httpSpec(HTTP, 8080, root, root, root)
+		sp.HTTP.FastRecovery = fast
+		sp.Alpha = ptr(true)
+		vs := VirtualServer{Key: VSKey{Addr: netip.MustParseAddr("203.0.113.10"), Port: 80, Protocol: "TCP"},
+			RealServers: []RealServer{{Addr: netip.MustParseAddr(serverIP4), Port: 8080, Weight: 1, Checkers: []Spec{sp}}}}
+		s, err := New([]VirtualServer{vs}, Config{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		ck := s.rss[0].checkers[0]
+		var runs []string
+		for i := 0; i < 3 && !ck.state.Up; i++ {
+			o, err := s.probe(context.Background(), ck)
+			s.apply(ck, o, err, time.Now(), 0)
+			runs = append(runs, fmt.Sprintf("ok=%v pending=%v up=%v", o.OK, o.Pending, ck.state.Up))
+		}
+		want := []string{"ok=false pending=true up=false", "ok=false pending=true up=false", "ok=true pending=false up=true"}
+		if fast {
+			want = []string{"ok=true pending=false up=true"}
+		}
+		if !slices.Equal(runs, want) {
+			t.Errorf("fast_recovery %v: runs %q, want %q", fast, runs, want)
+		}
+	}
 	// The stubborn script and its child are gone.
 	b, _ := os.ReadFile(pidFile)
 	if pid, err := strconv.Atoi(strings.TrimSpace(string(b))); err == nil {

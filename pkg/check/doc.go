@@ -17,7 +17,9 @@
 //   - tcp.go, http.go, misc.go, smtp.go, dns.go, udp.go, ping.go, file.go: one probe each. A
 //     probe gets a context whose deadline is connect_timeout (misc_timeout for MISC_CHECK) for
 //     the whole exchange, so a server that accepts and never answers, trickles its response
-//     (slow loris) or stalls a TLS handshake fails at that deadline. dial.go applies bindto,
+//     (slow loris) or stalls a TLS handshake fails at that deadline. An HTTP_GET / SSL_GET that
+//     is DOWN checks one url per delay_loop until all have passed, unless fast_recovery, as
+//     keepalived does; an UP one checks every url on every run. dial.go applies bindto,
 //     bind_port, bind_if (SO_BINDTODEVICE) and fwmark (SO_MARK).
 //   - scheduler.go: one goroutine per checker sleeping on its own timer, so a slow check never
 //     delays another; runs keep a fixed delay_loop grid, retries follow a failure by
@@ -39,8 +41,6 @@
 //
 // By design:
 //
-//   - Every url of HTTP_GET/SSL_GET is checked on every run (keepalived checks one url per
-//     delay_loop while recovering unless fast_recovery): fast_recovery is implied.
 //   - misc_dynamic weights are recomputed from the last exit code, never accumulated (the
 //     weight leak of pain point 19 cannot happen).
 //   - MISC_CHECK scripts run in their own process group. At misc_timeout the check fails at once;

@@ -27,6 +27,10 @@ type Outcome struct {
 	// misc_dynamic script minus 2 minus the configured weight, or a FILE_CHECK product).
 	Weight *int
 
+	// Pending marks a partial success that decides nothing yet: one url of an HTTP_GET that is
+	// recovering without fast_recovery (keepalived checks one url per delay_loop then).
+	Pending bool
+
 	// reap, when set, waits for what the probe left running (a timed-out script being killed);
 	// the scheduler calls it before planning the next run.
 	reap func()
@@ -51,6 +55,9 @@ func Step(c Common, st CheckerState, o Outcome) (CheckerState, time.Duration) {
 		dbr = *c.DelayBeforeRetry
 	}
 	st.HasRun = true
+	if o.Pending {
+		return st, c.DelayLoop
+	}
 	if o.OK {
 		if o.Weight != nil {
 			st.WeightDelta = *o.Weight

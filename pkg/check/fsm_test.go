@@ -421,3 +421,50 @@ func TestNewRejectsBadSpecs(t *testing.T) {
 		}
 	}
 }
+
+// A pending outcome (one url of a recovering HTTP_GET) decides nothing: no success counted
+// towards rise, no failure, next run after delay_loop.
+func TestStepPending(t *testing.T) {
+	c := Common{DelayLoop: 10 * time.Second, DelayBeforeRetry: ptr(time.Second), Retry: ptr(1), Rise: 2}
+	st := CheckerState{Up: false, HasRun: true, Successes: 1}
+	got, d := Step(c, st, Outcome{Pending: true})
+	if got != st || d != 10*time.Second {
+		t.Fatalf("pending: %+v %v", got, d)
+	}
+	up := CheckerState{Up: true, HasRun: true, Failures: 1}
+	if got, _ := Step(c, up, Outcome{Pending: true}); got != up {
+		t.Fatalf("pending while retrying: %+v", got)
+	}
+}
+
+// A consumer that falls behind sees the latest state of each real server, in first-change
+// order, one entry per real server.
+func TestEventQueueCoalesces(t *testing.T) {
+	q := newEventQueue()
+	a := RSKey{Addr: netip.MustParseAddr("198.51.100.2"), Port: 80}
+	b := RSKey{Addr: netip.MustParseAddr("198.51.100.3"), Port: 80}
+	q.push(Event{RS: a, Alive: false})
+	q.push(Event{RS: b, Alive: false})
+	q.push(Event{RS: a, Alive: true, Weight: 3})
+	out := make(chan Event)
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { q.run(ctx, out); close(done) }()
+	defer func() { cancel(); <-done }()
+	want := []Event{{RS: a, Alive: true, Weight: 3}, {RS: b, Alive: false}}
+	for i, w := range want {
+		select {
+		case got := <-out:
+			if got != w {
+				t.Fatalf("event %d: %+v, want %+v", i, got, w)
+			}
+		case <-time.After(5 * time.Second):
+			t.Fatalf("event %d missing", i)
+		}
+	}
+	select {
+	case extra := <-out:
+		t.Fatalf("extra event %+v", extra)
+	case <-time.After(50 * time.Millisecond):
+	}
+}

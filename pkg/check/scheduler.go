@@ -66,7 +66,11 @@ type checker struct {
 	tls    *tls.Config
 	script notify.Script
 
-	// Guarded by rs.mu.
+	// recoverURL is the next url to check while an HTTP_GET/SSL_GET recovers without
+	// fast_recovery (only its own goroutine touches it).
+	recoverURL int
+
+	// Guarded by rs.mu (written only by the checker's own goroutine, and by Inherit before Run).
 	state   CheckerState
 	lastErr string
 	lastRun time.Time
@@ -346,7 +350,7 @@ func (s *Scheduler) run(pctx context.Context, ck *checker) (Outcome, error) {
 	case TCP:
 		return probeTCP(pctx, sp)
 	case HTTP, SSL:
-		return probeHTTP(pctx, sp, ck.tls)
+		return s.probeHTTPRecovering(pctx, ck)
 	case MISC:
 		if s.cfg.ScriptSecurity {
 			if err := notify.CheckSecure(ck.script); err != nil {
@@ -595,4 +599,31 @@ func (s *Scheduler) Inherit(old *Scheduler) int {
 	}
 	s.resetQuorum()
 	return n
+}
+
+// probeHTTPRecovering is HTTP_GET / SSL_GET with keepalived's recovery rule: while the checker
+// is DOWN (alpha at start, or after a failure) and fast_recovery is off, one url is checked per
+// run (delay_loop apart), and the checker comes UP once every url has passed in turn. An UP
+// checker (or fast_recovery) checks every url on every run.
+func (s *Scheduler) probeHTTPRecovering(ctx context.Context, ck *checker) (Outcome, error) {
+	sp := ck.spec
+	if sp.HTTP.FastRecovery || len(sp.HTTP.URLs) < 2 || ck.state.Up {
+		ck.recoverURL = 0
+		return probeHTTP(ctx, sp, ck.tls)
+	}
+	one := sp
+	h := *sp.HTTP
+	h.URLs = sp.HTTP.URLs[ck.recoverURL : ck.recoverURL+1]
+	one.HTTP = &h
+	o, err := probeHTTP(ctx, one, ck.tls)
+	if err != nil || !o.OK {
+		ck.recoverURL = 0
+		return o, err
+	}
+	ck.recoverURL++
+	if ck.recoverURL < len(sp.HTTP.URLs) {
+		return Outcome{Pending: true}, nil
+	}
+	ck.recoverURL = 0
+	return o, nil
 }

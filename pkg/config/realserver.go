@@ -278,22 +278,18 @@ func specificChecker(typ string) tableT[*checkerState] {
 		t["name"] = strField(func(cs *checkerState) *string { return &cs.c.DNS.Name })
 	case CheckUDP:
 		t["payload"] = entry[*checkerState]{fn: func(p *parser, s stmt, cs *checkerState) {
-			w, ok := p.str(s)
-			if !ok {
+			if !p.need(s, 1) {
 				return
 			}
-			if !isHexString(w, false) {
-				p.errorf(s.pos, "UDP_CHECK payload '%s' is not hex", w)
-				return
+			if w, ok := hexGroups(p, s, "payload", false); ok {
+				cs.c.UDP.Payload = w
 			}
-			cs.c.UDP.Payload = w
 		}}
 		t["require_reply"] = entry[*checkerState]{fn: func(p *parser, s stmt, cs *checkerState) {
 			w := ""
 			if len(s.words) > 1 {
-				w = s.words[1]
-				if !isHexString(w, true) {
-					p.errorf(s.pos, "UDP_CHECK require_reply '%s' is not hex", w)
+				var ok bool
+				if w, ok = hexGroups(p, s, "require_reply", true); !ok {
 					return
 				}
 			}

@@ -2,9 +2,9 @@ package daemon
 
 import (
 	"context"
+	"errors"
 	"io"
 	"log/slog"
-	"errors"
 	"os"
 	"path/filepath"
 	"strings"

@@ -179,7 +179,7 @@ func newRealEngine(ctx context.Context, d *Daemon) (engine, error) {
 	if err != nil {
 		return nil, err
 	}
-	e.vs = startVirtualServers(ctx, cfg, e.disp, log)
+	e.vs = startVirtualServers(ctx, cfg, e.disp, log, nil)
 	ok = true
 	log.Info("vrrp started", "instances", len(p.router.Instances), "sync_groups", len(p.router.SyncGroups), "dataplane", e.xdp.name())
 	return e, nil
@@ -533,10 +533,8 @@ func (e *realEngine) Reload(ctx context.Context) error {
 		e.log.Warn("reload: receivers", "err", err)
 	}
 	e.dropVMACs(p)
-	if e.vs != nil {
-		e.vs.stop()
-	}
-	e.vs = startVirtualServers(e.ctx, cfg, e.disp, e.log)
+	// The new runner stops the old one, inherits its checkers' states and its IPVS services.
+	e.vs = startVirtualServers(e.ctx, cfg, e.disp, e.log, e.vs)
 	return nil
 }
 

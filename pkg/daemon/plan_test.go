@@ -27,6 +27,7 @@ vrrp_sync_group G {
     VI_1
     VI_6
   }
+  sync_group_tracking_weight
 }
 vrrp_instance VI_1 {
   state BACKUP
@@ -49,7 +50,7 @@ vrrp_instance VI_1 {
     2001:db8::2/64
   }
   virtual_routes {
-    203.0.113.0/24 via 198.51.100.1 table 100
+    203.0.113.0/24 via 198.51.100.1 dev eth0 table 100
   }
 }
 vrrp_instance VI_6 {

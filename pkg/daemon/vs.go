@@ -4,7 +4,10 @@ import (
 	"context"
 	"errors"
 	"log/slog"
+	"net"
+	"net/netip"
 	"sync"
+	"time"
 
 	"github.com/xalived/xalived/pkg/check"
 	"github.com/xalived/xalived/pkg/config"
@@ -13,75 +16,300 @@ import (
 	"github.com/xalived/xalived/pkg/notify"
 )
 
-// vsRunner runs the health checkers of the virtual servers (pkg/check) and reports them in the
-// status document whether or not the kernel has IPVS.
+// resyncEvery is how often the whole IPVS table is compared with the desired state, to undo
+// changes made behind our back (ipvsadm by hand); changes of health are applied at once.
+const resyncEvery = 30 * time.Second
+
+// suspendPoll is how often the desired state is recomputed while a virtual server has
+// ha_suspend: its service appears or leaves as this node gains or loses the virtual address.
+const suspendPoll = time.Second
+
+// vsRunner runs the health checkers of the virtual servers (pkg/check), keeps the kernel's IPVS
+// table in step with them (pkg/lvs) when the kernel has IPVS, and reports them in the status
+// document either way.
 type vsRunner struct {
+	cfg    *config.Config
+	log    *slog.Logger
 	sched  *check.Scheduler
 	static []control.VirtualServer // when the checkers could not start
-	ipvs   bool
+	rec    *lvs.Reconciler         // nil without IPVS
+	ipvs   bool                    // rec was set at start (for status, which may race with stop)
+	names  map[check.VSKey]string  // checker key -> lvs.VirtualServerName
 	cancel context.CancelFunc
 	wg     sync.WaitGroup
+
+	// Owned by the goroutine that applies (or by start/stop while it does not run).
+	health   map[lvs.RealServerID]bool
+	weight   map[lvs.RealServerID]int
+	quorum   map[string]bool
+	warned   bool
+	addrs    localAddrs
+	failures int // consecutive Apply failures, to log a streak once
 }
 
 // ipvsOnce makes the "no IPVS" notice appear once per process, not once per reload.
 var ipvsOnce sync.Once
 
-func startVirtualServers(ctx context.Context, cfg *config.Config, disp *notify.Dispatcher, log *slog.Logger) *vsRunner {
+// startVirtualServers starts the checkers and, with IPVS, the reconciler of cfg's virtual
+// servers. prev is the runner of the previous configuration (nil at start): it is stopped here,
+// its checkers' states carry over (a DOWN real server stays DOWN across a reload) and its
+// reconciler goes on with the new configuration, changing only the difference, so services
+// that stay configured are never removed by a reload.
+func startVirtualServers(ctx context.Context, cfg *config.Config, disp *notify.Dispatcher, log *slog.Logger, prev *vsRunner) *vsRunner {
 	ctx, cancel := context.WithCancel(ctx)
-	v := &vsRunner{cancel: cancel}
+	v := &vsRunner{cfg: cfg, log: log, cancel: cancel, names: map[check.VSKey]string{},
+		health: map[lvs.RealServerID]bool{}, weight: map[lvs.RealServerID]int{}, quorum: map[string]bool{}}
+	var oldSched *check.Scheduler
+	if prev != nil {
+		prev.cancel()
+		prev.wg.Wait()
+		v.rec, prev.rec = prev.rec, nil
+		v.quorum = prev.quorum
+		oldSched = prev.sched
+	}
 	if len(cfg.VirtualServers) == 0 {
+		if v.rec != nil {
+			v.apply(false) // the virtual servers were removed from the configuration
+		}
 		return v
 	}
-	if err := lvs.Detect(""); err != nil {
-		ipvsOnce.Do(func() {
-			if errors.Is(err, lvs.ErrNoIPVS) {
+	if v.rec == nil {
+		rec, err := lvs.New(lvs.Options{})
+		switch {
+		case err == nil:
+			v.rec = rec
+		case errors.Is(err, lvs.ErrNoIPVS):
+			ipvsOnce.Do(func() {
 				log.Warn("no IPVS in this kernel: virtual servers are health-checked and reported, not programmed; VRRP runs normally", "err", err)
-			} else {
-				log.Warn("IPVS unavailable; virtual servers are health-checked only", "err", err)
-			}
-		})
-	} else {
-		// The IPVS reconciler is wired once pkg/lvs maps the configuration (lvs.FromConfig).
-		ipvsOnce.Do(func() {
-			log.Warn("IPVS present but not programmed by this build: virtual servers are health-checked and reported only")
-		})
+			})
+		default:
+			log.Error("IPVS unavailable: virtual servers are health-checked and reported, not programmed", "err", err)
+		}
 	}
+
+	v.ipvs = v.rec != nil
+
 	specs, warnings, err := check.FromConfig(cfg)
 	for _, w := range warnings {
 		log.Warn("checkers", "msg", w)
 	}
 	if err == nil {
-		g := cfg.Global
-		cc := check.Config{Notify: disp, ScriptSecurity: g.EnableScriptSecurity}
-		if g.ScriptUser != "" {
-			cc.ScriptUser, _ = notify.RunAs(g.ScriptUser, g.ScriptGroup)
+		for i := range specs {
+			specs[i].HASuspend = cfg.VirtualServers[i].HASuspend
+			v.names[specs[i].Key] = lvs.VirtualServerName(cfg.VirtualServers[i])
 		}
-		v.sched, err = check.New(specs, cc)
+		v.sched, err = check.New(specs, v.checkConfig(disp))
 	}
 	if err != nil {
 		log.Error("health checkers not started", "err", err)
+		v.sched = nil
 		v.static = staticVS(cfg)
+		// IPVS still gets the configured real servers (alpha ones stay out until checked).
+		if v.rec != nil {
+			v.apply(false)
+			v.startLoop(ctx, nil)
+		}
 		return v
 	}
-	v.wg.Add(2)
+	if oldSched != nil {
+		if n := v.sched.Inherit(oldSched); n > 0 {
+			log.Info("reload: checkers keep their state", "checkers", n)
+		}
+	}
+	// The checkers' initial verdicts (alpha, inherited DOWN) before their first runs, so that
+	// a real server is not added and then removed again.
+	for i, s := range v.sched.Status() {
+		name := lvs.VirtualServerName(cfg.VirtualServers[i])
+		for _, rs := range s.RealServers {
+			a, err := netip.ParseAddr(rs.Address)
+			if err != nil {
+				continue
+			}
+			id := lvs.RealServerID{VS: name, Address: a, Port: rs.Port}
+			v.health[id], v.weight[id] = rs.Healthy, rs.Weight
+		}
+	}
+	if v.rec != nil {
+		v.apply(false)
+	}
+	v.wg.Add(1)
 	go func() {
 		defer v.wg.Done()
 		if err := v.sched.Run(ctx); err != nil && ctx.Err() == nil {
 			log.Error("health checkers", "err", err)
 		}
 	}()
+	v.startLoop(ctx, v.sched.Events())
+	return v
+}
+
+// checkConfig is the checkers' configuration from global_defs: script_user (keepalived_script
+// by default), enable_script_security, rs_init_notifies, and ha_suspend's address test.
+func (v *vsRunner) checkConfig(disp *notify.Dispatcher) check.Config {
+	g := v.cfg.Global
+	cc := check.Config{Notify: disp, ScriptSecurity: g.EnableScriptSecurity, InitNotifies: g.RSInitNotifies,
+		AddressLocal: v.addrs.has}
+	nc, err := notify.ConfigFromGlobal(g)
+	if err != nil {
+		v.log.Warn("checkers: MISC_CHECK scripts without a user run as the daemon's user", "err", err)
+	} else {
+		cc.ScriptUser, cc.ScriptSecurity = nc.ScriptUser, nc.ScriptSecurity
+	}
+	return cc
+}
+
+// startLoop applies every change of health to IPVS (events are coalesced: a burst of changes
+// becomes one Apply), and resyncs periodically. Without IPVS it only logs the changes.
+func (v *vsRunner) startLoop(ctx context.Context, events <-chan check.Event) {
+	suspend := false
+	for _, vs := range v.cfg.VirtualServers {
+		suspend = suspend || vs.HASuspend
+	}
+	v.wg.Add(1)
 	go func() {
 		defer v.wg.Done()
+		resync := time.NewTicker(resyncEvery)
+		defer resync.Stop()
+		var poll <-chan time.Time
+		if suspend && v.rec != nil {
+			t := time.NewTicker(suspendPoll)
+			defer t.Stop()
+			poll = t.C
+		}
 		for {
 			select {
 			case <-ctx.Done():
 				return
-			case ev := <-v.sched.Events():
-				log.Info("real server", "rs", ev.RS.String(), "alive", ev.Alive, "weight", ev.Weight)
+			case ev := <-events:
+				v.record(ev)
+			drain:
+				for {
+					select {
+					case ev := <-events:
+						v.record(ev)
+					default:
+						break drain
+					}
+				}
+				if v.rec != nil {
+					v.apply(false)
+				}
+			case <-poll:
+				v.apply(false)
+			case <-resync.C:
+				if v.rec != nil {
+					v.apply(true)
+				}
 			}
 		}
 	}()
-	return v
+}
+
+func (v *vsRunner) record(ev check.Event) {
+	v.log.Info("real server", "rs", ev.RS.String(), "alive", ev.Alive, "weight", ev.Weight)
+	name, ok := v.names[ev.RS.VS]
+	if !ok {
+		return
+	}
+	id := lvs.RealServerID{VS: name, Address: ev.RS.Addr, Port: ev.RS.Port}
+	v.health[id], v.weight[id] = ev.Alive, ev.Weight
+}
+
+// apply computes the desired IPVS state from the configuration and the health so far and has
+// the reconciler change the kernel's table by the difference (full compares it all).
+func (v *vsRunner) apply(full bool) {
+	plan, err := lvs.FromConfig(v.cfg, lvs.Inputs{Health: v.health, Quorum: v.quorum,
+		Suspended: func(a netip.Addr) bool { return !v.addrs.has(a) }})
+	if !v.warned {
+		v.warned = true
+		for _, w := range plan.Warnings {
+			v.log.Warn("ipvs", "msg", w)
+		}
+		if err != nil {
+			v.log.Error("ipvs: virtual servers left out", "err", err)
+		}
+	}
+	applyDynamicWeights(&plan, v.weight)
+	v.quorum = plan.QuorumState()
+	var ch lvs.Changes
+	if full {
+		ch, err = v.rec.Resync(plan.Services)
+	} else {
+		ch, err = v.rec.Apply(plan.Services)
+	}
+	if ch.Total() > 0 {
+		v.log.Info("ipvs updated", "changes", ch.String())
+	}
+	if err != nil {
+		v.failures++
+		if v.failures == 1 || full {
+			v.log.Error("ipvs", "err", err)
+		}
+		return
+	}
+	v.failures = 0
+}
+
+// applyDynamicWeights sets the weight of live destinations to the checkers' dynamic weight
+// (MISC_CHECK exit codes, FILE_CHECK) where it differs from the configured one.
+func applyDynamicWeights(p *lvs.Plan, weights map[lvs.RealServerID]int) {
+	for _, vs := range p.VirtualServers {
+		var set map[lvs.DestKey]int
+		for _, rs := range vs.RealServers {
+			w, ok := weights[lvs.RealServerID{VS: vs.Name, Address: rs.Address, Port: rs.Port}]
+			if !ok || rs.Sorry || !rs.Healthy || !rs.InKernel || w == rs.Weight || w < 0 {
+				continue
+			}
+			if set == nil {
+				set = map[lvs.DestKey]int{}
+			}
+			set[lvs.DestKey{Address: rs.Address, Port: rs.Port}] = w
+		}
+		if set == nil {
+			continue
+		}
+		keys := map[lvs.Key]bool{}
+		for _, k := range vs.Keys {
+			keys[k] = true
+		}
+		for i := range p.Services {
+			if !keys[p.Services[i].Key] {
+				continue
+			}
+			for j := range p.Services[i].Destinations {
+				d := &p.Services[i].Destinations[j]
+				if w, ok := set[d.Key()]; ok && d.Weight != 0 {
+					d.Weight = w
+				}
+			}
+		}
+	}
+}
+
+// localAddrs answers "is this address configured on this host" for ha_suspend, from a listing
+// at most a fraction of a second old (checkers of many virtual servers ask at once).
+type localAddrs struct {
+	mu   sync.Mutex
+	at   time.Time
+	have map[netip.Addr]bool
+}
+
+func (l *localAddrs) has(a netip.Addr) bool {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if now := time.Now(); l.have == nil || now.Sub(l.at) > 200*time.Millisecond {
+		l.at = now
+		l.have = map[netip.Addr]bool{}
+		addrs, err := net.InterfaceAddrs()
+		if err == nil {
+			for _, ad := range addrs {
+				if p, err := netip.ParsePrefix(ad.String()); err == nil {
+					l.have[p.Addr().Unmap()] = true
+				}
+			}
+		}
+	}
+	return l.have[a.Unmap()]
 }
 
 // staticVS lists the configured virtual servers without health (checkers not running).
@@ -107,9 +335,9 @@ func (v *vsRunner) status() ([]control.VirtualServer, bool) {
 		return append([]control.VirtualServer{}, v.static...), v.ipvs
 	}
 	out := []control.VirtualServer{}
-	for _, s := range v.sched.Status() {
+	for i, s := range v.sched.Status() {
 		cv := control.VirtualServer{Address: s.Address, Port: int(s.Port), FWMark: s.FWMark, Protocol: s.Protocol,
-			RealServers: []control.RealServer{}}
+			Scheduler: v.cfg.VirtualServers[i].LBAlgo, RealServers: []control.RealServer{}}
 		for _, rs := range s.RealServers {
 			cv.RealServers = append(cv.RealServers, control.RealServer{Address: rs.Address, Port: int(rs.Port),
 				Weight: rs.Weight, Healthy: rs.Healthy})
@@ -119,7 +347,20 @@ func (v *vsRunner) status() ([]control.VirtualServer, bool) {
 	return out, v.ipvs
 }
 
+// stop ends the checkers and removes the services this daemon put in IPVS, as keepalived does
+// when it stops; services of others stay.
 func (v *vsRunner) stop() {
 	v.cancel()
 	v.wg.Wait()
+	if v.rec == nil {
+		return
+	}
+	ch, err := v.rec.Shutdown()
+	if err != nil {
+		v.log.Error("ipvs: removing our services", "err", err)
+	} else if ch.Total() > 0 {
+		v.log.Info("ipvs: our services removed", "changes", ch.String())
+	}
+	v.rec.Close()
+	v.rec = nil
 }

@@ -47,6 +47,7 @@ func TestVMConfigToKernel(t *testing.T) {
     203.0.113.100-101 443
 }
 virtual_server group pair {
+    protocol TCP
     lb_algo rr
     lb_kind NAT
     persistence_timeout 120

@@ -19,7 +19,9 @@
 // without a "#!" line (ENOEXEC) is run by /bin/sh, as execvp(3) does. Whoever wants a shell writes
 // one: `notify_master "/bin/sh -c 'echo master >> /tmp/log'"`.
 //
-// Scripts run in their own process group with a timeout; at the timeout the whole group gets
+// Scripts get a fixed PATH (/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin) and
+// no other environment, stdin from /dev/null, and their output is kept (4 KiB) for the logs.
+// They run in their own process group with a timeout; at the timeout the whole group gets
 // SIGTERM, and SIGKILL after a grace period, so a script ignoring SIGTERM (or one that forked
 // children) cannot pile up. keepalived itself does not time notify scripts out; the timeout is
 // ours (Dispatcher.ScriptTimeout, default 30 s).

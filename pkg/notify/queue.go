@@ -73,6 +73,7 @@ type keyedQueue[T any] struct {
 	running map[string]bool
 	total   int
 	size    int
+	closed  bool // set before the owner waits: no worker may start after that
 	ctx     context.Context
 	wg      *sync.WaitGroup
 	sem     chan struct{}
@@ -95,7 +96,7 @@ func newKeyedQueue[T any](size, limit int, handle func(context.Context, T)) *key
 func (q *keyedQueue[T]) push(key string, v T) bool {
 	q.mu.Lock()
 	defer q.mu.Unlock()
-	if q.total >= q.size || (q.ctx != nil && q.ctx.Err() != nil) {
+	if q.total >= q.size || q.closed || (q.ctx != nil && q.ctx.Err() != nil) {
 		q.dropped.Add(1)
 		return false
 	}
@@ -107,7 +108,7 @@ func (q *keyedQueue[T]) push(key string, v T) bool {
 
 // startLocked starts key's worker once the queue runs (q.ctx set) and none is running.
 func (q *keyedQueue[T]) startLocked(key string) {
-	if q.ctx == nil || q.running[key] {
+	if q.ctx == nil || q.closed || q.running[key] {
 		return
 	}
 	q.running[key] = true
@@ -123,6 +124,13 @@ func (q *keyedQueue[T]) start(ctx context.Context, wg *sync.WaitGroup) {
 	for key := range q.pending {
 		q.startLocked(key)
 	}
+}
+
+// close stops new workers from starting; call it before waiting for the running ones.
+func (q *keyedQueue[T]) close() {
+	q.mu.Lock()
+	q.closed = true
+	q.mu.Unlock()
 }
 
 func (q *keyedQueue[T]) work(key string) {

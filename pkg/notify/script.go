@@ -225,7 +225,10 @@ func startScript(argv []string, cred *syscall.Credential) (*exec.Cmd, *limitedBu
 		cmd := exec.Command(argv[0], argv[1:]...)
 		out := &limitedBuffer{}
 		cmd.Stdout, cmd.Stderr = out, out
-		cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Credential: cred, Pdeathsig: syscall.SIGTERM}
+		// No Pdeathsig: Linux ties it to the forking thread, and a Go thread can exit (a
+		// goroutine that ends while locked to it, as netns switching does) long before the
+		// daemon, which would kill healthy scripts. Run's context stops scripts at shutdown.
+		cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Credential: cred}
 		cmd.Env = []string{"PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"}
 		return cmd, out
 	}
