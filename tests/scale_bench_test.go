@@ -104,32 +104,40 @@ func BenchmarkScale(b *testing.B) {
 }
 
 func scaleReport(b *testing.B, pair string, r scaleResult, base map[string]float64) {
+	// go test prints the metrics of a passing benchmark only: log them too, so that a run with
+	// spurious transitions still shows its numbers.
+	var logged []string
+	report := func(v float64, unit string) {
+		b.ReportMetric(v, unit)
+		logged = append(logged, fmt.Sprintf("%.4g %s", v, unit))
+	}
+	defer func() { b.Logf("%s metrics: %s", pair, strings.Join(logged, ", ")) }()
 	spurious := 0
 	for i, role := range scaleRoles {
 		kind := pair[i]
 		name := kindName(kind)
-		b.ReportMetric(r.cpu[i], fmt.Sprintf("%s-%s-cpu%%", name, role))
-		b.ReportMetric(float64(r.transitions[i]), fmt.Sprintf("%s-spurious", role))
+		report(r.cpu[i], fmt.Sprintf("%s-%s-cpu%%", name, role))
+		report(float64(r.transitions[i]), fmt.Sprintf("%s-spurious", role))
 		spurious += r.transitions[i]
 		if kind == 'k' && pair == "kk" {
 			base[role] = r.cpu[i]
 		}
 		if kind == 'x' {
 			unit := map[string]string{"master": "tx/s", "backup": "rx/s"}[role]
-			b.ReportMetric(r.xRate[i], fmt.Sprintf("xalived-%s-%s", role, unit))
+			report(r.xRate[i], fmt.Sprintf("xalived-%s-%s", role, unit))
 			if r.xDrops[i] > 0 {
-				b.ReportMetric(r.xDrops[i], fmt.Sprintf("xalived-%s-drops/s", role))
+				report(r.xDrops[i], fmt.Sprintf("xalived-%s-drops/s", role))
 			}
 			if k := base[role]; k > 0 {
-				b.ReportMetric(r.cpu[i]/k, fmt.Sprintf("ratio-%s-cpu-x/k", role))
+				report(r.cpu[i]/k, fmt.Sprintf("ratio-%s-cpu-x/k", role))
 			}
 		}
 	}
 	if len(r.gaps) > 0 {
 		mean, p99, worst := gapStats(r.gaps)
-		b.ReportMetric(mean, "gap-mean-ms")
-		b.ReportMetric(p99, "gap-p99-ms")
-		b.ReportMetric(worst, "gap-max-ms")
+		report(mean, "gap-mean-ms")
+		report(p99, "gap-p99-ms")
+		report(worst, "gap-max-ms")
 		b.Logf("%s: VRID 1 advert gaps of the %s master at the backup: n=%d mean %.2f ms p99 %.2f ms max %.2f ms",
 			pair, kindName(pair[0]), len(r.gaps), mean, p99, worst)
 	}

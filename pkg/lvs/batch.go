@@ -170,6 +170,9 @@ func appendRequest(b []byte, family uint16, seq uint32, o op) []byte {
 	b = append(b, o.cmd, ipvsGenlVersion, 0, 0)
 
 	full := o.cmd == cmdNewService || o.cmd == cmdSetService
+	if o.cmd == cmdGetDest {
+		o.dest = nil
+	}
 	s := o.svc
 	nest := len(b)
 	b = attrHeader(b, attrService)
@@ -181,7 +184,7 @@ func appendRequest(b []byte, family uint16, seq uint32, o op) []byte {
 		b = attrBytes(b, svcAddr, s.Address.AsSlice())
 		b = attrBytes(b, svcPort, binary.BigEndian.AppendUint16(nil, s.Port))
 	}
-	if full || o.dest != nil {
+	if full || (o.dest != nil && o.cmd != cmdGetDest) {
 		// The kernel wants a full service description with destination commands too.
 		b = attrBytes(b, svcSchedName, append([]byte(s.Scheduler), 0))
 		if s.PEName != "" {
@@ -204,6 +207,13 @@ func appendRequest(b []byte, family uint16, seq uint32, o op) []byte {
 			b = attrU32(b, destWeight, uint32(d.Weight))
 			b = attrU32(b, destUThresh, d.UpperThreshold)
 			b = attrU32(b, destLThresh, d.LowerThreshold)
+			// Tunnel encapsulation (kernel 5.3 for GUE, 5.5 for GRE): sent only when not the
+			// ipip default, so older kernels see the requests they know.
+			if d.Forward == TUN && (d.TunnelType != TunnelIPIP || d.TunnelPort != 0 || d.TunnelFlags != 0) {
+				b = attrBytes(b, destTunType, []byte{byte(d.TunnelType)})
+				b = attrBytes(b, destTunPort, binary.BigEndian.AppendUint16(nil, d.TunnelPort))
+				b = attrU16(b, destTunFlags, d.TunnelFlags)
+			}
 		}
 		b = endNest(b, nest)
 	}
@@ -258,4 +268,135 @@ func joinLimited(errs []error) error {
 		errs = append(errs[:10:10], fmt.Errorf("and %d more errors", len(errs)-10))
 	}
 	return errors.Join(errs...)
+}
+
+// Destination attributes only read (include/uapi/linux/ip_vs.h).
+const (
+	cmdGetDest      = 8
+	destAddrFamily  = 11
+	destTunType     = 13 // after IPVS_DEST_ATTR_STATS64 (12)
+	destTunPort     = 14
+	destTunFlags    = 15
+	destActiveConns = 7
+)
+
+// dests dumps the destinations of one service. moby/ipvs v1.1.0 reads neither the tunnel type
+// nor its port and flags, so destinations are read here, with the same socket the writes use.
+func (w *writer) dests(s Service) ([]Destination, error) {
+	w.buf = w.buf[:0]
+	seq := w.seq
+	w.seq++
+	w.buf = appendRequest(w.buf, w.family, seq, op{cmd: cmdGetDest, svc: s})
+	// A dump, not an acknowledged request.
+	binary.NativeEndian.PutUint16(w.buf[6:], unix.NLM_F_REQUEST|unix.NLM_F_DUMP)
+	if err := unix.Sendto(w.fd, w.buf, 0, &unix.SockaddrNetlink{Family: unix.AF_NETLINK}); err != nil {
+		return nil, fmt.Errorf("ipvs netlink send: %w", err)
+	}
+	var out []Destination
+	rb := make([]byte, 1<<16)
+	for {
+		n, _, err := unix.Recvfrom(w.fd, rb, 0)
+		if err != nil {
+			return nil, fmt.Errorf("ipvs netlink receive: %w", err)
+		}
+		msgs, err := syscall.ParseNetlinkMessage(rb[:n])
+		if err != nil {
+			return nil, fmt.Errorf("ipvs netlink reply: %w", err)
+		}
+		for _, m := range msgs {
+			if m.Header.Seq != seq {
+				continue
+			}
+			switch m.Header.Type {
+			case unix.NLMSG_DONE:
+				return out, nil
+			case unix.NLMSG_ERROR:
+				if code := int32(binary.NativeEndian.Uint32(m.Data[:4])); code != 0 {
+					return nil, fmt.Errorf("read destinations of %s: %w", s.Key, unix.Errno(-code))
+				}
+				return out, nil
+			}
+			if len(m.Data) < 4 {
+				continue
+			}
+			for typ, v := range attrs(m.Data[4:]) {
+				if typ == attrDest {
+					out = append(out, parseDest(v, s.Family))
+				}
+			}
+		}
+	}
+}
+
+// attrs iterates over the netlink attributes in b (type without flags, value).
+func attrs(b []byte) func(yield func(uint16, []byte) bool) {
+	return func(yield func(uint16, []byte) bool) {
+		for len(b) >= 4 {
+			l := int(binary.NativeEndian.Uint16(b))
+			typ := binary.NativeEndian.Uint16(b[2:]) &^ (unix.NLA_F_NESTED | unix.NLA_F_NET_BYTEORDER)
+			if l < 4 || l > len(b) {
+				return
+			}
+			if !yield(typ, b[4:l]) {
+				return
+			}
+			l = (l + 3) &^ 3
+			if l > len(b) {
+				return
+			}
+			b = b[l:]
+		}
+	}
+}
+
+func parseDest(b []byte, svcFamily uint16) Destination {
+	var d Destination
+	var raw []byte
+	fam := svcFamily
+	u32 := func(v []byte) uint32 {
+		if len(v) < 4 {
+			return 0
+		}
+		return binary.NativeEndian.Uint32(v)
+	}
+	for typ, v := range attrs(b) {
+		switch typ {
+		case destAddr:
+			raw = v
+		case destPort:
+			if len(v) >= 2 {
+				d.Port = binary.BigEndian.Uint16(v)
+			}
+		case destFwdMethod:
+			d.Forward = Forward(u32(v) & 0x7)
+		case destWeight:
+			d.Weight = int(int32(u32(v)))
+		case destUThresh:
+			d.UpperThreshold = u32(v)
+		case destLThresh:
+			d.LowerThreshold = u32(v)
+		case destAddrFamily:
+			if len(v) >= 2 {
+				fam = binary.NativeEndian.Uint16(v)
+			}
+		case destTunType:
+			if len(v) >= 1 {
+				d.TunnelType = TunnelType(v[0])
+			}
+		case destTunPort:
+			if len(v) >= 2 {
+				d.TunnelPort = binary.BigEndian.Uint16(v)
+			}
+		case destTunFlags:
+			if len(v) >= 2 {
+				d.TunnelFlags = binary.NativeEndian.Uint16(v)
+			}
+		}
+	}
+	if fam == FamilyIPv4 && len(raw) >= 4 {
+		d.Address = netip.AddrFrom4([4]byte(raw[:4]))
+	} else if len(raw) >= 16 {
+		d.Address = netip.AddrFrom16([16]byte(raw[:16]))
+	}
+	return d
 }

@@ -166,8 +166,21 @@ func (p *Plan) add(vs *config.VirtualServer, groups map[string]*config.VirtualSe
 	if vs.OPS {
 		tmpl.Flags |= FlagOnePacket
 	}
-	if fwd == TUN && vs.TunnelType != "" && vs.TunnelType != "ipip" {
-		p.Warnings = append(p.Warnings, fmt.Sprintf("%s: tunnel type %s cannot be set through moby/ipvs; the kernel uses ipip", name, vs.TunnelType))
+	var tun Destination // tunnel settings for TUN destinations
+	switch vs.TunnelType {
+	case "", "ipip":
+	case "gue":
+		tun.TunnelType, tun.TunnelPort = TunnelGUE, vs.TunnelPort
+	case "gre":
+		tun.TunnelType = TunnelGRE
+	default:
+		return fmt.Errorf("unknown tunnel type %q", vs.TunnelType)
+	}
+	switch vs.TunnelCsum {
+	case "csum":
+		tun.TunnelFlags = TunnelCsum
+	case "remcsum":
+		tun.TunnelFlags = TunnelRemCsum
 	}
 
 	// The services this virtual server becomes.
@@ -226,6 +239,9 @@ func (p *Plan) add(vs *config.VirtualServer, groups map[string]*config.VirtualSe
 		d, err := dest(rs, fwd)
 		if err != nil {
 			return fmt.Errorf("real_server %s: %w", netip.AddrPortFrom(rs.Address, rs.Port), err)
+		}
+		if d.Forward == TUN {
+			d.TunnelType, d.TunnelPort, d.TunnelFlags = tun.TunnelType, tun.TunnelPort, tun.TunnelFlags
 		}
 		rst := RealServerState{Address: rs.Address, Port: rs.Port, Weight: rs.Weight, Healthy: healthy}
 		switch {

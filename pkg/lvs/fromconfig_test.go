@@ -290,3 +290,48 @@ type noFS struct{}
 
 func (noFS) ReadFile(string) ([]byte, error) { return nil, os.ErrNotExist }
 func (noFS) Glob(string) ([]string, error)   { return nil, nil }
+
+// TestDestAttrsRoundTrip encodes a destination as a request and decodes its attributes as a
+// kernel reply: the two ends of batch.go agree on every field, tunnel settings included.
+func TestDestAttrsRoundTrip(t *testing.T) {
+	s := Service{Key: Key{Family: FamilyIPv4, Protocol: TCP, Address: addr("203.0.113.1"), Port: 80}, Scheduler: "rr"}
+	for _, d := range []Destination{
+		{Address: addr("198.51.100.1"), Port: 8080, Weight: 7, Forward: DR, UpperThreshold: 10, LowerThreshold: 2},
+		{Address: addr("198.51.100.2"), Port: 80, Weight: 1, Forward: TUN, TunnelType: TunnelGUE, TunnelPort: 6080, TunnelFlags: TunnelRemCsum},
+	} {
+		b := appendRequest(nil, 42, 1, op{cmd: cmdNewDest, svc: s, dest: &d})
+		var got *Destination
+		for typ, v := range attrs(b[16+4:]) {
+			if typ == attrDest {
+				g := parseDest(v, FamilyIPv4)
+				got = &g
+			}
+		}
+		if got == nil || *got != d {
+			t.Fatalf("round trip of %+v gave %+v", d, got)
+		}
+	}
+}
+
+func TestFromConfigTunnel(t *testing.T) {
+	p := plan(t, parse(t, `
+virtual_server 203.0.113.3 80 {
+    protocol TCP
+    lb_algo rr
+    lb_kind TUN type gue port 6080 csum
+    real_server 198.51.100.31 80 {
+    }
+    real_server 198.51.100.32 80 {
+        lvs_method DR
+    }
+}
+`), Inputs{})
+	ds := p.Services[0].normalize().Destinations
+	want := []Destination{
+		{Address: addr("198.51.100.31"), Port: 80, Weight: 1, Forward: TUN, TunnelType: TunnelGUE, TunnelPort: 6080, TunnelFlags: TunnelCsum},
+		{Address: addr("198.51.100.32"), Port: 80, Weight: 1, Forward: DR},
+	}
+	if len(ds) != 2 || ds[0] != want[0] || ds[1] != want[1] {
+		t.Fatalf("destinations %+v, want %+v", ds, want)
+	}
+}

@@ -226,14 +226,13 @@ func (r *Reconciler) diffService(s Service, hs *ipvs.Service) ([]op, error) {
 	if !s.sameAttrs(fromMoby(hs)) {
 		ops = append(ops, op{cmd: cmdSetService, svc: s})
 	}
-	have, err := r.h.GetDestinations(hs)
+	have, err := r.w.dests(s)
 	if err != nil {
-		return nil, fmt.Errorf("read destinations: %w", err)
+		return nil, err
 	}
 	hd := make(map[DestKey]Destination, len(have))
 	for _, d := range have {
-		dd := destFromMoby(d)
-		hd[dd.Key()] = dd
+		hd[d.Key()] = d
 	}
 	for i, d := range s.Destinations {
 		cur, ok := hd[d.Key()]
@@ -321,13 +320,11 @@ func (r *Reconciler) Read() ([]Service, error) {
 	out := make([]Service, 0, len(have))
 	for _, hs := range have {
 		s := fromMoby(hs)
-		ds, err := r.h.GetDestinations(hs)
+		ds, err := r.w.dests(s)
 		if err != nil {
-			return nil, fmt.Errorf("service %s: read destinations: %w", s.Key, err)
+			return nil, err
 		}
-		for _, d := range ds {
-			s.Destinations = append(s.Destinations, destFromMoby(d))
-		}
+		s.Destinations = ds
 		out = append(out, s.normalize())
 	}
 	slices.SortFunc(out, func(a, b Service) int { return a.Key.compare(b.Key) })
@@ -395,29 +392,6 @@ func wireNetmask(family uint16, m uint32) uint32 {
 	var b [4]byte
 	binary.BigEndian.PutUint32(b[:], m)
 	return binary.NativeEndian.Uint32(b[:])
-}
-
-func destToMoby(d Destination) *ipvs.Destination {
-	fam := FamilyIPv4
-	if d.Address.Is6() && !d.Address.Is4In6() {
-		fam = FamilyIPv6
-	}
-	return &ipvs.Destination{
-		Address: net.IP(d.Address.AsSlice()), Port: d.Port, Weight: d.Weight,
-		ConnectionFlags: uint32(d.Forward), AddressFamily: fam,
-		UpperThreshold: d.UpperThreshold, LowerThreshold: d.LowerThreshold,
-	}
-}
-
-func destFromMoby(md *ipvs.Destination) Destination {
-	d := Destination{
-		Port: md.Port, Weight: md.Weight, Forward: Forward(md.ConnectionFlags & ipvs.ConnFwdMask),
-		UpperThreshold: md.UpperThreshold, LowerThreshold: md.LowerThreshold,
-	}
-	if a, ok := netip.AddrFromSlice(md.Address); ok {
-		d.Address = a.Unmap()
-	}
-	return d
 }
 
 func readState(path string) ([]Key, error) {

@@ -51,6 +51,12 @@ func TestVMEverySchedulerAndMethod(t *testing.T) {
 		Service{Key: Key{Protocol: TCP, Address: addr("2001:db8::100"), Port: 443}, Scheduler: "mh", Timeout: 60, Netmask: 64,
 			Destinations: []Destination{{Address: addr("2001:db8::11"), Port: 443, Weight: 1}, {Address: addr("2001:db8::12"), Port: 443, Weight: 0}}},
 		Service{Key: Key{Protocol: UDP, Address: addr("203.0.113.52"), Port: 5060}, Scheduler: "rr", Flags: FlagOnePacket},
+		// Tunnel encapsulations (GUE since 5.3, GRE since 5.5: both guest kernels).
+		Service{Key: Key{Protocol: TCP, Address: addr("203.0.113.53"), Port: 80}, Scheduler: "rr",
+			Destinations: []Destination{
+				{Address: addr("198.51.100.31"), Port: 80, Weight: 1, Forward: TUN, TunnelType: TunnelGUE, TunnelPort: 6080, TunnelFlags: TunnelCsum},
+				{Address: addr("198.51.100.32"), Port: 80, Weight: 1, Forward: TUN, TunnelType: TunnelGRE},
+			}},
 	)
 	ch, err := r.Apply(want)
 	must(t, err)
@@ -96,6 +102,12 @@ func TestVMEverySchedulerAndMethod(t *testing.T) {
 			if !strings.Contains(text, l) {
 				t.Errorf("ipvsadm -Ln lacks %q:\n%s", l, text)
 			}
+		}
+	}
+	tun := ns.MustRun(t, "ipvsadm", "-Ln", "--tun-info", "-t", "203.0.113.53:80")
+	for _, w := range []string{"GUE", "6080", "GRE"} {
+		if !strings.Contains(strings.ToUpper(tun), w) {
+			t.Errorf("ipvsadm --tun-info lacks %s:\n%s", w, tun)
 		}
 	}
 	for _, l := range []string{"UDP 203.0.113.50:53 sh", "FWM 7 wlc persistent 300 mask 255.255.255.0", "TCP [2001:db8::100]:443 mh persistent 60 mask 64", "FWM 7 -> 198.51.100.23:0 Route 5", "UDP 203.0.113.52:5060 rr ops"} {

@@ -69,6 +69,9 @@ func spread(t *testing.T, client *nstest.NS, count int) map[string]int {
 	if err != nil {
 		t.Fatalf("fetch helper: %v: %s %s", err, out, stderr.String())
 	}
+	if stderr.Len() > 0 {
+		t.Logf("slow requests (the guest is emulated; the host may be busy):\n%s", stderr.String())
+	}
 	got := map[string]int{}
 	for _, l := range strings.Fields(string(out)) {
 		got[l]++
@@ -80,7 +83,8 @@ func spread(t *testing.T, client *nstest.NS, count int) map[string]int {
 func fetchMain() int {
 	n, _ := strconv.Atoi(os.Getenv("HELPER_COUNT"))
 	c := &http.Client{Timeout: 30 * time.Second, Transport: &http.Transport{DisableKeepAlives: true}}
-	for range n {
+	for i := range n {
+		t0 := time.Now()
 		resp, err := c.Get(os.Getenv("HELPER_URL"))
 		if err != nil {
 			fmt.Fprintln(os.Stderr, err)
@@ -93,6 +97,9 @@ func fetchMain() int {
 			return 2
 		}
 		fmt.Print(string(b))
+		if d := time.Since(t0); d > time.Second {
+			fmt.Fprintf(os.Stderr, "request %d took %v\n", i, d)
+		}
 	}
 	return 0
 }
@@ -123,7 +130,7 @@ func TestVMTrafficNAT(t *testing.T) {
 	}
 	_, err := r.Apply([]Service{svc})
 	must(t, err)
-	checkRR(t, spread(t, client, 30), n, 10)
+	checkRR(t, spread(t, client, 15), n, 5)
 
 	// Weight 0 takes a server out of rotation without touching the others.
 	svc.Destinations[2].Weight = 0
@@ -132,7 +139,7 @@ func TestVMTrafficNAT(t *testing.T) {
 	if ch != (Changes{DestsUpdated: 1}) {
 		t.Fatalf("quiescing one server: %v", ch)
 	}
-	checkRR(t, spread(t, client, 10), n-1, 5)
+	checkRR(t, spread(t, client, 6), n-1, 3)
 }
 
 // TestVMTrafficDR: the same with direct routing: real servers on the client's subnet hold the VIP
@@ -151,5 +158,5 @@ func TestVMTrafficDR(t *testing.T) {
 	}
 	_, err := r.Apply([]Service{svc})
 	must(t, err)
-	checkRR(t, spread(t, client, 30), n, 10)
+	checkRR(t, spread(t, client, 15), n, 5)
 }

@@ -81,6 +81,22 @@ func ParseForward(s string) (Forward, error) {
 	return 0, fmt.Errorf("unknown forwarding method %q", s)
 }
 
+// TunnelType is the encapsulation of a TUN destination (IP_VS_CONN_F_TUNNEL_TYPE_*).
+type TunnelType uint8
+
+// Tunnel types; GUE needs kernel 5.3, GRE 5.5.
+const (
+	TunnelIPIP TunnelType = 0
+	TunnelGUE  TunnelType = 1
+	TunnelGRE  TunnelType = 2
+)
+
+// Tunnel flags (IP_VS_TUNNEL_ENCAP_FLAG_*): none means no checksum.
+const (
+	TunnelCsum    uint16 = 1 << 0
+	TunnelRemCsum uint16 = 1 << 1
+)
+
 // Address families.
 const (
 	FamilyIPv4 uint16 = 2  // AF_INET
@@ -141,6 +157,10 @@ type Destination struct {
 	Forward        Forward
 	UpperThreshold uint32
 	LowerThreshold uint32
+	// Tunnel settings, for Forward TUN only.
+	TunnelType  TunnelType
+	TunnelPort  uint16 // GUE destination port
+	TunnelFlags uint16 // TunnelCsum, TunnelRemCsum
 }
 
 // DestKey identifies a destination within its service.
@@ -186,6 +206,9 @@ func (s Service) normalize() Service {
 	ds := make([]Destination, len(s.Destinations))
 	for i, d := range s.Destinations {
 		d.Address = d.Address.Unmap()
+		if d.Forward != TUN {
+			d.TunnelType, d.TunnelPort, d.TunnelFlags = 0, 0, 0
+		}
 		ds[i] = d
 	}
 	slices.SortFunc(ds, func(a, b Destination) int {
@@ -202,8 +225,7 @@ func (s Service) sameAttrs(o Service) bool {
 }
 
 func (d Destination) same(o Destination) bool {
-	return d.Weight == o.Weight && d.Forward == o.Forward &&
-		d.UpperThreshold == o.UpperThreshold && d.LowerThreshold == o.LowerThreshold
+	return d == o
 }
 
 // Validate reports a desired state IPVS cannot hold: duplicate services or destinations, a

@@ -34,7 +34,7 @@ type Config struct {
 	// SMTP, when its Server and To are set, enables alerts.
 	SMTP SMTPConfig
 	// MailRetries is how many more times a failed alert is tried (default 3), MailBackoff the
-	// first wait between tries, doubled each time (default 5 s).
+	// first wait between tries, doubled each time up to 8x (default 5 s).
 	MailRetries int
 	MailBackoff time.Duration
 	// QueueSize bounds each queue (default 1024).
@@ -386,7 +386,9 @@ func (d *Dispatcher) sendMail(ctx context.Context, m Mail) {
 				return
 			case <-t.C:
 			}
-			wait *= 2
+			// Double the wait, but not past 8x the base: a server that comes back is
+			// reached within a bounded time however long it was away.
+			wait = min(2*wait, 8*d.cfg.MailBackoff)
 		}
 		if err = SendMail(ctx, d.cfg.SMTP, m, d.now()); err == nil {
 			return
