@@ -298,3 +298,45 @@ func TestVSDaemonIPVS(t *testing.T) {
 		t.Fatalf("after stop the table is %v, want only the foreign service 203.0.113.9:80", m)
 	}
 }
+
+// TestVSDaemonHASuspend: a virtual server with ha_suspend is in IPVS only while its address is
+// on this node (the VRRP master), and leaves when the address goes.
+func TestVSDaemonHASuspend(t *testing.T) {
+	vmenv.Require(t, "ip_vs", "ip_vs_rr", "veth")
+	dir := nstest.New(t, "vsh")
+	rsns := nstest.New(t, "vshr")
+	nstest.Veth(t, dir, "eth0", rsns, "eth0")
+	dir.MustRun(t, "ip", "addr", "add", "198.51.100.1/24", "dev", "eth0")
+	rsns.MustRun(t, "ip", "addr", "add", "198.51.100.11/24", "dev", "eth0")
+	startHelper(t, rsns, "http", "198.51.100.11:80")
+	conf := `virtual_server 203.0.113.1 80 {
+	delay_loop 1
+	lb_algo rr
+	lb_kind NAT
+	protocol TCP
+	ha_suspend
+` + fmt.Sprintf(vsVMRealServer, "198.51.100.11") + "}\n"
+	tmp := t.TempDir()
+	path := filepath.Join(tmp, "keepalived.conf")
+	if err := os.WriteFile(path, []byte(conf), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	startHelper(t, dir, "daemon", path, filepath.Join(tmp, "xalived.sock"))
+	waitTable(t, dir, 60*time.Second, "daemon up", func(map[string]map[string]int) bool {
+		_, err := os.Stat(filepath.Join(tmp, "xalived.sock"))
+		return err == nil
+	})
+	// Give it a few polls: the service must stay out while the address is elsewhere.
+	time.Sleep(3 * suspendPoll)
+	if m := ipvsTable(t, dir); len(m) != 0 {
+		t.Fatalf("ha_suspend: service programmed without its address: %v", m)
+	}
+	dir.MustRun(t, "ip", "addr", "add", "203.0.113.1/32", "dev", "eth0")
+	took := waitTable(t, dir, 60*time.Second, "service in IPVS once the address is here", func(m map[string]map[string]int) bool {
+		return m["203.0.113.1:80"]["198.51.100.11:80"] == 2
+	})
+	t.Logf("address added -> service programmed: %v", took)
+	dir.MustRun(t, "ip", "addr", "del", "203.0.113.1/32", "dev", "eth0")
+	took = waitTable(t, dir, 60*time.Second, "service gone with the address", func(m map[string]map[string]int) bool { return len(m) == 0 })
+	t.Logf("address removed -> service removed: %v", took)
+}
