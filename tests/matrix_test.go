@@ -78,11 +78,11 @@ func interopCycle(t *testing.T, v variant, kind string) {
 	l.WaitHolder(n1, v.vip(), 3*time.Second)
 
 	p := l.Probe(t, v.vip(), 5*time.Millisecond)
-	p.WaitReplyAfter(t, time.Now(), 3*time.Second)
+	p.WaitReplyAfter(t, time.Now(), 10*time.Second)
 	kill := time.Now()
 	Crash(t, a)
 	WaitState(t, b, "VI_1", "MASTER", v.masterDue)
-	p.WaitReplyAfter(t, time.Now(), 3*time.Second)
+	p.WaitReplyAfter(t, time.Now(), 10*time.Second)
 	t.Logf("%s %s: SIGKILL of master, client gap %v", v.name, kind, p.Gap(kill))
 
 	// The crashed node returns: whatever its dead run left behind, the VIP ends on one node,
@@ -115,14 +115,14 @@ func TestSIGTERMPriorityZero(t *testing.T) {
 			WaitState(t, b, "VI_1", "BACKUP", 5*time.Second)
 			time.Sleep(300 * time.Millisecond)
 			p := l.Probe(t, vip4, 5*time.Millisecond)
-			p.WaitReplyAfter(t, time.Now(), 3*time.Second)
+			p.WaitReplyAfter(t, time.Now(), 10*time.Second)
 			stop := time.Now()
 			a.Term(t)
 			if n1.HasAddr(vip4) {
 				t.Errorf("node 1 still holds %s after SIGTERM", vip4)
 			}
 			WaitState(t, b, "VI_1", "MASTER", 5*time.Second)
-			p.WaitReplyAfter(t, time.Now(), 3*time.Second)
+			p.WaitReplyAfter(t, time.Now(), 10*time.Second)
 			// The client's outage, not the wall clock of the test (which includes the daemon's
 			// own shutdown and status polling): after a priority-0 advert the backup waits the
 			// skew (0.6 s here), without it the master-down interval (3.6 s).

@@ -24,7 +24,7 @@ func TestReloadUnderTraffic(t *testing.T) {
 	WaitState(t, k, "VI_1", "BACKUP", 3*time.Second)
 	before := x.Instance(t, "VI_1")
 	p := l.Probe(t, vip4, 5*time.Millisecond)
-	p.WaitReplyAfter(t, time.Now(), 3*time.Second)
+	p.WaitReplyAfter(t, time.Now(), 10*time.Second)
 
 	c2 := c1
 	c2.Insts = append([]Inst{}, c1.Insts...)

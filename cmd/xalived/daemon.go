@@ -12,8 +12,7 @@ import (
 // runDaemon runs the daemon in the foreground until SIGTERM/SIGINT or `xalivectl stop`.
 // xalived never forks: -n is accepted for keepalived compatibility, and systemd units use
 // Type=notify (READY=1 is sent once every instance runs). Logs go to stderr (the journal under
-// systemd); -D adds debug detail. The ready file comes from XALIVED_READY_FILE until the
-// command line has a --ready-file flag.
+// systemd); -D adds debug detail. The ready file is --ready-file, or XALIVED_READY_FILE.
 func runDaemon(o options) error {
 	level := slog.LevelInfo
 	if o.LogDetail {
@@ -34,7 +33,7 @@ func runDaemon(o options) error {
 		Name:       o.Name,
 		Control:    o.Control,
 		PIDFile:    pidFile,
-		ReadyFile:  os.Getenv("XALIVED_READY_FILE"),
+		ReadyFile:  readyFile(o),
 		Dataplane:  o.Dataplane,
 		XDPMode:    o.XDPMode,
 		BPFFS:      o.BPFFS,
@@ -46,4 +45,11 @@ func runDaemon(o options) error {
 		return &exitError{code: exitFatal}
 	}
 	return nil
+}
+
+func readyFile(o options) string {
+	if o.ReadyFile != "" {
+		return o.ReadyFile
+	}
+	return os.Getenv("XALIVED_READY_FILE")
 }

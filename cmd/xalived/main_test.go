@@ -76,8 +76,8 @@ func TestParseOptions(t *testing.T) {
 		{[]string{"--config-test=/tmp/out"}, func(o options) bool { return o.ConfigTest && o.TestOutput == "/tmp/out" }},
 		{[]string{"-t", "-f", "/z.conf", "-i", "main"}, func(o options) bool { return o.ConfigTest && o.ConfigFile == "/z.conf" && o.ConfigID == "main" }},
 		{[]string{"-p", "/run/x.pid", "-d", "--config-id", "b"}, func(o options) bool { return o.PidFile == "/run/x.pid" && o.DumpConf && o.ConfigID == "b" }},
-		{[]string{"--dump-config", "--name", "n1", "--control", "/run/c.sock", "--bpffs", "/run/bpf", "--dataplane", "socket", "--xdp-mode", "generic"}, func(o options) bool {
-			return o.DumpConfig && o.Name == "n1" && o.Control == "/run/c.sock" && o.BPFFS == "/run/bpf" && o.Dataplane == "socket" && o.XDPMode == "generic"
+		{[]string{"--dump-config", "--name", "n1", "--control", "/run/c.sock", "--bpffs", "/run/bpf", "--dataplane", "socket", "--xdp-mode", "generic", "--ready-file", "/run/r"}, func(o options) bool {
+			return o.ReadyFile == "/run/r" && o.DumpConfig && o.Name == "n1" && o.Control == "/run/c.sock" && o.BPFFS == "/run/bpf" && o.Dataplane == "socket" && o.XDPMode == "generic"
 		}},
 	}
 	for _, c := range cases {

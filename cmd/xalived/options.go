@@ -28,6 +28,7 @@ type options struct {
 	BPFFS       string // --bpffs
 	Dataplane   string // --dataplane xdp|socket|auto
 	XDPMode     string // --xdp-mode native|generic|auto
+	ReadyFile   string // --ready-file (written once every instance runs)
 	ShowVersion bool   // -v, --version
 }
 
@@ -76,6 +77,7 @@ func parseOptions(args []string, stderr io.Writer) (options, error) {
 	str(&o.BPFFS, "", "bpffs", "bpffs mount point")
 	str(&o.Dataplane, "", "dataplane", "xdp, socket or auto")
 	str(&o.XDPMode, "", "xdp-mode", "native, generic or auto")
+	str(&o.ReadyFile, "", "ready-file", "file written once every instance runs (for scripts and tests; XALIVED_READY_FILE also works)")
 	boolean(&o.ShowVersion, "v", "version", "print the version")
 	testFlag := false
 	fs.BoolVar(&testFlag, "t", false, "test the configuration and exit (--config-test[=FILE] writes the report to FILE)")
