@@ -21,7 +21,7 @@ func TestVIPAddRemove(t *testing.T) {
 		{Prefix: netip.MustParsePrefix("2001:db8::11/64"), Dev: dev, NoDAD: true},
 		{Prefix: netip.MustParsePrefix("2001:db8::12/128"), Dev: dev, NoDAD: true, PreferredLft: u32(Forever)},
 	}
-	inNS(t, a, func() {
+	a.Do(t, func() {
 		for _, v := range vips {
 			if err := AddVIP(v); err != nil {
 				t.Fatal(err)
@@ -62,7 +62,7 @@ func TestVIPAddRemove(t *testing.T) {
 			t.Errorf("%s:\n got  %+v\n want %+v", ip, g, w)
 		}
 	}
-	inNS(t, a, func() {
+	a.Do(t, func() {
 		for _, v := range vips {
 			if ok, err := HasVIP(v); err != nil || !ok {
 				t.Errorf("HasVIP(%s) = %v, %v", v, ok, err)
@@ -110,7 +110,7 @@ func TestReconcileVIPs(t *testing.T) {
 		{Prefix: netip.MustParsePrefix("198.51.100.52/32"), Dev: "nif-gone"}, // interface missing
 	}
 	var removed []VIP
-	inNS(t, a, func() {
+	a.Do(t, func() {
 		var err error
 		if removed, err = ReconcileVIPs(configured); err != nil {
 			t.Fatal(err)
@@ -127,7 +127,7 @@ func TestReconcileVIPs(t *testing.T) {
 		t.Fatalf("after reconcile: %v", have)
 	}
 	// Reconcile then add as MASTER: one copy each.
-	inNS(t, a, func() {
+	a.Do(t, func() {
 		for _, v := range configured[:2] {
 			if err := AddVIP(v); err != nil {
 				t.Fatal(err)

@@ -82,7 +82,7 @@ func TestAnnounceOnTheWire(t *testing.T) {
 	a, b := pair(t)
 	stop := capture(t, b, peer, "arp or icmp6[0] == 136")
 	var in Info
-	inNS(t, a, func() {
+	a.Do(t, func() {
 		var err error
 		if in, err = InterfaceByName(dev); err != nil {
 			t.Fatal(err)

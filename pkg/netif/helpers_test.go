@@ -2,19 +2,13 @@ package netif
 
 import (
 	"bufio"
-	"encoding/binary"
 	"encoding/json"
-	"fmt"
-	"io"
 	"os"
 	"path/filepath"
-	"runtime"
 	"strings"
 	"syscall"
 	"testing"
 	"time"
-
-	"golang.org/x/sys/unix"
 
 	"github.com/xalived/xalived/internal/nstest"
 	"github.com/xalived/xalived/internal/testenv"
@@ -26,37 +20,6 @@ const (
 	dev  = "nif0"
 	peer = "nif1"
 )
-
-// inNS runs fn on an OS thread that has entered ns: netlink calls, sockets and /proc/sys
-// writes made by fn happen in ns.
-func inNS(t testing.TB, ns *nstest.NS, fn func()) {
-	t.Helper()
-	runtime.LockOSThread()
-	orig, err := os.Open("/proc/thread-self/ns/net")
-	if err != nil {
-		runtime.UnlockOSThread()
-		t.Fatalf("open own netns: %v", err)
-	}
-	defer orig.Close()
-	target, err := os.Open("/run/netns/" + ns.Name)
-	if err != nil {
-		runtime.UnlockOSThread()
-		t.Fatalf("open netns %s: %v", ns.Name, err)
-	}
-	defer target.Close()
-	if err := unix.Setns(int(target.Fd()), unix.CLONE_NEWNET); err != nil {
-		runtime.UnlockOSThread()
-		t.Fatalf("enter netns %s: %v", ns.Name, err)
-	}
-	defer func() {
-		if err := unix.Setns(int(orig.Fd()), unix.CLONE_NEWNET); err != nil {
-			t.Errorf("return from netns %s: %v", ns.Name, err) // thread stays locked and dies
-			return
-		}
-		runtime.UnlockOSThread()
-	}()
-	fn()
-}
 
 // pair makes two namespaces joined by a veth nif0 (in a) — nif1 (in b), with addresses.
 func pair(t testing.TB) (a, b *nstest.NS) {
@@ -152,34 +115,10 @@ func capture(t testing.TB, ns *nstest.NS, ifname, filter string) (stop func() ([
 			t.Fatalf("open capture: %v", err)
 		}
 		defer f.Close()
-		frames, err := readPcap(f)
+		frames, err := nstest.ReadPcap(f)
 		if err != nil {
 			t.Fatalf("read capture: %v", err)
 		}
 		return frames, file
-	}
-}
-
-func readPcap(r io.Reader) ([][]byte, error) {
-	var gh [24]byte
-	if _, err := io.ReadFull(r, gh[:]); err != nil {
-		return nil, err
-	}
-	if m := binary.LittleEndian.Uint32(gh[:]); m != 0xa1b2c3d4 && m != 0xa1b23c4d {
-		return nil, fmt.Errorf("pcap magic %#x", m)
-	}
-	var frames [][]byte
-	for {
-		var rh [16]byte
-		if _, err := io.ReadFull(r, rh[:]); err == io.EOF {
-			return frames, nil
-		} else if err != nil {
-			return nil, err
-		}
-		f := make([]byte, binary.LittleEndian.Uint32(rh[8:]))
-		if _, err := io.ReadFull(r, f); err != nil {
-			return nil, err
-		}
-		frames = append(frames, f)
 	}
 }

@@ -13,7 +13,7 @@ import (
 func TestVIPLinkCache(t *testing.T) {
 	testenv.RequireRoot(t)
 	a, _ := pair(t)
-	inNS(t, a, func() {
+	a.Do(t, func() {
 		forgetLink(dev, 0)
 		before := linkLookups.Load()
 		for i := range 20 {
@@ -32,7 +32,7 @@ func TestVIPLinkCache(t *testing.T) {
 	a.MustRun(t, "ip", "link", "del", dev)
 	a.MustRun(t, "ip", "link", "add", dev, "type", "veth", "peer", "name", "nifx")
 	v := VIP{Prefix: netip.MustParsePrefix("203.0.113.99/32"), Dev: dev}
-	inNS(t, a, func() {
+	a.Do(t, func() {
 		if err := AddVIP(v); err != nil {
 			t.Fatalf("add on the recreated device: %v", err)
 		}

@@ -34,7 +34,7 @@ func TestRoutes(t *testing.T) {
 	show := func() string {
 		return a.MustRun(t, "ip", "-4", "route", "show", "table", "all") + a.MustRun(t, "ip", "-6", "route", "show", "table", "all")
 	}
-	inNS(t, a, func() {
+	a.Do(t, func() {
 		for _, r := range routes {
 			if err := AddRoute(r); err != nil {
 				t.Fatal(err)
@@ -50,7 +50,7 @@ func TestRoutes(t *testing.T) {
 			t.Errorf("route %q appears %d times in:\n%s", w, n, out)
 		}
 	}
-	inNS(t, a, func() {
+	a.Do(t, func() {
 		for _, r := range routes {
 			if err := DelRoute(r); err != nil {
 				t.Fatal(err)
@@ -99,7 +99,7 @@ func TestRules(t *testing.T) {
 	show := func() string {
 		return a.MustRun(t, "ip", "-4", "rule", "show") + a.MustRun(t, "ip", "-6", "rule", "show")
 	}
-	inNS(t, a, func() {
+	a.Do(t, func() {
 		for _, r := range rules {
 			if err := AddRule(r); err != nil {
 				t.Fatal(err)
@@ -115,7 +115,7 @@ func TestRules(t *testing.T) {
 			t.Errorf("rule %q appears %d times in:\n%s", w, n, out)
 		}
 	}
-	inNS(t, a, func() {
+	a.Do(t, func() {
 		for _, r := range rules {
 			if err := DelRule(r); err != nil {
 				t.Fatal(err)

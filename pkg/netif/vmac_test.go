@@ -24,7 +24,7 @@ func TestVMAC(t *testing.T) {
 	a.MustRun(t, "ip", "addr", "add", "fe80::1/64", "dev", dev, "nodad")
 	var m VMACs
 	var v4, v6 Info
-	inNS(t, a, func() {
+	a.Do(t, func() {
 		var err error
 		if v4, err = m.Create(VMAC{Parent: dev, VRID: 51}); err != nil {
 			t.Fatal(err)
@@ -87,7 +87,7 @@ func TestVMAC(t *testing.T) {
 	if v6.IPv6LinkLocal.String() != "fe80::1" {
 		t.Errorf("ipv6 vmac link-local %s", v6.IPv6LinkLocal)
 	}
-	inNS(t, a, func() {
+	a.Do(t, func() {
 		if err := m.Delete("vrrp.51"); err != nil {
 			t.Fatal(err)
 		}
@@ -96,7 +96,7 @@ func TestVMAC(t *testing.T) {
 	if got := sysctl(t, a, "net/ipv4/conf/"+dev+"/arp_ignore"); got != "1" {
 		t.Errorf("parent arp_ignore = %s while a vmac remains", got)
 	}
-	inNS(t, a, func() {
+	a.Do(t, func() {
 		if err := m.Delete("vrrp6.52"); err != nil {
 			t.Fatal(err)
 		}
@@ -116,7 +116,7 @@ func TestVMAC(t *testing.T) {
 		t.Errorf("all.rp_filter = %s after the last vmac, want 1 restored", got)
 	}
 	// A name taken by something else is refused, not reused.
-	inNS(t, a, func() {
+	a.Do(t, func() {
 		if _, err := m.Create(VMAC{Name: dev, Parent: dev, VRID: 9}); err == nil {
 			t.Error("vmac over an existing interface accepted")
 		}
@@ -129,7 +129,7 @@ func TestInterfaceInfo(t *testing.T) {
 	a.MustRun(t, "ip", "addr", "add", "fe80::1/64", "dev", dev, "nodad")
 	a.MustRun(t, "ip", "link", "set", dev, "address", "02:00:00:00:00:0a")
 	var in, byIdx Info
-	inNS(t, a, func() {
+	a.Do(t, func() {
 		var err error
 		if in, err = InterfaceByName(dev); err != nil {
 			t.Fatal(err)

@@ -11,7 +11,7 @@ func TestWatcher(t *testing.T) {
 	a, b := pair(t)
 	var w *Watcher
 	var idx int
-	inNS(t, a, func() {
+	a.Do(t, func() {
 		var err error
 		if w, err = NewWatcher(); err != nil {
 			t.Fatal(err)

@@ -17,7 +17,7 @@ func BenchmarkSend255(b *testing.B) {
 	a, _ := pair(b)
 	idx := ifIndex(b, a, "eth0")
 	var snd *Sender
-	inNS(b, a, func() {
+	a.Do(b, func() {
 		var err error
 		if snd, err = NewSender(); err != nil {
 			b.Fatal(err)
@@ -62,7 +62,7 @@ func BenchmarkReceive255(b *testing.B) {
 	a, bb := pair(b)
 	aIdx, bIdx := ifIndex(b, a, "eth0"), ifIndex(b, bb, "eth0")
 	var snd *Sender
-	inNS(b, a, func() {
+	a.Do(b, func() {
 		var err error
 		if snd, err = NewSender(); err != nil {
 			b.Fatal(err)
@@ -77,7 +77,7 @@ func BenchmarkReceive255(b *testing.B) {
 	const ticks = 100
 	measure := func(batch int) (cpu time.Duration, pkts, calls uint64) {
 		var r *Receiver
-		inNS(b, bb, func() {
+		bb.Do(b, func() {
 			var err error
 			if r, err = Listen(ListenConfig{IfIndex: bIdx, RecvBuffer: 1 << 20}); err != nil {
 				b.Fatal(err)

@@ -4,59 +4,24 @@ import (
 	"bufio"
 	"encoding/binary"
 	"fmt"
-	"io"
 	"net"
 	"net/netip"
 	"os"
 	"path/filepath"
-	"runtime"
 	"strings"
 	"syscall"
 	"testing"
 	"time"
 
-	"golang.org/x/sys/unix"
-
 	"github.com/xalived/xalived/internal/nstest"
 	"github.com/xalived/xalived/internal/testenv"
 )
-
-// inNS runs fn on an OS thread that has entered ns; sockets fn creates live in ns.
-func inNS(t testing.TB, ns *nstest.NS, fn func()) {
-	t.Helper()
-	runtime.LockOSThread()
-	orig, err := os.Open("/proc/thread-self/ns/net")
-	if err != nil {
-		runtime.UnlockOSThread()
-		t.Fatalf("open own netns: %v", err)
-	}
-	defer orig.Close()
-	target, err := os.Open("/run/netns/" + ns.Name)
-	if err != nil {
-		runtime.UnlockOSThread()
-		t.Fatalf("open netns %s: %v", ns.Name, err)
-	}
-	defer target.Close()
-	if err := unix.Setns(int(target.Fd()), unix.CLONE_NEWNET); err != nil {
-		runtime.UnlockOSThread()
-		t.Fatalf("enter netns %s: %v", ns.Name, err)
-	}
-	defer func() {
-		if err := unix.Setns(int(orig.Fd()), unix.CLONE_NEWNET); err != nil {
-			// Leave the thread locked: the runtime discards it when the goroutine ends.
-			t.Errorf("return from netns %s: %v", ns.Name, err)
-			return
-		}
-		runtime.UnlockOSThread()
-	}()
-	fn()
-}
 
 // ifIndex returns the index of an interface inside ns.
 func ifIndex(t testing.TB, ns *nstest.NS, name string) int {
 	t.Helper()
 	var idx int
-	inNS(t, ns, func() {
+	ns.Do(t, func() {
 		ifi, err := net.InterfaceByName(name)
 		if err != nil {
 			t.Fatalf("interface %s in %s: %v", name, ns.Name, err)
@@ -165,40 +130,11 @@ func capture(t testing.TB, ns *nstest.NS, dev, filter string) (stop func() [][]b
 			t.Fatalf("open capture: %v", err)
 		}
 		defer f.Close()
-		frames, err := readPcap(f)
+		frames, err := nstest.ReadPcap(f)
 		if err != nil {
 			t.Fatalf("read capture: %v", err)
 		}
 		return frames
-	}
-}
-
-// readPcap reads the frames of a classic little-endian pcap file (what tcpdump writes here).
-func readPcap(r io.Reader) ([][]byte, error) {
-	var gh [24]byte
-	if _, err := io.ReadFull(r, gh[:]); err != nil {
-		return nil, err
-	}
-	if m := binary.LittleEndian.Uint32(gh[:]); m != 0xa1b2c3d4 && m != 0xa1b23c4d {
-		return nil, fmt.Errorf("pcap magic %#x", m)
-	}
-	if lt := binary.LittleEndian.Uint32(gh[20:]); lt != 1 {
-		return nil, fmt.Errorf("pcap link type %d, want ethernet", lt)
-	}
-	var frames [][]byte
-	for {
-		var rh [16]byte
-		if _, err := io.ReadFull(r, rh[:]); err == io.EOF {
-			return frames, nil
-		} else if err != nil {
-			return nil, err
-		}
-		n := binary.LittleEndian.Uint32(rh[8:])
-		f := make([]byte, n)
-		if _, err := io.ReadFull(r, f); err != nil {
-			return nil, err
-		}
-		frames = append(frames, f)
 	}
 }
 

@@ -17,7 +17,7 @@ func TestKeepalivedAcceptsOurAdverts(t *testing.T) {
 	a, b := pair(t)
 	aIdx := ifIndex(t, a, "eth0")
 	var snd *Sender
-	inNS(t, a, func() {
+	a.Do(t, func() {
 		var err error
 		if snd, err = NewSender(); err != nil {
 			t.Fatal(err)

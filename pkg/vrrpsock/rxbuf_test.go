@@ -17,14 +17,14 @@ func TestReceiveBuffer(t *testing.T) {
 	aIdx, bIdx := ifIndex(t, a, "eth0"), ifIndex(t, b, "eth0")
 	var snd *Sender
 	var big, small *Receiver
-	inNS(t, a, func() {
+	a.Do(t, func() {
 		var err error
 		if snd, err = NewSender(); err != nil {
 			t.Fatal(err)
 		}
 	})
 	t.Cleanup(func() { _ = snd.Close() })
-	inNS(t, b, func() {
+	b.Do(t, func() {
 		var err error
 		if big, err = Listen(ListenConfig{IfIndex: bIdx}); err != nil {
 			t.Fatal(err)
@@ -96,14 +96,14 @@ func TestRunBatch(t *testing.T) {
 	aIdx, bIdx := ifIndex(t, a, "eth0"), ifIndex(t, b, "eth0")
 	var snd *Sender
 	var r *Receiver
-	inNS(t, a, func() {
+	a.Do(t, func() {
 		var err error
 		if snd, err = NewSender(); err != nil {
 			t.Fatal(err)
 		}
 	})
 	t.Cleanup(func() { _ = snd.Close() })
-	inNS(t, b, func() {
+	b.Do(t, func() {
 		var err error
 		if r, err = Listen(ListenConfig{IfIndex: bIdx}); err != nil {
 			t.Fatal(err)

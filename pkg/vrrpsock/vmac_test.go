@@ -15,7 +15,7 @@ func TestVMACSendReceive(t *testing.T) {
 	var snd *Sender
 	var r *Receiver
 	var m netif.VMACs
-	inNS(t, a, func() {
+	a.Do(t, func() {
 		var err error
 		if vmA, err = m.Create(netif.VMAC{Parent: "eth0", VRID: 51}); err != nil {
 			t.Fatal(err)
@@ -26,7 +26,7 @@ func TestVMACSendReceive(t *testing.T) {
 	})
 	t.Cleanup(func() { _ = snd.Close() })
 	var mb netif.VMACs
-	inNS(t, b, func() {
+	b.Do(t, func() {
 		var err error
 		if vmB, err = mb.Create(netif.VMAC{Parent: "eth0", VRID: 51}); err != nil {
 			t.Fatal(err)

@@ -119,14 +119,14 @@ func TestSendReceive(t *testing.T) {
 	aIdx, bIdx := ifIndex(t, a, "eth0"), ifIndex(t, b, "eth0")
 	var snd *Sender
 	var r4, r6 *Receiver
-	inNS(t, a, func() {
+	a.Do(t, func() {
 		var err error
 		if snd, err = NewSender(); err != nil {
 			t.Fatal(err)
 		}
 	})
 	t.Cleanup(func() { _ = snd.Close() })
-	inNS(t, b, func() {
+	b.Do(t, func() {
 		var err error
 		if r4, err = Listen(ListenConfig{IfIndex: bIdx}); err != nil {
 			t.Fatal(err)
@@ -223,7 +223,7 @@ func TestSendErrors(t *testing.T) {
 	a, _ := pair(t)
 	aIdx := ifIndex(t, a, "eth0")
 	var snd *Sender
-	inNS(t, a, func() {
+	a.Do(t, func() {
 		var err error
 		if snd, err = NewSender(); err != nil {
 			t.Fatal(err)
@@ -263,7 +263,7 @@ func TestReceiveFromKeepalived(t *testing.T) {
 	a, b := pair(t)
 	bIdx := ifIndex(t, b, "eth0")
 	var r4, r6 *Receiver
-	inNS(t, b, func() {
+	b.Do(t, func() {
 		var err error
 		if r4, err = Listen(ListenConfig{IfIndex: bIdx}); err != nil {
 			t.Fatal(err)
@@ -371,7 +371,7 @@ func TestListenErrors(t *testing.T) {
 	testenv.RequireRoot(t)
 	a := nstest.New(t, "vsl")
 	var err error
-	inNS(t, a, func() {
+	a.Do(t, func() {
 		_, err = Listen(ListenConfig{IfIndex: 1, Groups: []netip.Addr{GroupV6}})
 	})
 	if err == nil {
@@ -431,14 +431,14 @@ func TestGroups(t *testing.T) {
 	other := netip.MustParseAddr("224.0.0.19")
 	var snd *Sender
 	var rDefault, rOther *Receiver
-	inNS(t, a, func() {
+	a.Do(t, func() {
 		var err error
 		if snd, err = NewSender(); err != nil {
 			t.Fatal(err)
 		}
 	})
 	t.Cleanup(func() { _ = snd.Close() })
-	inNS(t, b, func() {
+	b.Do(t, func() {
 		var err error
 		if rDefault, err = Listen(ListenConfig{IfIndex: bIdx}); err != nil {
 			t.Fatal(err)
@@ -488,7 +488,7 @@ func TestGroups(t *testing.T) {
 func TestSendAfterClose(t *testing.T) {
 	a := nstest.New(t, "vsc")
 	var snd *Sender
-	inNS(t, a, func() {
+	a.Do(t, func() {
 		var err error
 		if snd, err = NewSender(); err != nil {
 			t.Fatal(err)
@@ -511,14 +511,14 @@ func TestLinkLocalUnicast(t *testing.T) {
 	llB := netip.MustParseAddr("fe80::2")
 	var snd *Sender
 	var r *Receiver
-	inNS(t, a, func() {
+	a.Do(t, func() {
 		var err error
 		if snd, err = NewSender(); err != nil {
 			t.Fatal(err)
 		}
 	})
 	t.Cleanup(func() { _ = snd.Close() })
-	inNS(t, b, func() {
+	b.Do(t, func() {
 		var err error
 		if r, err = Listen(ListenConfig{IfIndex: bIdx, IPv6: true, Groups: []netip.Addr{}}); err != nil {
 			t.Fatal(err)
