@@ -80,7 +80,7 @@ func TestUnsolicitedNAFrame(t *testing.T) {
 func TestAnnounceOnTheWire(t *testing.T) {
 	testenv.RequireCommand(t, "tshark")
 	a, b := pair(t)
-	stop := capture(t, b, peer, "arp or icmp6[0] == 136")
+	stop := b.Capture(t, peer, "arp or icmp6[0] == 136")
 	var in Info
 	a.Do(t, func() {
 		var err error

@@ -1,17 +1,13 @@
 package vrrpsock
 
 import (
-	"bufio"
 	"encoding/binary"
 	"fmt"
 	"net"
 	"net/netip"
 	"os"
 	"path/filepath"
-	"strings"
-	"syscall"
 	"testing"
-	"time"
 
 	"github.com/xalived/xalived/internal/nstest"
 	"github.com/xalived/xalived/internal/testenv"
@@ -70,72 +66,6 @@ func vrrpV3(vrid, prio byte, src, dst, vip netip.Addr) []byte {
 	}
 	binary.BigEndian.PutUint16(p[6:], ipChecksum(append(ph, p...)))
 	return p
-}
-
-// capture runs tcpdump in ns on dev with a filter, writing a pcap; stop ends it and returns
-// the frames.
-func capture(t testing.TB, ns *nstest.NS, dev, filter string) (stop func() [][]byte) {
-	t.Helper()
-	testenv.RequireCommand(t, "tcpdump")
-	file := filepath.Join(t.TempDir(), "cap.pcap")
-	cmd := ns.Cmd("tcpdump", "-i", dev, "--immediate-mode", "-U", "-n", "-s", "2048", "-w", file, filter)
-	stderr, err := cmd.StderrPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := cmd.Start(); err != nil {
-		t.Fatalf("tcpdump: %v", err)
-	}
-	done := make(chan error, 1)
-	ready := make(chan string, 1)
-	go func() {
-		sc := bufio.NewScanner(stderr)
-		var seen []string
-		for sc.Scan() {
-			seen = append(seen, sc.Text())
-			if strings.Contains(sc.Text(), "listening on") {
-				ready <- ""
-			}
-		}
-		ready <- strings.Join(seen, "\n")
-		done <- cmd.Wait()
-	}()
-	stopped := false
-	halt := func() {
-		if !stopped {
-			stopped = true
-			_ = cmd.Process.Signal(syscall.SIGINT)
-			select {
-			case <-done:
-			case <-time.After(5 * time.Second):
-				_ = cmd.Process.Kill()
-				<-done
-			}
-		}
-	}
-	t.Cleanup(halt)
-	select {
-	case msg := <-ready:
-		if msg != "" {
-			t.Fatalf("tcpdump ended before listening: %s", msg)
-		}
-	case <-time.After(10 * time.Second):
-		t.Fatal("tcpdump did not start listening")
-	}
-	return func() [][]byte {
-		time.Sleep(100 * time.Millisecond) // let the last frames reach the file
-		halt()
-		f, err := os.Open(file)
-		if err != nil {
-			t.Fatalf("open capture: %v", err)
-		}
-		defer f.Close()
-		frames, err := nstest.ReadPcap(f)
-		if err != nil {
-			t.Fatalf("read capture: %v", err)
-		}
-		return frames
-	}
 }
 
 // startKeepalived runs Debian's keepalived (VRRP only) in ns with the given configuration.

@@ -36,7 +36,7 @@ func TestVMACSendReceive(t *testing.T) {
 		}
 	})
 	ch := collect(t, r)
-	stop := capture(t, b, "eth0", "ip proto 112")
+	stop := b.Capture(t, "eth0", "ip proto 112")
 	adv := vrrpV2(51, 100, vip4)
 	if err := snd.Send([]Outgoing{{IfIndex: vmA.Index, Src: srcA4, Dst: GroupV4, Payload: adv}}); err != nil {
 		t.Fatal(err)
@@ -45,7 +45,7 @@ func TestVMACSendReceive(t *testing.T) {
 	if p.IfIndex != vmB.Index || p.Src != srcA4 || !bytes.Equal(p.Payload, adv) {
 		t.Errorf("received %+v", p)
 	}
-	frames := stop()
+	frames, _ := stop()
 	if len(frames) != 1 {
 		t.Fatalf("captured %d frames", len(frames))
 	}

@@ -136,7 +136,7 @@ func TestSendReceive(t *testing.T) {
 		}
 	})
 	ch4, ch6 := collect(t, r4), collect(t, r6)
-	stop := capture(t, b, "eth0", "ip proto 112 or ip6 proto 112")
+	stop := b.Capture(t, "eth0", "ip proto 112 or ip6 proto 112")
 
 	v2 := vrrpV2(51, 100, vip4)
 	v3m := vrrpV3(52, 100, srcA4, GroupV4, vip4)
@@ -181,7 +181,7 @@ func TestSendReceive(t *testing.T) {
 	}
 	check(next(t, ch6, "v6 unicast"), llA, globB6, 255, v6u)
 
-	frames := stop()
+	frames, _ := stop()
 	if len(frames) != 5 {
 		t.Fatalf("captured %d frames, want 5", len(frames))
 	}
