@@ -27,6 +27,14 @@ type ListenConfig struct {
 	// 0 means DefaultRecvBuffer. It is set with SO_RCVBUFFORCE, so net.core.rmem_max does not
 	// cap it, or with SO_RCVBUF without CAP_NET_ADMIN.
 	RecvBuffer int
+	// Coalesce is the least time between two receive system calls while packets arrive
+	// densely (the previous two reads less than 2*Coalesce apart and the last batch not
+	// full): the reader then waits until Coalesce after its previous read and takes what
+	// queued meanwhile in one call. A keepalived master of 255 instances at 10 ms sends its
+	// 25,500 adverts/s one by one, evenly spread; read as they come, each costs the reader a
+	// wake-up and the consumer another, about a core's worth at that rate. 0 reads every
+	// packet as soon as it arrives. Sparse traffic is never delayed.
+	Coalesce time.Duration
 }
 
 // DefaultRecvBuffer is the receive buffer of a Receiver unless ListenConfig says otherwise.
@@ -216,7 +224,14 @@ func (r *Receiver) run(ctx context.Context, fn func([]Packet), batch int) error 
 	}
 	ring := newRxRing(batch)
 	out := make([]Packet, 0, batch)
+	var pace pacer
+	pace.every = r.cfg.Coalesce
 	for {
+		if d := pace.wait(time.Now()); d > 0 {
+			if !pace.sleep(ctx, d) {
+				return nil
+			}
+		}
 		var n int
 		var rerr error
 		err := rc.Read(func(fd uintptr) bool {
@@ -244,6 +259,7 @@ func (r *Receiver) run(ctx context.Context, fn func([]Packet), batch int) error 
 			return fmt.Errorf("vrrp receive on ifindex %d: %w", r.cfg.IfIndex, err)
 		}
 		now := time.Now()
+		pace.read(now, n == batch)
 		// One allocation for the payloads of the whole batch: each packet still gets its own
 		// slice (capacity clipped) that nothing else writes to.
 		size := 0
@@ -287,6 +303,51 @@ func (r *Receiver) run(ctx context.Context, fn func([]Packet), batch int) error 
 			fn(out)
 			clear(out)
 		}
+	}
+}
+
+// pacer spaces the reads of a Receiver by its Coalesce while packets arrive densely.
+type pacer struct {
+	every time.Duration
+	prev  time.Time // the last read that returned packets
+	next  time.Time // no read before this
+	timer *time.Timer
+}
+
+// read records a read at now that returned packets (full: as many as one call takes).
+func (p *pacer) read(now time.Time, full bool) {
+	if p.every <= 0 {
+		return
+	}
+	dense := !p.prev.IsZero() && now.Sub(p.prev) < 2*p.every
+	p.prev = now
+	p.next = time.Time{}
+	if dense && !full {
+		p.next = now.Add(p.every)
+	}
+}
+
+// wait returns how long to wait before the next read.
+func (p *pacer) wait(now time.Time) time.Duration {
+	if p.next.IsZero() {
+		return 0
+	}
+	return p.next.Sub(now)
+}
+
+// sleep waits d; false if ctx ended first.
+func (p *pacer) sleep(ctx context.Context, d time.Duration) bool {
+	if p.timer == nil {
+		p.timer = time.NewTimer(d)
+	} else {
+		p.timer.Reset(d)
+	}
+	select {
+	case <-ctx.Done():
+		p.timer.Stop()
+		return false
+	case <-p.timer.C:
+		return true
 	}
 }
 

@@ -153,3 +153,91 @@ func TestRunBatch(t *testing.T) {
 		t.Errorf("stats %+v for %d batches", st, len(rs.batches))
 	}
 }
+
+// TestPacer checks when a Receiver with Coalesce waits before reading: only while reads come
+// densely (less than twice the period apart) and the last batch was not full.
+func TestPacer(t *testing.T) {
+	t0 := time.Unix(1000, 0)
+	ms := func(n float64) time.Time { return t0.Add(time.Duration(n * float64(time.Millisecond))) }
+	p := pacer{every: time.Millisecond}
+	p.read(ms(0), false)
+	if d := p.wait(ms(0.01)); d != 0 {
+		t.Errorf("after the first read: wait %v, want 0", d)
+	}
+	p.read(ms(0.05), false) // dense: the next read waits for 1 ms after this one
+	if d := p.wait(ms(0.25)); d != 800*time.Microsecond {
+		t.Errorf("dense: wait %v, want 800µs", d)
+	}
+	p.read(ms(1.05), true) // a full batch: read again at once
+	if d := p.wait(ms(1.06)); d != 0 {
+		t.Errorf("after a full batch: wait %v, want 0", d)
+	}
+	p.read(ms(100), false) // sparse: no wait
+	if d := p.wait(ms(100.01)); d != 0 {
+		t.Errorf("sparse: wait %v, want 0", d)
+	}
+	var off pacer
+	off.read(ms(0), false)
+	off.read(ms(0.01), false)
+	if d := off.wait(ms(0.02)); d != 0 {
+		t.Errorf("without Coalesce: wait %v, want 0", d)
+	}
+}
+
+// TestCoalesce checks that a Receiver with Coalesce reads adverts that arrive one by one,
+// densely, in fewer system calls than packets, and delays none by much more than the period.
+func TestCoalesce(t *testing.T) {
+	a, b := pair(t)
+	aIdx, bIdx := ifIndex(t, a, "eth0"), ifIndex(t, b, "eth0")
+	var snd *Sender
+	var r *Receiver
+	a.Do(t, func() {
+		var err error
+		if snd, err = NewSender(); err != nil {
+			t.Fatal(err)
+		}
+	})
+	t.Cleanup(func() { _ = snd.Close() })
+	const every = 2 * time.Millisecond
+	b.Do(t, func() {
+		var err error
+		if r, err = Listen(ListenConfig{IfIndex: bIdx, Coalesce: every}); err != nil {
+			t.Fatal(err)
+		}
+	})
+	t.Cleanup(func() { _ = r.Close() })
+	const n = 200
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	got := make(chan int, n)
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		_ = r.RunBatch(ctx, func(ps []Packet) { got <- len(ps) })
+	}()
+	start := time.Now()
+	for i := range n { // one packet a call, about 100 µs apart
+		out := []Outgoing{{IfIndex: aIdx, Src: srcA4, Dst: GroupV4, Payload: vrrpV3(byte(i%255+1), 100, srcA4, GroupV4, vip4)}}
+		if err := snd.Send(out); err != nil {
+			t.Fatal(err)
+		}
+		for time.Since(start) < time.Duration(i+1)*100*time.Microsecond {
+		}
+	}
+	total, batches := 0, 0
+	for total < n {
+		select {
+		case k := <-got:
+			total += k
+			batches++
+		case <-time.After(5 * time.Second):
+			t.Fatalf("received %d of %d adverts: %+v", total, n, r.Stats())
+		}
+	}
+	cancel()
+	<-done
+	// 20 ms of packets: about one read per period, ten; allow for a slow machine.
+	if batches > n/4 {
+		t.Errorf("%d adverts arrived in %d reads (stats %+v): want them coalesced", n, batches, r.Stats())
+	}
+}
