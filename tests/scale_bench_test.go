@@ -569,35 +569,9 @@ type wireAdvert struct {
 // large buffer; a capture that lost packets is reported, since a lost advert looks like a pause.
 func startWireCapture(b *testing.B, n *Node) (stop func() []wireAdvert) {
 	b.Helper()
-	file := filepath.Join(b.TempDir(), "wire.pcap")
-	cmd := n.Cmd("tcpdump", "-i", "eth0", "-n", "-s", "64", "-B", "32768", "--time-stamp-precision=nano",
-		"-w", file, "ip proto 112 and ip[0] & 0xf = 5")
-	var stderr lockedBuffer
-	cmd.Stderr = &stderr
-	if err := cmd.Start(); err != nil {
-		b.Fatalf("tcpdump: %v", err)
-	}
-	stopped := false
-	halt := func() {
-		if !stopped {
-			stopped = true
-			_ = cmd.Process.Signal(syscall.SIGINT)
-			_ = cmd.Wait()
-		}
-	}
-	b.Cleanup(halt)
-	// A loaded machine may take seconds to start tcpdump.
-	for deadline := time.Now().Add(30 * time.Second); !strings.Contains(stderr.String(), "listening on"); {
-		if time.Now().After(deadline) {
-			b.Fatalf("tcpdump in %s did not start listening within 30 s: %s", n.Name, stderr.String())
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
+	halt := startCapture(b, n, "eth0", "ip proto 112 and ip[0] & 0xf = 5")
 	return func() []wireAdvert {
-		halt()
-		if m := tcpdumpDropped.FindStringSubmatch(stderr.String()); m != nil && m[1] != "0" {
-			b.Errorf("tcpdump in %s dropped %s packets: pauses on the wire may be the capture's", n.Name, m[1])
-		}
+		file := halt()
 		f, err := os.Open(file)
 		if err != nil {
 			b.Fatalf("open capture: %v", err)
@@ -611,14 +585,65 @@ func startWireCapture(b *testing.B, n *Node) (stop func() []wireAdvert) {
 	}
 }
 
+// startCapture runs tcpdump on ifname in n's namespace with filter, writing the first 96 bytes
+// of each frame with nanosecond kernel timestamps to a pcap file, until stop is called (or the
+// test ends); stop returns the file. No immediate mode: tcpdump wakes per buffer, not per
+// packet, so it costs the machine little; a capture that lost packets is reported.
+func startCapture(tb testing.TB, n *Node, ifname, filter string) (stop func() string) {
+	tb.Helper()
+	file := filepath.Join(tb.TempDir(), "wire.pcap")
+	cmd := n.Cmd("tcpdump", "-i", ifname, "-n", "-s", "96", "-B", "32768", "--time-stamp-precision=nano", "-w", file, filter)
+	var stderr lockedBuffer
+	cmd.Stderr = &stderr
+	if err := cmd.Start(); err != nil {
+		tb.Fatalf("tcpdump: %v", err)
+	}
+	stopped := false
+	halt := func() {
+		if !stopped {
+			stopped = true
+			_ = cmd.Process.Signal(syscall.SIGINT)
+			_ = cmd.Wait()
+		}
+	}
+	tb.Cleanup(halt)
+	// A loaded machine may take seconds to start tcpdump.
+	for deadline := time.Now().Add(30 * time.Second); !strings.Contains(stderr.String(), "listening on"); {
+		if time.Now().After(deadline) {
+			tb.Fatalf("tcpdump in %s did not start listening within 30 s: %s", n.Name, stderr.String())
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	return func() string {
+		halt()
+		if m := tcpdumpDropped.FindStringSubmatch(stderr.String()); m != nil && m[1] != "0" {
+			tb.Errorf("tcpdump in %s dropped %s packets: pauses on the wire may be the capture's", n.Name, m[1])
+		}
+		return file
+	}
+}
+
 var tcpdumpDropped = regexp.MustCompile(`(\d+) packets dropped by kernel`)
 
-// readWire reads the IPv4 VRRP adverts of a little-endian Ethernet pcap file with nanosecond
-// (or microsecond) timestamps.
+// readWire reads the IPv4 VRRP adverts of a pcap file (see readFrames).
 func readWire(r io.Reader) ([]wireAdvert, error) {
+	var ads []wireAdvert
+	err := readFrames(r, func(at time.Duration, f []byte) {
+		// Ethernet (14), IPv4 without options (20), then VRRP: version/type, VRID, priority.
+		if len(f) >= 14+20+3 && binary.BigEndian.Uint16(f[12:]) == 0x0800 && f[14]&0xf == 5 && f[14+9] == 112 {
+			ads = append(ads, wireAdvert{at: at, src: [4]byte(f[14+12 : 14+16]), vrid: f[35], prio: f[36]})
+		}
+	})
+	return ads, err
+}
+
+// readFrames calls fn with each frame of a little-endian Ethernet pcap file, as tcpdump -w
+// writes it, and its kernel timestamp since the epoch (nanosecond or microsecond precision).
+// The frame is reused after fn returns.
+func readFrames(r io.Reader, fn func(at time.Duration, frame []byte)) error {
 	gh := make([]byte, 24)
 	if _, err := io.ReadFull(r, gh); err != nil {
-		return nil, fmt.Errorf("pcap header: %w", err)
+		return fmt.Errorf("pcap header: %w", err)
 	}
 	unit := time.Nanosecond
 	switch m := binary.LittleEndian.Uint32(gh); m {
@@ -626,31 +651,28 @@ func readWire(r io.Reader) ([]wireAdvert, error) {
 	case 0xa1b2c3d4:
 		unit = time.Microsecond
 	default:
-		return nil, fmt.Errorf("pcap magic %x", m)
+		return fmt.Errorf("pcap magic %x", m)
 	}
-	var ads []wireAdvert
+	if lt := binary.LittleEndian.Uint32(gh[20:]); lt != 1 {
+		return fmt.Errorf("pcap link type %d, want ethernet", lt)
+	}
 	rh := make([]byte, 16)
 	buf := make([]byte, 0, 256)
 	for {
 		if _, err := io.ReadFull(r, rh); err == io.EOF {
-			return ads, nil
+			return nil
 		} else if err != nil {
-			return ads, fmt.Errorf("pcap record: %w", err)
+			return fmt.Errorf("pcap record: %w", err)
 		}
 		n := binary.LittleEndian.Uint32(rh[8:])
 		if n > 1<<16 {
-			return ads, fmt.Errorf("pcap record of %d bytes", n)
+			return fmt.Errorf("pcap record of %d bytes", n)
 		}
 		buf = slices.Grow(buf[:0], int(n))[:n]
 		if _, err := io.ReadFull(r, buf); err != nil {
-			return ads, fmt.Errorf("pcap frame: %w", err)
+			return fmt.Errorf("pcap frame: %w", err)
 		}
-		// Ethernet (14), IPv4 without options (20), then VRRP: version/type, VRID, priority.
-		if len(buf) < 14+20+3 || binary.BigEndian.Uint16(buf[12:]) != 0x0800 {
-			continue
-		}
-		at := time.Duration(binary.LittleEndian.Uint32(rh))*time.Second + time.Duration(binary.LittleEndian.Uint32(rh[4:]))*unit
-		ads = append(ads, wireAdvert{at: at, src: [4]byte(buf[14+12 : 14+16]), vrid: buf[35], prio: buf[36]})
+		fn(time.Duration(binary.LittleEndian.Uint32(rh))*time.Second+time.Duration(binary.LittleEndian.Uint32(rh[4:]))*unit, buf)
 	}
 }
 

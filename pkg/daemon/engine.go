@@ -150,6 +150,9 @@ func newRealEngine(ctx context.Context, d *Daemon) (engine, error) {
 	h := &host{ctx: ctx, ann: e.ann, vmacs: e.vmacs}
 	tr, nf, ro := e.xdp.wrap(&transport{s: e.sender}, e.notif, router.Options{
 		OnError: func(err error) { log.Warn("vrrp", "err", err) },
+		OnMasterDown: func(c *router.InstanceConfig, late time.Duration) {
+			log.Debug("master-down timer fired", "instance", c.Name, "late", late)
+		},
 	})
 	e.r, err = router.New(p.router, tr, h, nf, ro)
 	if err != nil {

@@ -100,6 +100,10 @@ type Options struct {
 	// their master-down timer (at) or stops it (at is zero). It runs on the router's
 	// goroutine and must not block (a map update).
 	MasterDownTimer func(inst *InstanceConfig, at time.Time)
+	// OnMasterDown, if set, is told when an instance's master-down timer fired and how late
+	// the router ran it (now minus the deadline), on the router's goroutine; it must not
+	// block (the daemon logs it at debug level, to find where a failover's time goes).
+	OnMasterDown func(inst *InstanceConfig, late time.Duration)
 }
 
 // Router runs VRRP instances. Create it with New, then call Run.
@@ -134,6 +138,8 @@ type Router struct {
 	// started: the instances ran their startup; before, received packets wait in early.
 	started bool
 	early   []Received
+	// rxAdvert holds the advert being received (see receive).
+	rxAdvert vrrp.Advert
 }
 
 // New validates cfg and returns a router that is not running yet.
