@@ -2,14 +2,12 @@ package tests
 
 import (
 	"bufio"
-	"context"
 	"encoding/binary"
 	"fmt"
 	"net/netip"
 	"os"
 	"os/exec"
 	"regexp"
-	"runtime"
 	"strconv"
 	"sync"
 	"testing"
@@ -109,8 +107,7 @@ func (p *Prober) Count() int {
 }
 
 // sprayEcho sends ICMP echo requests to addr from n's namespace every `every` until the test
-// ends, from one OS thread that sleeps to absolute deadlines (clock_nanosleep, 1 µs timer
-// slack, SCHED_RR unless XALIVED_TEST_RT=0). ping cannot probe densely through an outage:
+// ends, from a paced thread (paceThread). ping cannot probe densely through an outage:
 // iputils takes -i in milliseconds and, while requests go unanswered, slows down to about one
 // request per 10 ms. The replies are not read here; a capture at the client sees them (and
 // their kernel timestamps), which also keeps a busy test process out of the measurement.
@@ -125,40 +122,17 @@ func sprayEcho(tb testing.TB, n *Node, addr string, every time.Duration) {
 		}
 	})
 	_ = unix.SetsockoptInt(fd, unix.SOL_SOCKET, unix.SO_RCVBUF, 4096) // replies are not read
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
-		runtime.LockOSThread() // the thread ends with the goroutine: its settings go with it
-		_ = unix.Prctl(unix.PR_SET_TIMERSLACK, 1, 0, 0, 0)
-		if realtime() != nil {
-			_ = schedClass{policy: unix.SCHED_RR, prio: 10, name: "rr=10"}.setTask(unix.Gettid())
-		}
-		id := uint16(os.Getpid())
-		pkt := make([]byte, 16)
-		var next unix.Timespec
-		_ = unix.ClockGettime(unix.CLOCK_MONOTONIC, &next)
-		step := unix.NsecToTimespec(every.Nanoseconds())
-		for seq := uint16(0); ctx.Err() == nil; seq++ {
-			pkt[0], pkt[1] = 8, 0 // echo request
-			binary.BigEndian.PutUint16(pkt[2:], 0)
-			binary.BigEndian.PutUint16(pkt[4:], id)
-			binary.BigEndian.PutUint16(pkt[6:], seq)
-			binary.BigEndian.PutUint16(pkt[2:], inetChecksum(pkt))
-			_ = unix.Sendto(fd, pkt, 0, &unix.SockaddrInet4{Addr: dst})
-			next.Sec += step.Sec
-			next.Nsec += step.Nsec
-			if next.Nsec >= 1e9 {
-				next.Sec, next.Nsec = next.Sec+1, next.Nsec-1e9
-			}
-			for unix.ClockNanosleep(unix.CLOCK_MONOTONIC, unix.TIMER_ABSTIME, &next, nil) == unix.EINTR {
-			}
-		}
-	}()
-	tb.Cleanup(func() {
-		cancel()
-		<-done
-		_ = unix.Close(fd)
+	// Cleanups run last first: paceThread's stops the sender before this closes the socket.
+	tb.Cleanup(func() { _ = unix.Close(fd) })
+	id := uint16(os.Getpid())
+	pkt := make([]byte, 16)
+	paceThread(tb, every, func(i int) {
+		pkt[0], pkt[1] = 8, 0 // echo request
+		binary.BigEndian.PutUint16(pkt[2:], 0)
+		binary.BigEndian.PutUint16(pkt[4:], id)
+		binary.BigEndian.PutUint16(pkt[6:], uint16(i))
+		binary.BigEndian.PutUint16(pkt[2:], inetChecksum(pkt))
+		_ = unix.Sendto(fd, pkt, 0, &unix.SockaddrInet4{Addr: dst})
 	})
 }
 

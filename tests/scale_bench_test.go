@@ -2,6 +2,7 @@ package tests
 
 import (
 	"bufio"
+	"context"
 	"encoding/binary"
 	"fmt"
 	"io"
@@ -11,6 +12,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"runtime"
 	"slices"
 	"strconv"
 	"strings"
@@ -21,6 +23,10 @@ import (
 	"github.com/xalived/xalived/internal/nstest"
 	"github.com/xalived/xalived/internal/testenv"
 	"github.com/xalived/xalived/pkg/control"
+	"github.com/xalived/xalived/pkg/netif"
+	"github.com/xalived/xalived/pkg/vrrp"
+	"github.com/xalived/xalived/pkg/vrrpsock"
+	"golang.org/x/sys/unix"
 )
 
 // The scale benchmark of issue 3: 255 VRRPv3 instances at advert_int 0.01 s (25,500 adverts/s)
@@ -787,4 +793,134 @@ func TestAnalyseWire(t *testing.T) {
 	if g := masterGaps(ads, m, 1); len(g) != 15 || slices.Max(g) != 50*time.Millisecond {
 		t.Errorf("VRID 1 gaps %v: want 15 with a 50 ms hole", g)
 	}
+}
+
+// BenchmarkScaleSpread measures what receiving costs a backup when the master spreads its
+// adverts evenly in time, as keepalived does (one timer per instance): 255 VRRPv3 instances
+// at 0.01 s (or XALIVED_SCALE_INSTANCES / XALIVED_SCALE_ADVERT), sent one packet per system
+// call, evenly spaced, by a dedicated thread of the benchmark (SCHED_RR unless
+// XALIVED_TEST_RT=0). Unlike a keepalived master, this one ignores the backup, so a takeover
+// cannot feed back into the master's load: the figures are the backup's alone (a machine loaded by other work can still delay the sending thread: the wire
+// at the backup tells, as in BenchmarkScale). Backups (XALIVED_SCALE_BACKUPS, default "k,x"):
+// keepalived, then xalived; each reports its CPU, the adverts it accepted per second, its state
+// changes and its takeovers on the wire (spurious ones must be 0).
+func BenchmarkScaleSpread(b *testing.B) {
+	kinds := "k,x"
+	if s := os.Getenv("XALIVED_SCALE_BACKUPS"); s != "" {
+		kinds = s
+	}
+	var base float64
+	for _, k := range strings.Split(kinds, ",") {
+		if k != "k" && k != "x" {
+			b.Fatalf("XALIVED_SCALE_BACKUPS: %q is not k or x", k)
+		}
+		b.Run(kindName(k[0]), func(b *testing.B) {
+			for range b.N {
+				cpu, rx, tr, w := spreadRun(b, k[0])
+				b.ReportMetric(cpu, "backup-cpu%")
+				b.ReportMetric(float64(tr), "backup-transitions")
+				b.ReportMetric(float64(w.masterLate), "backup-master-late")
+				b.ReportMetric(float64(w.spurious), "backup-spurious")
+				if k == "x" {
+					b.ReportMetric(rx, "rx/s")
+					if base > 0 {
+						b.ReportMetric(cpu/base, "ratio-cpu-x/k")
+					}
+				} else {
+					base = cpu
+				}
+				b.Logf("%s backup of an evenly spread master: cpu %.1f%%, %d state changes, %.0f adverts accepted/s; on the wire %d takeovers, %d after the master paused past the master-down interval (worst %.2f ms), %d spurious (shortest pause %.2f ms)",
+					kindName(k[0]), cpu, tr, rx, len(w.takeovers), w.masterLate, ms(w.worstPause), w.spurious, ms(w.minPause))
+				if w.spurious > 0 {
+					b.Errorf("%s backup took over %d times while the master's adverts kept coming", kindName(k[0]), w.spurious)
+				}
+			}
+			b.ReportMetric(0, "ns/op")
+		})
+	}
+}
+
+func spreadRun(b *testing.B, kind byte) (cpu, rxRate float64, transitions int, w wireReport) {
+	b.Helper()
+	b.StopTimer()
+	defer b.StartTimer()
+	nodes := scaleNodes(b)
+	n := scaleInstances()
+	_, adv := scaleAdvert()
+	src := netip.MustParseAddr(nodes[0].IPv4)
+	out := make([]vrrpsock.Outgoing, n)
+	var idx int
+	nodes[0].Do(b, func() {
+		ifc, err := netif.InterfaceByName("eth0")
+		if err != nil {
+			b.Fatal(err)
+		}
+		idx = ifc.Index
+	})
+	for v := 1; v <= n; v++ {
+		a := vrrp.Advert{Version: 3, Type: vrrp.TypeAdvertisement, VRID: uint8(v), Priority: 150,
+			Interval: vrrp.WireInterval(3, adv), Addrs: []netip.Addr{netip.MustParseAddr(scaleVIP(v))}}
+		p, err := a.Marshal(src, vrrp.GroupIPv4, vrrp.ChecksumPseudo)
+		if err != nil {
+			b.Fatal(err)
+		}
+		out[v-1] = vrrpsock.Outgoing{IfIndex: idx, Src: src, Dst: vrrp.GroupIPv4, Payload: p}
+	}
+	var snd *vrrpsock.Sender
+	nodes[0].Do(b, func() {
+		var err error
+		if snd, err = vrrpsock.NewSender(); err != nil {
+			b.Fatal(err)
+		}
+	})
+	b.Cleanup(func() { _ = snd.Close() })
+	// The master: one advert every adv/n, round robin over the VRIDs.
+	paceThread(b, adv/time.Duration(n), func(i int) {
+		_ = snd.Send(out[i%n : i%n+1])
+	})
+	time.Sleep(3 * adv) // the backup hears a master from its start
+	sp := newSpeaker(b, kind, nodes[1])
+	sp.Start(b, scaleConf("scale-backup", 100).Render(nodes[1], nil))
+	waitAll(b, sp, "BACKUP", 30*time.Second)
+	time.Sleep(2 * time.Second)
+	stopWire := startWireCapture(b, nodes[1])
+	tr0, cpu0, x0 := transitionCount(b, sp), cpuSeconds(b, sp), xCount(b, sp)
+	t0 := time.Now()
+	time.Sleep(scaleDuration())
+	el := time.Since(t0).Seconds()
+	cpu = 100 * (cpuSeconds(b, sp) - cpu0) / el
+	rxRate = float64(xCount(b, sp).rx-x0.rx) / el
+	transitions = transitionCount(b, sp) - tr0
+	w = analyseWire(stopWire(), nodes[0].IPv4, nodes[1].IPv4, scaleMasterDown())
+	return cpu, rxRate, transitions, w
+}
+
+// paceThread calls send(0), send(1), ... every `every` on a dedicated OS thread that sleeps to
+// absolute deadlines (clock_nanosleep, 1 µs timer slack, SCHED_RR unless XALIVED_TEST_RT=0),
+// until the test ends. A late thread catches up at once, as a timer-per-instance master does.
+func paceThread(tb testing.TB, every time.Duration, send func(i int)) {
+	tb.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		runtime.LockOSThread() // the thread ends with the goroutine: its settings go with it
+		_ = unix.Prctl(unix.PR_SET_TIMERSLACK, 1, 0, 0, 0)
+		if realtime() != nil {
+			_ = schedClass{policy: unix.SCHED_RR, prio: 10, name: "rr=10"}.setTask(unix.Gettid())
+		}
+		var next unix.Timespec
+		_ = unix.ClockGettime(unix.CLOCK_MONOTONIC, &next)
+		for i := 0; ctx.Err() == nil; i++ {
+			send(i)
+			ns := next.Nano() + every.Nanoseconds()
+			next = unix.NsecToTimespec(ns)
+			for unix.ClockNanosleep(unix.CLOCK_MONOTONIC, unix.TIMER_ABSTIME, &next, nil) == unix.EINTR {
+			}
+		}
+	}()
+	tb.Cleanup(func() {
+		cancel()
+		<-done
+	})
 }

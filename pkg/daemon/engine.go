@@ -11,6 +11,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/xalived/xalived/pkg/config"
@@ -45,15 +46,48 @@ type realEngine struct {
 	vs       *vsRunner
 	xdp      *xdpPlane // nil on the socket dataplane
 
-	mu       sync.Mutex // guards what reloads change
-	plan     *plan
-	rx       map[listenKey]*rxRun
+	mu   sync.Mutex // guards what reloads change
+	plan *plan
+	rx   map[listenKey]*rxRun
+	// polls is what the router polls before a master-down (router.Options.Poll): the open
+	// receivers with the interface their packets are delivered for. Swapped whole by
+	// syncReceivers; read by the router goroutine without e.mu, which a reload holds while
+	// it waits for that goroutine.
+	polls    atomic.Pointer[[]rxPoll]
 	trackers *trackerSet
 	vmacMade map[string]netif.VMAC
 	closed   bool
 }
 
+type rxPoll struct {
+	r     *vrrpsock.Receiver
+	iface string
+}
+
+// poll reads what waits in every receiver now (router.Options.Poll).
+func (e *realEngine) poll(deliver func([]router.Received)) {
+	ps := e.polls.Load()
+	if ps == nil {
+		return
+	}
+	for _, p := range *ps {
+		// A receiver closed by a reload meanwhile reports nothing: its packets are gone anyway.
+		_ = p.r.Poll(func(pks []vrrpsock.Packet) { deliver(toReceived(p.iface, pks)) })
+	}
+}
+
+// toReceived turns what a receiver read on the interface named iface into router packets
+// (the payloads are fresh: the router takes them as they are).
+func toReceived(iface string, pks []vrrpsock.Packet) []router.Received {
+	batch := make([]router.Received, len(pks))
+	for i, pk := range pks {
+		batch[i] = router.Received{Interface: iface, Meta: vrrp.Meta{Src: pk.Src, Dst: pk.Dst, TTL: pk.TTL}, Payload: pk.Payload}
+	}
+	return batch
+}
+
 type rxRun struct {
+	iface  string
 	groups []netip.Addr
 	r      *vrrpsock.Receiver
 	cancel context.CancelFunc
@@ -150,6 +184,7 @@ func newRealEngine(ctx context.Context, d *Daemon) (engine, error) {
 	h := &host{ctx: ctx, ann: e.ann, vmacs: e.vmacs}
 	tr, nf, ro := e.xdp.wrap(&transport{s: e.sender}, e.notif, router.Options{
 		OnError: func(err error) { log.Warn("vrrp", "err", err) },
+		Poll:    e.poll,
 		OnMasterDown: func(c *router.InstanceConfig, late time.Duration) {
 			log.Debug("master-down timer fired", "instance", c.Name, "late", late)
 		},
@@ -364,28 +399,25 @@ func (e *realEngine) syncReceivers(p *plan) error {
 			continue
 		}
 		ctx, cancel := context.WithCancel(e.ctx)
-		run := &rxRun{groups: groups, r: rcv, cancel: cancel, done: make(chan struct{})}
+		run := &rxRun{iface: k.deliver, groups: groups, r: rcv, cancel: cancel, done: make(chan struct{})}
 		name := k.deliver
 		go func() {
 			defer close(run.done)
 			// One Deliver per recvmmsg batch: under load packets queue up, and one queue
 			// entry per batch instead of per packet keeps the router's queue from overflowing.
 			// The payloads are fresh slices: the router takes them without another copy.
-			err := rcv.RunBatch(ctx, func(pks []vrrpsock.Packet) {
-				batch := make([]router.Received, len(pks))
-				for i, pk := range pks {
-					batch[i] = router.Received{Interface: name,
-						Meta:    vrrp.Meta{Src: pk.Src, Dst: pk.Dst, TTL: pk.TTL},
-						Payload: pk.Payload}
-				}
-				e.r.DeliverOwned(batch)
-			})
+			err := rcv.RunBatch(ctx, func(pks []vrrpsock.Packet) { e.r.DeliverOwned(toReceived(name, pks)) })
 			if err != nil && ctx.Err() == nil {
 				e.log.Error("advert receiver", "interface", name, "err", err)
 			}
 		}()
 		e.rx[k] = run
 	}
+	ps := make([]rxPoll, 0, len(e.rx))
+	for _, run := range e.rx {
+		ps = append(ps, rxPoll{r: run.r, iface: run.iface})
+	}
+	e.polls.Store(&ps)
 	return errors.Join(errs...)
 }
 

@@ -446,11 +446,26 @@ func (r *Router) fireDue() {
 		if !due && (e.t != vrrp.TimerAdvert || e.at.Sub(r.now) > r.opts.AdvertSlack) {
 			return
 		}
+		if e.t == vrrp.TimerMasterDown && r.opts.Poll != nil && !r.polled {
+			// Adverts waiting in the socket count before silence does: poll, then look at
+			// the timers again (the adverts re-armed theirs).
+			r.polled = true
+			r.opts.Poll(r.deliverPolled)
+			continue
+		}
 		r.timers.disarm(e)
 		if e.t == vrrp.TimerMasterDown && r.opts.OnMasterDown != nil {
 			r.opts.OnMasterDown(e.in.cfg, r.now.Sub(e.at))
 		}
 		r.step(e.in, vrrp.Event{Kind: vrrp.EvTimer, Timer: e.t, Due: e.at})
+	}
+}
+
+// deliverPolled processes packets Options.Poll read, at once and each at its own time.
+func (r *Router) deliverPolled(pkts []Received) {
+	for i := range pkts {
+		r.now = time.Now()
+		r.receive(&pkts[i])
 	}
 }
 

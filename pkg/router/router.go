@@ -104,6 +104,13 @@ type Options struct {
 	// the router ran it (now minus the deadline), on the router's goroutine; it must not
 	// block (the daemon logs it at debug level, to find where a failover's time goes).
 	OnMasterDown func(inst *InstanceConfig, late time.Duration)
+	// Poll, if set, is called on the router's goroutine before a due master-down timer fires,
+	// at most once per wake-up: it reads what waits in the receive path without blocking and
+	// hands it to deliver, which processes it at once. A process that the machine kept from
+	// running for longer than the master-down interval then counts the adverts that arrived
+	// meanwhile before it decides the master is gone (the receiving goroutine may not have run
+	// yet either). deliver takes the packets and their Payloads, as DeliverOwned does.
+	Poll func(deliver func([]Received))
 }
 
 // Router runs VRRP instances. Create it with New, then call Run.
@@ -140,6 +147,8 @@ type Router struct {
 	early   []Received
 	// rxAdvert holds the advert being received (see receive).
 	rxAdvert vrrp.Advert
+	// polled: Options.Poll ran in this wake-up.
+	polled bool
 }
 
 // New validates cfg and returns a router that is not running yet.
@@ -230,6 +239,7 @@ func (r *Router) Run(ctx context.Context) error {
 		// master-down while the master's adverts sit in the queue.
 		r.now = time.Now()
 		r.drain(r.opts.QueueLen)
+		r.polled = false
 		r.fireDue()
 		r.flush()
 	}

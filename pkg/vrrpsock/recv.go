@@ -8,6 +8,7 @@ import (
 	"net/netip"
 	"os"
 	"strconv"
+	"sync"
 	"sync/atomic"
 	"time"
 	"unsafe"
@@ -65,6 +66,9 @@ type Receiver struct {
 	malformed atomic.Uint64
 	syscalls  atomic.Uint64
 	overflows atomic.Uint64 // the kernel's drop counter, as last reported with a packet
+
+	pollMu   sync.Mutex // one Poll at a time; Run reads with its own ring
+	pollRing *rxRing
 }
 
 // Listen opens a raw protocol-112 socket bound to cfg.IfIndex and joins the groups, in the
@@ -260,43 +264,7 @@ func (r *Receiver) run(ctx context.Context, fn func([]Packet), batch int) error 
 		}
 		now := time.Now()
 		pace.read(now, n == batch)
-		// One allocation for the payloads of the whole batch: each packet still gets its own
-		// slice (capacity clipped) that nothing else writes to.
-		size := 0
-		for i := range n {
-			size += int(ring.msgs[i].Len)
-		}
-		slab := make([]byte, 0, size)
-		out = out[:0]
-		for i := range n {
-			m := &ring.msgs[i]
-			if m.Hdr.Flags&(unix.MSG_TRUNC|unix.MSG_CTRUNC) != 0 {
-				r.malformed.Add(1)
-				continue
-			}
-			buf := ring.buf(i)[:m.Len]
-			oob := ring.oob(i)[:m.Hdr.Controllen]
-			if d, ok := dropCount(oob); ok {
-				r.overflows.Store(uint64(d))
-			}
-			var p Packet
-			var perr error
-			if r.cfg.IPv6 {
-				p, perr = parseIPv6(buf, oob, ring.names[i].Addr)
-			} else {
-				p, perr = parseIPv4(buf)
-				p.IfIndex = r.cfg.IfIndex
-			}
-			if perr != nil {
-				r.malformed.Add(1)
-				continue
-			}
-			off := len(slab)
-			slab = append(slab, p.Payload...)
-			p.Payload = slab[off:len(slab):len(slab)]
-			p.Time = now
-			out = append(out, p)
-		}
+		out = r.collect(ring, n, now, out[:0])
 		ring.rearm(n)
 		if len(out) > 0 {
 			r.packets.Add(uint64(len(out)))
@@ -304,6 +272,96 @@ func (r *Receiver) run(ctx context.Context, fn func([]Packet), batch int) error 
 			clear(out)
 		}
 	}
+}
+
+// collect parses the n messages of ring into out, each Payload in one fresh allocation for
+// the batch (each packet its own slice, capacity clipped, that nothing else writes to).
+func (r *Receiver) collect(ring *rxRing, n int, now time.Time, out []Packet) []Packet {
+	size := 0
+	for i := range n {
+		size += int(ring.msgs[i].Len)
+	}
+	slab := make([]byte, 0, size)
+	for i := range n {
+		m := &ring.msgs[i]
+		if m.Hdr.Flags&(unix.MSG_TRUNC|unix.MSG_CTRUNC) != 0 {
+			r.malformed.Add(1)
+			continue
+		}
+		buf := ring.buf(i)[:m.Len]
+		oob := ring.oob(i)[:m.Hdr.Controllen]
+		if d, ok := dropCount(oob); ok {
+			r.overflows.Store(uint64(d))
+		}
+		var p Packet
+		var perr error
+		if r.cfg.IPv6 {
+			p, perr = parseIPv6(buf, oob, ring.names[i].Addr)
+		} else {
+			p, perr = parseIPv4(buf)
+			p.IfIndex = r.cfg.IfIndex
+		}
+		if perr != nil {
+			r.malformed.Add(1)
+			continue
+		}
+		off := len(slab)
+		slab = append(slab, p.Payload...)
+		p.Payload = slab[off:len(slab):len(slab)]
+		p.Time = now
+		out = append(out, p)
+	}
+	return out
+}
+
+// Poll reads what waits in the socket now, without blocking, and calls fn with it (batches of
+// up to RecvBatch, as RunBatch does; the slice is not reused). It may run while Run or
+// RunBatch runs on another goroutine: each packet goes to one of them. A consumer whose own
+// goroutine was kept from running (a loaded machine) polls before acting on silence, so that
+// adverts that arrived meanwhile count first, whatever the reading goroutine is doing.
+func (r *Receiver) Poll(fn func([]Packet)) error {
+	r.pollMu.Lock()
+	defer r.pollMu.Unlock()
+	if r.pollRing == nil {
+		r.pollRing = newRxRing(RecvBatch)
+	}
+	rc, err := r.f.SyscallConn()
+	if err != nil {
+		return fmt.Errorf("vrrp poll on ifindex %d: %w", r.cfg.IfIndex, err)
+	}
+	ring := r.pollRing
+	// A bounded number of rounds: the socket may fill as fast as it is read.
+	for range 64 {
+		var n int
+		var rerr error
+		err := rc.Control(func(fd uintptr) {
+			r.syscalls.Add(1)
+			r1, _, e := unix.Syscall6(unix.SYS_RECVMMSG, fd, uintptr(unsafe.Pointer(&ring.msgs[0])), uintptr(len(ring.msgs)), unix.MSG_DONTWAIT, 0, 0)
+			n = int(r1)
+			if e != 0 {
+				n, rerr = 0, e
+			}
+		})
+		if err == nil {
+			err = rerr
+		}
+		if errors.Is(err, unix.EAGAIN) || errors.Is(err, unix.EINTR) || errors.Is(err, os.ErrClosed) {
+			return nil
+		}
+		if err != nil {
+			return fmt.Errorf("vrrp poll on ifindex %d: %w", r.cfg.IfIndex, err)
+		}
+		out := r.collect(ring, n, time.Now(), nil)
+		ring.rearm(n)
+		if len(out) > 0 {
+			r.packets.Add(uint64(len(out)))
+			fn(out)
+		}
+		if n < len(ring.msgs) {
+			return nil
+		}
+	}
+	return nil
 }
 
 // pacer spaces the reads of a Receiver by its Coalesce while packets arrive densely.

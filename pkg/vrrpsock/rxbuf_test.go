@@ -241,3 +241,55 @@ func TestCoalesce(t *testing.T) {
 		t.Errorf("%d adverts arrived in %d reads (stats %+v): want them coalesced", n, batches, r.Stats())
 	}
 }
+
+// TestPoll checks that Poll returns at once with what waits in the socket, in batches, and
+// with nothing when nothing waits.
+func TestPoll(t *testing.T) {
+	a, b := pair(t)
+	aIdx, bIdx := ifIndex(t, a, "eth0"), ifIndex(t, b, "eth0")
+	var snd *Sender
+	var r *Receiver
+	a.Do(t, func() {
+		var err error
+		if snd, err = NewSender(); err != nil {
+			t.Fatal(err)
+		}
+	})
+	t.Cleanup(func() { _ = snd.Close() })
+	b.Do(t, func() {
+		var err error
+		if r, err = Listen(ListenConfig{IfIndex: bIdx}); err != nil {
+			t.Fatal(err)
+		}
+	})
+	t.Cleanup(func() { _ = r.Close() })
+	calls := 0
+	if err := r.Poll(func([]Packet) { calls++ }); err != nil || calls != 0 {
+		t.Fatalf("poll of an empty socket: %d calls, %v", calls, err)
+	}
+	out := make([]Outgoing, 40)
+	for i := range out {
+		out[i] = Outgoing{IfIndex: aIdx, Src: srcA4, Dst: GroupV4, Payload: vrrpV3(byte(i+1), 100, srcA4, GroupV4, vip4)}
+	}
+	if err := snd.Send(out); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(50 * time.Millisecond)
+	var got []Packet
+	start := time.Now()
+	if err := r.Poll(func(ps []Packet) { got = append(got, ps...); calls++ }); err != nil {
+		t.Fatal(err)
+	}
+	if len(got) != len(out) || calls < 2 || time.Since(start) > time.Second {
+		t.Fatalf("poll: %d packets in %d calls, want %d in batches of at most %d", len(got), calls, len(out), RecvBatch)
+	}
+	for i, p := range got {
+		if !bytes.Equal(p.Payload, out[i].Payload) {
+			t.Fatalf("packet %d: % x, want % x", i, p.Payload, out[i].Payload)
+		}
+	}
+	_ = r.Close()
+	if err := r.Poll(func([]Packet) { t.Error("a closed receiver delivered") }); err == nil {
+		t.Log("poll of a closed receiver: no error") // either is fine; it must not deliver
+	}
+}
