@@ -451,6 +451,8 @@ func (r *Router) fireDue() {
 			// the timers again (the adverts re-armed theirs).
 			r.polled = true
 			r.opts.Poll(r.deliverPolled)
+			// What the receiving goroutine handed over meanwhile (Poll waited for it).
+			r.drain(r.opts.QueueLen)
 			continue
 		}
 		r.timers.disarm(e)

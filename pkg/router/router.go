@@ -106,7 +106,9 @@ type Options struct {
 	OnMasterDown func(inst *InstanceConfig, late time.Duration)
 	// Poll, if set, is called on the router's goroutine before a due master-down timer fires,
 	// at most once per wake-up: it reads what waits in the receive path without blocking and
-	// hands it to deliver, which processes it at once. A process that the machine kept from
+	// hands it to deliver, which processes it at once; then the router takes what the
+	// Deliver queue holds (Poll should return only once packets its receive path had already
+	// read were delivered). A process that the machine kept from
 	// running for longer than the master-down interval then counts the adverts that arrived
 	// meanwhile before it decides the master is gone (the receiving goroutine may not have run
 	// yet either). deliver takes the packets and their Payloads, as DeliverOwned does.

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"net/netip"
 	"os"
+	"runtime"
 	"strconv"
 	"sync"
 	"sync/atomic"
@@ -69,6 +70,10 @@ type Receiver struct {
 
 	pollMu   sync.Mutex // one Poll at a time; Run reads with its own ring
 	pollRing *rxRing
+	// handing: Run read packets and has not yet returned from handing them to its callback.
+	// Poll waits for that, so that when it returns, every packet that left the socket before
+	// it did has been handed to one callback or the other.
+	handing atomic.Bool
 }
 
 // Listen opens a raw protocol-112 socket bound to cfg.IfIndex and joins the groups, in the
@@ -248,6 +253,9 @@ func (r *Receiver) run(ctx context.Context, fn func([]Packet), batch int) error 
 			if e != 0 {
 				n, rerr = 0, e
 			}
+			if n > 0 {
+				r.handing.Store(true)
+			}
 			return true
 		})
 		if err == nil {
@@ -271,6 +279,7 @@ func (r *Receiver) run(ctx context.Context, fn func([]Packet), batch int) error 
 			fn(out)
 			clear(out)
 		}
+		r.handing.Store(false)
 	}
 }
 
@@ -316,7 +325,8 @@ func (r *Receiver) collect(ring *rxRing, n int, now time.Time, out []Packet) []P
 
 // Poll reads what waits in the socket now, without blocking, and calls fn with it (batches of
 // up to RecvBatch, as RunBatch does; the slice is not reused). It may run while Run or
-// RunBatch runs on another goroutine: each packet goes to one of them. A consumer whose own
+// RunBatch runs on another goroutine: each packet goes to one of them, and Poll returns only
+// once Run has handed on what it had read (or after handWait). A consumer whose own
 // goroutine was kept from running (a loaded machine) polls before acting on silence, so that
 // adverts that arrived meanwhile count first, whatever the reading goroutine is doing.
 func (r *Receiver) Poll(fn func([]Packet)) error {
@@ -330,6 +340,7 @@ func (r *Receiver) Poll(fn func([]Packet)) error {
 		return fmt.Errorf("vrrp poll on ifindex %d: %w", r.cfg.IfIndex, err)
 	}
 	ring := r.pollRing
+	defer r.waitHanding()
 	// A bounded number of rounds: the socket may fill as fast as it is read.
 	for range 64 {
 		var n int
@@ -362,6 +373,21 @@ func (r *Receiver) Poll(fn func([]Packet)) error {
 		}
 	}
 	return nil
+}
+
+// handWait bounds how long Poll waits for Run to hand over what it read: a callback that
+// blocks (a full consumer queue) must not stall the poller for long.
+const handWait = 20 * time.Millisecond
+
+// waitHanding waits until Run has handed over what it read, or handWait passed.
+func (r *Receiver) waitHanding() {
+	if !r.handing.Load() {
+		return
+	}
+	deadline := time.Now().Add(handWait)
+	for r.handing.Load() && time.Now().Before(deadline) {
+		runtime.Gosched()
+	}
 }
 
 // pacer spaces the reads of a Receiver by its Coalesce while packets arrive densely.

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"slices"
+	"sync"
 	"testing"
 	"time"
 
@@ -185,12 +186,12 @@ func TestPacer(t *testing.T) {
 }
 
 // TestCoalesce checks that a Receiver with Coalesce reads adverts that arrive one by one,
-// densely, in fewer system calls than packets, and delays none by much more than the period.
+// densely, in fewer system calls than a Receiver without, which reads the same stream beside it.
 func TestCoalesce(t *testing.T) {
 	a, b := pair(t)
 	aIdx, bIdx := ifIndex(t, a, "eth0"), ifIndex(t, b, "eth0")
 	var snd *Sender
-	var r *Receiver
+	var rs [2]*Receiver // with and without Coalesce
 	a.Do(t, func() {
 		var err error
 		if snd, err = NewSender(); err != nil {
@@ -198,23 +199,36 @@ func TestCoalesce(t *testing.T) {
 		}
 	})
 	t.Cleanup(func() { _ = snd.Close() })
-	const every = 2 * time.Millisecond
 	b.Do(t, func() {
-		var err error
-		if r, err = Listen(ListenConfig{IfIndex: bIdx, Coalesce: every}); err != nil {
-			t.Fatal(err)
+		for i, every := range []time.Duration{2 * time.Millisecond, 0} {
+			r, err := Listen(ListenConfig{IfIndex: bIdx, Coalesce: every})
+			if err != nil {
+				t.Fatal(err)
+			}
+			rs[i] = r
+			t.Cleanup(func() { _ = r.Close() })
 		}
 	})
-	t.Cleanup(func() { _ = r.Close() })
 	const n = 200
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	got := make(chan int, n)
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
-		_ = r.RunBatch(ctx, func(ps []Packet) { got <- len(ps) })
-	}()
+	type count struct{ pkts, reads int }
+	got := make(chan count, 2*n)
+	var wg sync.WaitGroup
+	for _, r := range rs {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			c := count{}
+			_ = r.RunBatch(ctx, func(ps []Packet) {
+				c.pkts += len(ps)
+				c.reads++
+				if c.pkts >= n {
+					got <- c
+				}
+			})
+		}()
+	}
 	start := time.Now()
 	for i := range n { // one packet a call, about 100 µs apart
 		out := []Outgoing{{IfIndex: aIdx, Src: srcA4, Dst: GroupV4, Payload: vrrpV3(byte(i%255+1), 100, srcA4, GroupV4, vip4)}}
@@ -224,21 +238,21 @@ func TestCoalesce(t *testing.T) {
 		for time.Since(start) < time.Duration(i+1)*100*time.Microsecond {
 		}
 	}
-	total, batches := 0, 0
-	for total < n {
+	var cs []count
+	for len(cs) < 2 {
 		select {
-		case k := <-got:
-			total += k
-			batches++
+		case c := <-got:
+			cs = append(cs, c)
 		case <-time.After(5 * time.Second):
-			t.Fatalf("received %d of %d adverts: %+v", total, n, r.Stats())
+			t.Fatalf("not every advert arrived: %+v %+v", rs[0].Stats(), rs[1].Stats())
 		}
 	}
 	cancel()
-	<-done
-	// 20 ms of packets: about one read per period, ten; allow for a slow machine.
-	if batches > n/4 {
-		t.Errorf("%d adverts arrived in %d reads (stats %+v): want them coalesced", n, batches, r.Stats())
+	wg.Wait()
+	with, without := rs[0].Stats(), rs[1].Stats()
+	// A loaded machine lets packets queue for both (few reads each): then only the bound holds.
+	if with.Packets < n || without.Packets < n || with.Syscalls > max(without.Syscalls/2, n/8) {
+		t.Errorf("%d adverts read with Coalesce in %d system calls, without in %d: want at most half, or %d", n, with.Syscalls, without.Syscalls, n/8)
 	}
 }
 
