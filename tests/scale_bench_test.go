@@ -706,6 +706,10 @@ type takeover struct {
 	pause time.Duration // since the master's last advert of the VRID (since the capture began if none)
 }
 
+// crossing is how close before a takeover the master's advert may come and still be one the
+// backup had not seen when it decided: a reaction time (poll, timer, send) of a millisecond.
+const crossing = time.Millisecond
+
 // wireReport is what the wire says about the backup's takeovers.
 type wireReport struct {
 	adverts    int
@@ -727,11 +731,11 @@ func analyseWire(ads []wireAdvert, master, backup string, masterDown time.Durati
 		return rep
 	}
 	start := ads[0].at
-	var lastM, lastB [256]time.Duration
+	var lastM, prevM, lastB [256]time.Duration
 	for _, a := range ads {
 		switch a.src {
 		case msrc:
-			lastM[a.vrid] = a.at
+			prevM[a.vrid], lastM[a.vrid] = lastM[a.vrid], a.at
 		case bsrc:
 			if a.prio == 0 {
 				continue // a backup that leaves sends priority 0 as MASTER: no takeover
@@ -744,6 +748,12 @@ func analyseWire(ads []wireAdvert, master, backup string, masterDown time.Durati
 					from = start
 				}
 				t := takeover{vrid: a.vrid, at: a.at - start, pause: a.at - from}
+				// A late advert that crossed the takeover on the wire (came less than the
+				// backup's reaction time before it): the backup had decided on the silence
+				// before it, which is the pause that counts.
+				if t.pause < crossing && prevM[a.vrid] != 0 && from-prevM[a.vrid] >= masterDown {
+					t.pause = a.at - prevM[a.vrid]
+				}
 				rep.takeovers = append(rep.takeovers, t)
 				if t.pause >= masterDown {
 					rep.masterLate++
@@ -781,14 +791,18 @@ func TestAnalyseWire(t *testing.T) {
 		wireAdvert{at: at(147), src: ms4(bk), vrid: 1, prio: 100},
 		wireAdvert{at: at(125), src: ms4(bk), vrid: 2, prio: 100},
 		wireAdvert{at: at(250), src: ms4(bk), vrid: 3, prio: 0},
-		wireAdvert{at: at(20), src: ms4(bk), vrid: 4, prio: 100}) // master before the capture
+		wireAdvert{at: at(20), src: ms4(bk), vrid: 4, prio: 100}, // master before the capture
+		// VRID 5: the master is 40 ms late, its late advert crosses the takeover on the wire.
+		wireAdvert{at: at(10), src: ms4(m), vrid: 5, prio: 150},
+		wireAdvert{at: at(50), src: ms4(m), vrid: 5, prio: 150},
+		wireAdvert{at: at(50.2), src: ms4(bk), vrid: 5, prio: 100})
 	slices.SortFunc(ads, func(a, b wireAdvert) int { return int(a.at - b.at) })
 	rep := analyseWire(ads, m, bk, 36*time.Millisecond)
-	if len(rep.takeovers) != 2 || rep.masterLate != 1 || rep.spurious != 1 {
-		t.Fatalf("report %+v: want 2 takeovers, 1 master-late, 1 spurious", rep)
+	if len(rep.takeovers) != 3 || rep.masterLate != 2 || rep.spurious != 1 {
+		t.Fatalf("report %+v: want 3 takeovers, 2 master-late, 1 spurious", rep)
 	}
-	if rep.worstPause != 37*time.Millisecond || rep.minPause != 5*time.Millisecond {
-		t.Errorf("pauses: worst %v, shortest spurious %v; want 37ms and 5ms", rep.worstPause, rep.minPause)
+	if rep.worstPause != 40200*time.Microsecond || rep.minPause != 5*time.Millisecond {
+		t.Errorf("pauses: worst %v, shortest spurious %v; want 40.2ms and 5ms", rep.worstPause, rep.minPause)
 	}
 	if g := masterGaps(ads, m, 1); len(g) != 15 || slices.Max(g) != 50*time.Millisecond {
 		t.Errorf("VRID 1 gaps %v: want 15 with a 50 ms hole", g)
