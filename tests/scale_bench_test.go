@@ -115,6 +115,9 @@ type scaleResult struct {
 	xDrops      [2]float64      // xalived receive drops per second
 	gaps        []time.Duration // between VRID 1's adverts from the master, on the wire
 	wire        wireReport
+	// decisions: an xalived backup's own master-down decisions (from its debug log) judged
+	// against the wire; nil for a keepalived backup.
+	decisions *wireReport
 }
 
 var scaleRoles = [2]string{"master", "backup"}
@@ -214,6 +217,16 @@ func scaleReport(b *testing.B, pair string, r scaleResult, base map[string]float
 		pair, kindName(pair[0]), r.cpu[0], kindName(pair[1]), r.cpu[1], r.transitions[0], r.transitions[1])
 	b.ReportMetric(0, "ns/op")
 	adv, _ := scaleAdvert()
+	if d := r.decisions; d != nil {
+		// The xalived backup logs each master-down decision: the wire before it says whether
+		// the master was silent that long. This is the verdict for an xalived backup; the
+		// takeovers above may include a MASTER of its own that was late re-advertising.
+		report(float64(len(d.takeovers)), "xalived-backup-decisions")
+		report(float64(d.spurious), "xalived-backup-spurious-decisions")
+		b.Logf("%s: the xalived backup decided %d times that the master was down: %d after the master paused past the master-down interval, %d spurious (shortest pause %.2f ms)",
+			pair, len(d.takeovers), d.masterLate, d.spurious, ms(d.minPause))
+		w = *d
+	}
 	if pair[1] == 'x' && w.spurious > 0 {
 		b.Errorf("%s: %d spurious takeovers by the xalived backup with %d instances at %s s (want 0)", pair, w.spurious, scaleInstances(), adv)
 	}
@@ -342,6 +355,10 @@ func scaleRun(b *testing.B, pair string, busy bool) scaleResult {
 	ads := stopWire()
 	r.gaps = masterGaps(ads, nodes[0].IPv4, 1)
 	r.wire = analyseWire(ads, nodes[0].IPv4, nodes[1].IPv4, scaleMasterDown())
+	if x, ok := sp[1].(*Xalived); ok {
+		d := judgeDecisions(ads, nodes[0].IPv4, masterDownDecisions(x.Log()), scaleMasterDown())
+		r.decisions = &d
+	}
 	for i := range sp {
 		r.transitions[i] = transitionCount(b, sp[i]) - tr0[i]
 	}
@@ -905,7 +922,12 @@ func spreadRun(b *testing.B, kind byte) (cpu, rxRate float64, transitions int, w
 	cpu = 100 * (cpuSeconds(b, sp) - cpu0) / el
 	rxRate = float64(xCount(b, sp).rx-x0.rx) / el
 	transitions = transitionCount(b, sp) - tr0
-	w = analyseWire(stopWire(), nodes[0].IPv4, nodes[1].IPv4, scaleMasterDown())
+	ads := stopWire()
+	w = analyseWire(ads, nodes[0].IPv4, nodes[1].IPv4, scaleMasterDown())
+	if x, ok := sp.(*Xalived); ok {
+		// Its own decisions, judged against the wire (see scaleReport).
+		w = judgeDecisions(ads, nodes[0].IPv4, masterDownDecisions(x.Log()), scaleMasterDown())
+	}
 	return cpu, rxRate, transitions, w
 }
 
@@ -937,4 +959,91 @@ func paceThread(tb testing.TB, every time.Duration, send func(i int)) {
 		cancel()
 		<-done
 	})
+}
+
+// masterDownDecision is one "master-down timer fired" debug line of an xalived backup.
+type masterDownDecision struct {
+	at   time.Duration // since the epoch, to the millisecond
+	vrid uint8
+}
+
+var mdLine = regexp.MustCompile(`time=(\S+) level=DEBUG msg="master-down timer fired" instance=VI_(\d+) `)
+
+// masterDownDecisions parses an xalived log (the benchmark's configuration: VI_N has VRID N).
+func masterDownDecisions(log string) []masterDownDecision {
+	var ds []masterDownDecision
+	for _, m := range mdLine.FindAllStringSubmatch(log, -1) {
+		t, err1 := time.Parse(time.RFC3339Nano, m[1])
+		v, err2 := strconv.Atoi(m[2])
+		if err1 == nil && err2 == nil && v >= 1 && v <= 255 {
+			ds = append(ds, masterDownDecision{at: time.Duration(t.UnixNano()), vrid: uint8(v)})
+		}
+	}
+	return ds
+}
+
+// judgeDecisions judges each decision inside the capture against the master's adverts on the
+// wire: spurious if the master's last advert of the VRID came less than masterDown (less the
+// log's millisecond) before it.
+func judgeDecisions(ads []wireAdvert, master string, ds []masterDownDecision, masterDown time.Duration) wireReport {
+	msrc := netip.MustParseAddr(master).As4()
+	var rep wireReport
+	if len(ads) == 0 {
+		return rep
+	}
+	start, end := ads[0].at, ads[len(ads)-1].at
+	slices.SortFunc(ds, func(a, b masterDownDecision) int { return int(a.at - b.at) })
+	var lastM [256]time.Duration
+	i := 0
+	for _, d := range ds {
+		if d.at < start+masterDown || d.at > end {
+			continue
+		}
+		for ; i < len(ads) && ads[i].at <= d.at; i++ {
+			if ads[i].src == msrc {
+				lastM[ads[i].vrid] = ads[i].at
+			}
+		}
+		from := lastM[d.vrid]
+		if from == 0 {
+			from = start
+		}
+		t := takeover{vrid: d.vrid, at: d.at - start, pause: d.at - from}
+		rep.takeovers = append(rep.takeovers, t)
+		if t.pause >= masterDown-time.Millisecond {
+			rep.masterLate++
+			rep.worstPause = max(rep.worstPause, t.pause)
+		} else {
+			if rep.spurious == 0 || t.pause < rep.minPause {
+				rep.minPause = t.pause
+			}
+			rep.spurious++
+		}
+	}
+	return rep
+}
+
+// TestJudgeDecisions checks the verdict on an xalived backup's logged master-down decisions.
+func TestJudgeDecisions(t *testing.T) {
+	const m = "198.51.100.11"
+	src := netip.MustParseAddr(m).As4()
+	at := func(msec float64) time.Duration { return time.Second + time.Duration(msec*float64(time.Millisecond)) }
+	var ads []wireAdvert
+	for i := range 30 { // VRID 1 every 10 ms but none from 100 to 150 ms
+		if x := float64(i * 10); x <= 100 || x >= 150 {
+			ads = append(ads, wireAdvert{at: at(x), src: src, vrid: 1, prio: 150})
+		}
+	}
+	log := strings.Join([]string{
+		`time=1970-01-01T00:00:01.137Z level=DEBUG msg="master-down timer fired" instance=VI_1 late=1ms`,
+		`time=1970-01-01T00:00:01.205Z level=DEBUG msg="master-down timer fired" instance=VI_1 late=1ms`,
+	}, "\n")
+	ds := masterDownDecisions(log)
+	if len(ds) != 2 || ds[0].vrid != 1 || ds[0].at != at(137) {
+		t.Fatalf("decisions %+v", ds)
+	}
+	rep := judgeDecisions(ads, m, ds, 36*time.Millisecond)
+	if rep.masterLate != 1 || rep.spurious != 1 || rep.minPause != 5*time.Millisecond {
+		t.Errorf("report %+v: want one after the 37 ms pause, one spurious 5 ms after an advert", rep)
+	}
 }
