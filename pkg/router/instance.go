@@ -446,10 +446,10 @@ func (r *Router) fireDue() {
 		if !due && (e.t != vrrp.TimerAdvert || e.at.Sub(r.now) > r.opts.AdvertSlack) {
 			return
 		}
-		if e.t == vrrp.TimerMasterDown && r.opts.Poll != nil && !r.polled {
+		if e.t == vrrp.TimerMasterDown && r.opts.Poll != nil && (r.polledAt.IsZero() || time.Since(r.polledAt) > pollAgain) {
 			// Adverts waiting in the socket count before silence does: poll, then look at
 			// the timers again (the adverts re-armed theirs).
-			r.polled = true
+			r.polledAt = time.Now()
 			r.opts.Poll(r.deliverPolled)
 			// What the receiving goroutine handed over meanwhile (Poll waited for it).
 			r.drain(r.opts.QueueLen)
@@ -462,6 +462,10 @@ func (r *Router) fireDue() {
 		r.step(e.in, vrrp.Event{Kind: vrrp.EvTimer, Timer: e.t, Due: e.at})
 	}
 }
+
+// pollAgain: a wake-up that has run this long since it polled (many instances changing state
+// at once) polls again before the next master-down.
+const pollAgain = time.Millisecond
 
 // deliverPolled processes packets Options.Poll read, at once and each at its own time.
 func (r *Router) deliverPolled(pkts []Received) {

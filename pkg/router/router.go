@@ -104,8 +104,8 @@ type Options struct {
 	// the router ran it (now minus the deadline), on the router's goroutine; it must not
 	// block (the daemon logs it at debug level, to find where a failover's time goes).
 	OnMasterDown func(inst *InstanceConfig, late time.Duration)
-	// Poll, if set, is called on the router's goroutine before a due master-down timer fires,
-	// at most once per wake-up: it reads what waits in the receive path without blocking and
+	// Poll, if set, is called on the router's goroutine before a due master-down timer fires
+	// (once per wake-up, again if the wake-up has run for a millisecond since): it reads what waits in the receive path without blocking and
 	// hands it to deliver, which processes it at once; then the router takes what the
 	// Deliver queue holds (Poll should return only once packets its receive path had already
 	// read were delivered). A process that the machine kept from
@@ -149,8 +149,8 @@ type Router struct {
 	early   []Received
 	// rxAdvert holds the advert being received (see receive).
 	rxAdvert vrrp.Advert
-	// polled: Options.Poll ran in this wake-up.
-	polled bool
+	// polledAt: when Options.Poll last ran in this wake-up (zero: not yet).
+	polledAt time.Time
 }
 
 // New validates cfg and returns a router that is not running yet.
@@ -241,7 +241,7 @@ func (r *Router) Run(ctx context.Context) error {
 		// master-down while the master's adverts sit in the queue.
 		r.now = time.Now()
 		r.drain(r.opts.QueueLen)
-		r.polled = false
+		r.polledAt = time.Time{}
 		r.fireDue()
 		r.flush()
 	}
