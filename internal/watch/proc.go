@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"time"
 
 	"golang.org/x/sys/unix"
 )
@@ -59,6 +60,13 @@ func Procs(ctx context.Context) (<-chan ProcEvent, error) {
 		return nil, fmt.Errorf("proc connector listen: %w", err)
 	}
 	f := os.NewFile(uintptr(fd), "proc-connector")
+	// The kernel acknowledges the subscription with an event on the same multicast group. It
+	// never arrives outside the initial network namespace, where the connector is silent, so
+	// waiting for it tells the caller whether events will come at all.
+	if err := awaitAck(f); err != nil {
+		f.Close()
+		return nil, err
+	}
 	ch := make(chan ProcEvent, 1024)
 	go func() {
 		<-ctx.Done()
@@ -89,6 +97,26 @@ func Procs(ctx context.Context) (<-chan ProcEvent, error) {
 		}
 	}()
 	return ch, nil
+}
+
+func awaitAck(f *os.File) error {
+	buf := make([]byte, 4096)
+	deadline := time.Now().Add(time.Second)
+	if err := f.SetReadDeadline(deadline); err != nil {
+		return fmt.Errorf("proc connector: %w", err)
+	}
+	defer f.SetReadDeadline(time.Time{})
+	n, err := f.Read(buf)
+	if err != nil {
+		if errors.Is(err, os.ErrDeadlineExceeded) {
+			return errors.New("proc connector: no events (the kernel reports them only to the initial network namespace)")
+		}
+		return fmt.Errorf("proc connector: %w", err)
+	}
+	if n < unix.NLMSG_HDRLEN+cnMsgLen {
+		return errors.New("proc connector: short message")
+	}
+	return nil
 }
 
 // deliver queues ev, or remembers that an event was lost when the queue is full.

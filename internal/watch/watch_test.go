@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/xalived/xalived/internal/nstest"
 	"github.com/xalived/xalived/internal/testenv"
 )
 
@@ -114,6 +115,23 @@ func TestProcsSeesExecAndExit(t *testing.T) {
 	_ = cmd.Process.Kill()
 	_ = cmd.Wait()
 	want(ProcExit)
+}
+
+// TestProcsRefusesOtherNetns: in a network namespace of its own the connector is silent, so
+// Procs must say so instead of returning a channel that never delivers.
+func TestProcsRefusesOtherNetns(t *testing.T) {
+	testenv.RequireRoot(t)
+	testenv.RequireCommand(t, "ip")
+	ns := nstest.New(t, "xa-watch")
+	ns.Do(t, func() {
+		ctx, cancel := context.WithCancel(context.Background())
+		defer cancel()
+		if _, err := Procs(ctx); err == nil {
+			t.Error("Procs succeeded in a non-initial network namespace")
+		} else {
+			t.Log(err)
+		}
+	})
 }
 
 func TestParseProcEventsIgnoresThreadsAndTruncation(t *testing.T) {
