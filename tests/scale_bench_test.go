@@ -299,6 +299,13 @@ func scaleRun(b *testing.B, pair string, busy bool) scaleResult {
 		if x, ok := sp[i].(*Xalived); ok && os.Getenv("XALIVED_SCALE_DATAPLANE") != "" {
 			x.Extra = append(x.Extra, "--dataplane", os.Getenv("XALIVED_SCALE_DATAPLANE"), "--bpffs", b.TempDir())
 		}
+		// XALIVED_SCALE_CPUPROFILE=DIR: each xalived writes a CPU profile of its run there
+		// (DIR/PAIR-ROLE-LOAD.prof, when it stops; go tool pprof reads it).
+		if x, ok := sp[i].(*Xalived); ok && os.Getenv("XALIVED_SCALE_CPUPROFILE") != "" {
+			load := map[bool]string{false: "idle", true: "busy"}[busy]
+			x.Extra = append(x.Extra, "--debug-cpuprofile="+filepath.Join(os.Getenv("XALIVED_SCALE_CPUPROFILE"),
+				fmt.Sprintf("%s-%s-%s.prof", pair, scaleRoles[i], load)))
+		}
 	}
 	due := 30 * time.Second
 	sched := scaleSched(b)
