@@ -367,11 +367,20 @@ func (e *realEngine) dropVMACs(p *plan) {
 	}
 }
 
-// rxCoalesce spaces the advert reads while adverts arrive densely (vrrpsock.ListenConfig):
-// a millisecond turns the 25,500 wake-ups a second of a keepalived master of 255 instances at
-// 10 ms into a thousand, and delays an advert by at most that, against a master-down
-// interval of at least 30 ms.
-const rxCoalesce = time.Millisecond
+// rxCoalesce spaces the advert reads while adverts arrive densely (vrrpsock.ListenConfig): a
+// tenth of the shortest advert interval configured, between 1 and 5 ms. A keepalived master of
+// 255 instances at 10 ms sends 25,500 adverts a second, evenly spread; read as they come, each
+// wakes the reader and the router. At 1 ms they cost a thousand wake-ups a second. The delay
+// never makes a takeover: the router polls the sockets before a master-down timer fires.
+func rxCoalesce(p *plan) time.Duration {
+	shortest := time.Duration(0)
+	for _, in := range p.router.Instances {
+		if shortest == 0 || in.Interval < shortest {
+			shortest = in.Interval
+		}
+	}
+	return min(max(shortest/10, time.Millisecond), 5*time.Millisecond)
+}
 
 // syncReceivers opens a receiver per (interface, family) of p and closes the others. The caller
 // holds e.mu.
@@ -397,7 +406,7 @@ func (e *realEngine) syncReceivers(p *plan) error {
 			e.log.Warn("cannot listen for adverts yet", "interface", k.iface, "err", err)
 			continue
 		}
-		rcv, err := vrrpsock.Listen(vrrpsock.ListenConfig{IfIndex: ifc.Index, IPv6: k.ipv6, Groups: groups, Coalesce: rxCoalesce})
+		rcv, err := vrrpsock.Listen(vrrpsock.ListenConfig{IfIndex: ifc.Index, IPv6: k.ipv6, Groups: groups, Coalesce: rxCoalesce(p)})
 		if err != nil {
 			errs = append(errs, err)
 			continue

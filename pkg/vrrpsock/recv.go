@@ -93,12 +93,17 @@ func Listen(cfg ListenConfig) (*Receiver, error) {
 			cfg.Groups = []netip.Addr{GroupV4}
 		}
 	}
-	f, err := newRawSocket(fam, Protocol, name)
+	f, err := newBlockingRawSocket(fam, Protocol, name)
 	if err != nil {
 		return nil, fmt.Errorf("listen vrrp on ifindex %d: %w", cfg.IfIndex, err)
 	}
 	r := &Receiver{cfg: cfg, f: f}
 	err = control(f, func(fd int) error {
+		// A blocking read returns this often when nothing arrives, to see that Run should end.
+		tv := unix.NsecToTimeval(rxWake.Nanoseconds())
+		if err := unix.SetsockoptTimeval(fd, unix.SOL_SOCKET, unix.SO_RCVTIMEO, &tv); err != nil {
+			return fmt.Errorf("receive timeout: %w", err)
+		}
 		if err := unix.SetsockoptInt(fd, unix.SOL_SOCKET, unix.SO_BINDTOIFINDEX, cfg.IfIndex); err != nil {
 			return fmt.Errorf("bind to device: %w", err)
 		}
@@ -187,7 +192,7 @@ func (r *Receiver) Stats() RecvStats {
 		Overflows: r.overflows.Load()}
 }
 
-// Close closes the socket; a Run in progress returns nil.
+// Close closes the socket; a Run in progress returns nil (within rxWake).
 func (r *Receiver) Close() error { return r.f.Close() }
 
 // Run reads packets and calls fn for each, in the calling goroutine, until ctx is done
@@ -221,12 +226,15 @@ const recvBufSize = 4160
 
 const recvOOBSize = 96 // IPV6_PKTINFO (40), IPV6_HOPLIMIT (24) and SO_RXQ_OVFL (24)
 
+// rxWake is the receive timeout of a Receiver's blocking socket: how soon a Run whose context
+// ended, or whose Receiver was closed, returns while nothing arrives.
+const rxWake = 100 * time.Millisecond
+
+// run reads with blocking recvmmsg calls on the socket, outside the runtime's poller: a socket
+// in the poller (edge-triggered epoll) wakes a thread for every packet that arrives, even while
+// the reader waits out its Coalesce period, which would undo the coalescing. A blocking read
+// wakes only its own thread, and only when it waits.
 func (r *Receiver) run(ctx context.Context, fn func([]Packet), batch int) error {
-	if err := r.f.SetReadDeadline(time.Time{}); err != nil {
-		return fmt.Errorf("vrrp receive on ifindex %d: %w", r.cfg.IfIndex, err)
-	}
-	stop := context.AfterFunc(ctx, func() { _ = r.f.SetReadDeadline(time.Unix(1, 0)) })
-	defer stop()
 	rc, err := r.f.SyscallConn()
 	if err != nil {
 		return fmt.Errorf("vrrp receive on ifindex %d: %w", r.cfg.IfIndex, err)
@@ -243,12 +251,13 @@ func (r *Receiver) run(ctx context.Context, fn func([]Packet), batch int) error 
 		}
 		var n int
 		var rerr error
+		if ctx.Err() != nil {
+			return nil
+		}
 		err := rc.Read(func(fd uintptr) bool {
 			r.syscalls.Add(1)
-			r1, _, e := unix.Syscall6(unix.SYS_RECVMMSG, fd, uintptr(unsafe.Pointer(&ring.msgs[0])), uintptr(len(ring.msgs)), 0, 0, 0)
-			if e == unix.EAGAIN {
-				return false
-			}
+			// MSG_WAITFORONE: block for the first packet only, then take what is queued.
+			r1, _, e := unix.Syscall6(unix.SYS_RECVMMSG, fd, uintptr(unsafe.Pointer(&ring.msgs[0])), uintptr(len(ring.msgs)), unix.MSG_WAITFORONE, 0, 0)
 			n, rerr = int(r1), nil
 			if e != 0 {
 				n, rerr = 0, e
@@ -265,8 +274,8 @@ func (r *Receiver) run(ctx context.Context, fn func([]Packet), batch int) error 
 			if ctx.Err() != nil || errors.Is(err, os.ErrClosed) {
 				return nil
 			}
-			if errors.Is(err, unix.EINTR) || errors.Is(err, unix.ENOMEM) || errors.Is(err, unix.ENOBUFS) {
-				continue
+			if errors.Is(err, unix.EAGAIN) || errors.Is(err, unix.EINTR) || errors.Is(err, unix.ENOMEM) || errors.Is(err, unix.ENOBUFS) {
+				continue // EAGAIN: the receive timeout, nothing arrived
 			}
 			return fmt.Errorf("vrrp receive on ifindex %d: %w", r.cfg.IfIndex, err)
 		}
