@@ -79,10 +79,15 @@ func TestFromConfigEveryChecker(t *testing.T) {
 	}
 }
 
+// corpusDir is the config package's corpus of real-world configurations (shared, not copied).
+const corpusDir = "../config/testdata/corpus"
+
 // Every real-world configuration with real servers that the config package accepts maps
 // without error.
 func TestFromConfigCorpus(t *testing.T) {
-	files, _ := filepath.Glob("testdata/corpus/*.conf")
+	files, _ := filepath.Glob(corpusDir + "/*.conf")
+	samples, _ := filepath.Glob(corpusDir + "/upstream-samples/*.conf")
+	files = append(files, samples...)
 	if len(files) == 0 {
 		t.Fatal("no corpus")
 	}
@@ -106,7 +111,7 @@ func TestFromConfigCorpus(t *testing.T) {
 		mapped++
 	}
 	t.Logf("%d of %d corpus files mapped", mapped, len(files))
-	if _, err := os.Stat("testdata/corpus/SOURCES.md"); err != nil {
+	if _, err := os.Stat(corpusDir + "/SOURCES.md"); err != nil {
 		t.Error("corpus without its SOURCES.md")
 	}
 }
