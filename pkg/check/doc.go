@@ -34,10 +34,11 @@
 //
 // # Differences from keepalived
 //
-// Behind keywords of ours:
+// Behind keywords of ours (KEYWORDS.md lists them, with the checker pain points of keepalived
+// and what xalived does about each):
 //
-//   - Common.Rise N (default 1 = keepalived): a DOWN checker needs N consecutive successes to
-//     come back UP, to damp a flapping backend (pain point 18).
+//   - `rise N` in a checker block, Common.Rise (default 1 = keepalived): a DOWN checker needs N
+//     consecutive successes to come back UP, to damp a flapping backend (pain point 18).
 //
 // By design:
 //

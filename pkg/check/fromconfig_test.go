@@ -48,13 +48,13 @@ func TestFromConfigEveryChecker(t *testing.T) {
 		t.Errorf("HTTP_GET %+v", h.HTTP)
 	}
 	if h.ConnectTimeout != 3*time.Second || *h.Retry != 4 || *h.DelayBeforeRetry != 500*time.Millisecond || h.FWMark != 7 ||
-		h.BindTo != netip.MustParseAddr("198.51.100.1") || h.BindPort != 40000 || h.DelayLoop != 2*time.Second || h.ConnectPort != 8080 {
+		h.BindTo != netip.MustParseAddr("198.51.100.1") || h.BindPort != 40000 || h.DelayLoop != 2*time.Second || h.ConnectPort != 8080 || h.Rise != 1 {
 		t.Errorf("HTTP_GET common %+v", h.Common)
 	}
 	if s := byKind[SSL]; !s.HTTP.EnableSNI || s.HTTP.SNIName != "api.example" || *s.DelayBeforeRetry != 3*time.Second {
 		t.Errorf("SSL_GET %+v %v", s.HTTP, *s.DelayBeforeRetry)
 	}
-	if c := byKind[TCP]; c.ConnectPort != 8081 || c.ConnectIP != netip.MustParseAddr("198.51.100.3") || *c.Warmup != 0 || !*c.Alpha || *c.Retry != 1 {
+	if c := byKind[TCP]; c.ConnectPort != 8081 || c.ConnectIP != netip.MustParseAddr("198.51.100.3") || *c.Warmup != 0 || !*c.Alpha || *c.Retry != 1 || c.Rise != 3 {
 		t.Errorf("TCP_CHECK %+v", c.Common)
 	}
 	if m := byKind[MISC]; !slices.Equal(m.Misc.Argv, []string{"/usr/local/bin/check.sh", "--deep", "x y"}) || m.Misc.Timeout != 7*time.Second || !m.Misc.Dynamic || *m.Retry != 0 {
