@@ -184,12 +184,15 @@ func vmCompare(b *testing.B, n int) bool {
 	b.ReportMetric(sched, "sched-checks/s")
 	b.ReportMetric(x.rate(), "xalived-checks/s")
 	b.ReportMetric(k.rate(), "keepalived-checks/s")
+	b.ReportMetric(x.rate()/sched, "xalived-checks/sched")
+	b.ReportMetric(k.rate()/sched, "keepalived-checks/sched")
+	b.ReportMetric(float64(child.Runs)/x.elapsed.Seconds(), "xalived-own-checks/s")
 	b.ReportMetric(x.cores(), "xalived-cores")
 	b.ReportMetric(k.cores(), "keepalived-cores")
 	b.ReportMetric(x.usPerCheck(), "xalived-cpu-us/check")
 	b.ReportMetric(k.usPerCheck(), "keepalived-cpu-us/check")
 	if x.usPerCheck() > 0 {
-		b.ReportMetric(k.usPerCheck()/x.usPerCheck(), "cpu/check-ratio")
+		b.ReportMetric(k.usPerCheck()/x.usPerCheck(), "keepalived/xalived-cpu/check")
 	}
 	ms := func(d time.Duration) float64 { return float64(d.Microseconds()) / 1000 }
 	b.ReportMetric(ms(child.LateP50), "xalived-late-p50-ms")
