@@ -10,6 +10,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"net/netip"
 	"os"
 	"path/filepath"
 	"runtime"
@@ -38,13 +39,15 @@ const vmWindow = 10 * time.Second
 
 // BenchmarkVMCheckersVsKeepalived runs the configuration of BenchmarkScheduler10k (half HTTP_GET
 // with a digest, half TCP_CHECK, delay_loop 1 s) at growing sizes through xalived's checkers and
-// through keepalived's checker process (keepalived -C, which needs IPVS: hence the guest), one
-// after the other against the same local servers in a namespace. Each real server has a server
-// endpoint of its own, which counts the checks it receives. For each side it reports the CPU of
-// the checker process (user+sys from /proc) over a fixed window, the checks per second the
-// servers saw against the schedule (one per real server per second), the CPU per check and the
-// ratio keepalived/xalived of that, the spacing of consecutive checks of one real server as the
-// server saw them, and xalived's own lateness (start of a run minus its due time).
+// through keepalived's checker process (keepalived -C, which needs IPVS: hence the guest), side
+// by side: both at once, each in a namespace of its own, against the same local servers in a
+// third, so that both see the same load (the guest shares its host with other work). Each real
+// server has a server endpoint of its own, which counts the checks of each side (told apart by
+// their source address). For each side it reports the CPU of the checker process (user+sys from
+// /proc) over a fixed window, the checks per second the servers saw against the schedule (one
+// per real server per second), the CPU per check and the ratio keepalived/xalived of that, the
+// spacing of consecutive checks of one real server as the server saw them, and xalived's own
+// count and lateness (start of a run minus its due time).
 func BenchmarkVMCheckersVsKeepalived(b *testing.B) {
 	vmenv.Require(b, "ip_vs", "ip_vs_rr")
 	testenv.RequireCommand(b, "keepalived")
@@ -52,7 +55,7 @@ func BenchmarkVMCheckersVsKeepalived(b *testing.B) {
 	// What one clock read costs here: under TCG the kernel falls back to the HPET (it distrusts
 	// the TSC, rightly: with tsc=reliable the guest's clock runs several times too fast), and
 	// every read is an emulated MMIO access. Both checkers read the clock; Go's runtime (timers,
-	// netpoller, deadlines) does so far more often than keepalived's event loop.
+	// netpoller, deadlines) does so more often than keepalived's event loop.
 	const reads = 20000
 	c0 := time.Now()
 	for i := 0; i < reads; i++ {
@@ -68,8 +71,17 @@ func BenchmarkVMCheckersVsKeepalived(b *testing.B) {
 		}
 		held = n
 	}
-	b.Logf("kernel %s: largest size both checkers hold in the guest (>= 90%% of the scheduled checks): %d real servers", vmenv.Release(), held)
+	b.Logf("kernel %s: largest size both checkers hold side by side in the guest (>= 90%% of the scheduled checks each): %d real servers", vmenv.Release(), held)
 }
+
+// The two sides, told apart at the servers by their source address.
+const (
+	sideX, sideK = 0, 1
+	xClientIP    = "198.51.100.1" // xalived's namespace
+	kClientIP    = "198.51.100.3" // keepalived's namespace
+)
+
+var sideNames = [2]string{"xalived", "keepalived"}
 
 // sideResult is one checker process measured over the window.
 type sideResult struct {
@@ -91,6 +103,17 @@ func (r sideResult) usPerCheck() float64 {
 	return float64(r.cpu.Microseconds()) / float64(r.checks)
 }
 
+// clientNS is a checker's namespace, linked to the servers' bridge, with the sysctls that let
+// it open a thousand connections a second to local servers.
+func clientNS(b *testing.B, srvNS *nstest.NS, prefix, port, ip string) *nstest.NS {
+	ns := nstest.New(b, prefix)
+	nstest.Veth(b, ns, "c0", srvNS, port)
+	srvNS.MustRun(b, "ip", "link", "set", port, "master", "br0")
+	ns.MustRun(b, "ip", "addr", "add", ip+"/24", "dev", "c0")
+	ns.MustRun(b, "sysctl", "-qw", "net.ipv4.tcp_tw_reuse=1", "net.ipv4.ip_local_port_range=1024 65000")
+	return ns
+}
+
 func vmCompare(b *testing.B, n int) bool {
 	ports := (n + benchAddrs - 1) / benchAddrs
 	dir := b.TempDir()
@@ -98,15 +121,19 @@ func vmCompare(b *testing.B, n int) bool {
 	if err := os.WriteFile(conf, []byte(benchConfigPorts(n, ports)), 0o644); err != nil {
 		b.Fatal(err)
 	}
-	ns := topology(b)
+	srvNS := nstest.New(b, "srv")
+	nstest.Bridge(b, srvNS, "br0")
+	srvNS.MustRun(b, "ip", "addr", "add", serverIP4+"/24", "dev", "br0")
 	for i := 0; i < benchAddrs; i++ {
-		ns.MustRun(b, "ip", "addr", "add", "198.51.100."+strconv.Itoa(benchFirstIP+i)+"/32", "dev", "s0")
+		srvNS.MustRun(b, "ip", "addr", "add", "198.51.100."+strconv.Itoa(benchFirstIP+i)+"/32", "dev", "br0")
 	}
-	ns.MustRun(b, "sysctl", "-qw", "net.ipv4.tcp_tw_reuse=1", "net.ipv4.ip_local_port_range=1024 65000", "net.core.somaxconn=4096")
-	srv := startCountingServers(b, ns, n, ports)
+	srvNS.MustRun(b, "sysctl", "-qw", "net.core.somaxconn=4096")
+	xNS := clientNS(b, srvNS, "cx", "sx", xClientIP)
+	kNS := clientNS(b, srvNS, "ck", "sk", kClientIP)
+	srv := startCountingServers(b, srvNS, n, ports)
 
 	// xalived: this test binary as the checker process (TestCheckersForBenchmark).
-	xc := ns.Cmd(os.Args[0], "-test.run", "^TestCheckersForBenchmark$", "-test.count=1")
+	xc := xNS.Cmd(os.Args[0], "-test.run", "^TestCheckersForBenchmark$", "-test.count=1")
 	xc.Env = append(os.Environ(), runConfEnv+"="+conf)
 	var xerr bytes.Buffer
 	xc.Stderr = &xerr
@@ -114,6 +141,11 @@ func vmCompare(b *testing.B, n int) bool {
 	if err != nil {
 		b.Fatal(err)
 	}
+	// keepalived's checker process on the same file.
+	kc := kNS.Cmd("keepalived", "-n", "-C", "-f", conf, "-p", filepath.Join(dir, "k.pid"), "-c", filepath.Join(dir, "c.pid"))
+	var kout bytes.Buffer
+	kc.Stdout, kc.Stderr = &kout, &kout
+
 	t0 := time.Now()
 	if err := xc.Start(); err != nil {
 		b.Fatal(err)
@@ -125,35 +157,6 @@ func vmCompare(b *testing.B, n int) bool {
 			_ = xc.Wait()
 		}
 	})
-	lines := bufio.NewScanner(xout)
-	if !lines.Scan() || lines.Text() != "ready" {
-		b.Fatalf("xalived checker process did not start: %q %s", lines.Text(), xerr.Bytes())
-	}
-	xpid := xc.Process.Pid
-	var child benchChildResult
-	x := measureSide(b, srv, t0, func() []int { return []int{xpid} },
-		func() { _ = xc.Process.Signal(syscall.SIGUSR1) },
-		func() {
-			_ = xc.Process.Signal(syscall.SIGTERM)
-			for lines.Scan() {
-				if js, ok := strings.CutPrefix(lines.Text(), "result "); ok {
-					if err := json.Unmarshal([]byte(js), &child); err != nil {
-						b.Fatalf("xalived result %q: %v", js, err)
-					}
-				}
-			}
-			_, _ = io.Copy(io.Discard, xout)
-			if err := xc.Wait(); err != nil {
-				b.Fatalf("xalived checker process: %v\n%s", err, xerr.Bytes())
-			}
-			xdone = true
-		})
-
-	// keepalived's checker process on the same file, against the same servers.
-	kc := ns.Cmd("keepalived", "-n", "-C", "-f", conf, "-p", filepath.Join(dir, "k.pid"), "-c", filepath.Join(dir, "c.pid"))
-	var kout bytes.Buffer
-	kc.Stdout, kc.Stderr = &kout, &kout
-	t0 = time.Now()
 	if err := kc.Start(); err != nil {
 		b.Fatal(err)
 	}
@@ -169,13 +172,76 @@ func vmCompare(b *testing.B, n int) bool {
 		}
 	}
 	b.Cleanup(stopK)
-	kpid := kc.Process.Pid
-	kdests := -1
-	k := measureSide(b, srv, t0, func() []int { return withChildren(kpid) }, func() {},
-		func() {
-			kdests = ipvsDests(kpid)
-			stopK()
-		})
+	lines := bufio.NewScanner(xout)
+	if !lines.Scan() || lines.Text() != "ready" {
+		b.Fatalf("xalived checker process did not start: %q %s", lines.Text(), xerr.Bytes())
+	}
+	xpid, kpid := xc.Process.Pid, kc.Process.Pid
+
+	// Until each side has checked every real server once (or a minute has passed), then one
+	// more second, then the window.
+	var res [2]sideResult
+	deadline := time.Now().Add(time.Minute)
+	for (res[sideX].settle == 0 || res[sideK].settle == 0) && time.Now().Before(deadline) {
+		for side := range res {
+			if res[side].settle == 0 && srv.seen(side) == n {
+				res[side].settle = time.Since(t0)
+			}
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	for side := range res {
+		if res[side].settle == 0 {
+			b.Logf("%s checked only %d of %d real servers in %v", sideNames[side], srv.seen(side), n, time.Since(t0).Round(time.Millisecond))
+		}
+	}
+	time.Sleep(time.Second)
+	pids := func(side int) []int {
+		if side == sideX {
+			return []int{xpid}
+		}
+		return withChildren(kpid)
+	}
+	var cpu0 [2]time.Duration
+	var c0 [2][]uint64
+	var h0 [2]uint64
+	for side := range res {
+		cpu0[side], c0[side], h0[side] = procCPU(pids(side)), srv.snapshot(side), srv.requests[side].Load()
+	}
+	srv.recording(true)
+	_ = xc.Process.Signal(syscall.SIGUSR1)
+	w0 := time.Now()
+	time.Sleep(vmWindow)
+	for side := range res {
+		r := &res[side]
+		cpu1, c1, h1 := procCPU(pids(side)), srv.snapshot(side), srv.requests[side].Load()
+		r.elapsed = time.Since(w0)
+		r.cpu, r.http = cpu1-cpu0[side], h1-h0[side]
+		r.fewest = ^uint64(0)
+		for i := range c1 {
+			d := c1[i] - c0[side][i]
+			r.checks += d
+			r.fewest = min(r.fewest, d)
+		}
+	}
+	res[sideX].gaps, res[sideK].gaps = srv.recording(false)
+	kdests := ipvsDests(kpid)
+	stopK()
+	_ = xc.Process.Signal(syscall.SIGTERM)
+	var child benchChildResult
+	for lines.Scan() {
+		if js, ok := strings.CutPrefix(lines.Text(), "result "); ok {
+			if err := json.Unmarshal([]byte(js), &child); err != nil {
+				b.Fatalf("xalived result %q: %v", js, err)
+			}
+		}
+	}
+	_, _ = io.Copy(io.Discard, xout)
+	if err := xc.Wait(); err != nil {
+		b.Fatalf("xalived checker process: %v\n%s", err, xerr.Bytes())
+	}
+	xdone = true
+	x, k := res[sideX], res[sideK]
 	if k.checks == 0 {
 		b.Logf("keepalived output:\n%s", kout.Bytes())
 	}
@@ -213,42 +279,6 @@ func vmCompare(b *testing.B, n int) bool {
 	return x.rate() >= 0.9*sched && k.rate() >= 0.9*sched
 }
 
-// measureSide waits until the checker started at t0 has checked every real server once (or a
-// minute has passed), lets it run one more second, then measures vmWindow: the CPU of pids()
-// and what the servers saw. begin and end are called at the window's edges; end stops the
-// checker.
-func measureSide(b *testing.B, srv *benchServers, t0 time.Time, pids func() []int, begin, end func()) sideResult {
-	b.Helper()
-	srv.reset()
-	var r sideResult
-	deadline := time.Now().Add(time.Minute)
-	for srv.seen() < srv.n && time.Now().Before(deadline) {
-		time.Sleep(20 * time.Millisecond)
-	}
-	r.settle = time.Since(t0)
-	if seen := srv.seen(); seen < srv.n {
-		b.Logf("only %d of %d real servers checked %v after the start", seen, srv.n, r.settle)
-	}
-	time.Sleep(time.Second)
-	cpu0, c0, h0 := procCPU(pids()), srv.snapshot(), srv.requests.Load()
-	srv.recording(true)
-	begin()
-	w0 := time.Now()
-	time.Sleep(vmWindow)
-	cpu1, c1, h1 := procCPU(pids()), srv.snapshot(), srv.requests.Load()
-	r.elapsed = time.Since(w0)
-	r.gaps = srv.recording(false)
-	end()
-	r.cpu, r.http = cpu1-cpu0, h1-h0
-	r.fewest = ^uint64(0)
-	for i := range c1 {
-		d := c1[i] - c0[i]
-		r.checks += d
-		r.fewest = min(r.fewest, d)
-	}
-	return r
-}
-
 func pct(d []time.Duration, p float64) time.Duration {
 	if len(d) == 0 {
 		return 0
@@ -259,60 +289,67 @@ func pct(d []time.Duration, p float64) time.Duration {
 }
 
 // benchServers are the real servers: an HTTP server (which also takes TCP_CHECK's bare
-// connections) on every port of benchConfigPorts's layout, in the namespace, counting the
-// connections each endpoint (one per real server) accepts.
+// connections) on every port of benchConfigPorts's layout, in the servers' namespace, counting
+// per side the connections each endpoint (one per real server) accepts.
 type benchServers struct {
 	n, ports int
-	hits     []atomic.Uint64
-	requests atomic.Uint64
+	hits     [2][]atomic.Uint64
+	requests [2]atomic.Uint64
 
 	mu     sync.Mutex
-	last   []time.Time // last connection per endpoint since reset
-	nseen  int
+	last   [2][]time.Time // last connection per side and endpoint
+	nseen  [2]int
 	record bool
-	gaps   []time.Duration
+	gaps   [2][]time.Duration
 }
 
-func (s *benchServers) hit(i int) {
-	s.hits[i].Add(1)
+// sideOf tells the sides apart by source address (-1: neither).
+func sideOf(a net.Addr) int {
+	if t, ok := a.(*net.TCPAddr); ok {
+		switch t.IP.String() {
+		case xClientIP:
+			return sideX
+		case kClientIP:
+			return sideK
+		}
+	}
+	return -1
+}
+
+func (s *benchServers) hit(side, i int) {
+	s.hits[side][i].Add(1)
 	now := time.Now()
 	s.mu.Lock()
-	if s.last[i].IsZero() {
-		s.nseen++
+	if s.last[side][i].IsZero() {
+		s.nseen[side]++
 	} else if s.record {
-		s.gaps = append(s.gaps, now.Sub(s.last[i]))
+		s.gaps[side] = append(s.gaps[side], now.Sub(s.last[side][i]))
 	}
-	s.last[i] = now
+	s.last[side][i] = now
 	s.mu.Unlock()
 }
 
-func (s *benchServers) reset() {
-	s.mu.Lock()
-	clear(s.last)
-	s.nseen, s.record, s.gaps = 0, false, nil
-	s.mu.Unlock()
-}
-
-func (s *benchServers) seen() int {
+// seen is the number of real servers the side has checked at least once.
+func (s *benchServers) seen(side int) int {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	return s.nseen
+	return s.nseen[side]
 }
 
 // recording starts or stops collecting gaps; stopping returns them.
-func (s *benchServers) recording(on bool) []time.Duration {
+func (s *benchServers) recording(on bool) (x, k []time.Duration) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.record = on
-	g := s.gaps
-	s.gaps = nil
-	return g
+	x, k = s.gaps[sideX], s.gaps[sideK]
+	s.gaps = [2][]time.Duration{}
+	return x, k
 }
 
-func (s *benchServers) snapshot() []uint64 {
+func (s *benchServers) snapshot(side int) []uint64 {
 	out := make([]uint64, s.n)
 	for i := range out {
-		out[i] = s.hits[i].Load()
+		out[i] = s.hits[side][i].Load()
 	}
 	return out
 }
@@ -326,8 +363,8 @@ func (l countingListener) Accept() (net.Conn, error) {
 	c, err := l.Listener.Accept()
 	if err == nil {
 		if a, ok := c.LocalAddr().(*net.TCPAddr); ok {
-			if i := benchEndpoint(a.AddrPort(), l.s.ports); i >= 0 && i < l.s.n {
-				l.s.hit(i)
+			if i, side := benchEndpoint(a.AddrPort(), l.s.ports), sideOf(c.RemoteAddr()); i >= 0 && i < l.s.n && side >= 0 {
+				l.s.hit(side, i)
 			}
 		}
 	}
@@ -338,7 +375,11 @@ func (l countingListener) Accept() (net.Conn, error) {
 // process: the checker processes are measured from /proc, so the servers' CPU is not theirs.
 func startCountingServers(b *testing.B, ns *nstest.NS, n, ports int) *benchServers {
 	b.Helper()
-	s := &benchServers{n: n, ports: ports, hits: make([]atomic.Uint64, n), last: make([]time.Time, n)}
+	s := &benchServers{n: n, ports: ports}
+	for side := range s.hits {
+		s.hits[side] = make([]atomic.Uint64, n)
+		s.last[side] = make([]time.Time, n)
+	}
 	var lns []net.Listener
 	var lerr error
 	ns.Do(b, func() {
@@ -353,7 +394,14 @@ func startCountingServers(b *testing.B, ns *nstest.NS, n, ports int) *benchServe
 	})
 	srv := &http.Server{
 		Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-			s.requests.Add(1)
+			if a, err := netip.ParseAddrPort(r.RemoteAddr); err == nil {
+				switch a.Addr().String() {
+				case xClientIP:
+					s.requests[sideX].Add(1)
+				case kClientIP:
+					s.requests[sideK].Add(1)
+				}
+			}
 			_, _ = w.Write([]byte(okBody))
 		}),
 		ReadHeaderTimeout: 5 * time.Second,
