@@ -52,10 +52,11 @@ func BenchmarkVMCheckersVsKeepalived(b *testing.B) {
 	vmenv.Require(b, "ip_vs", "ip_vs_rr")
 	testenv.RequireCommand(b, "keepalived")
 	cur, _ := os.ReadFile("/sys/devices/system/clocksource/clocksource0/current_clocksource")
-	// What one clock read costs here: under TCG the kernel falls back to the HPET (it distrusts
-	// the TSC, rightly: with tsc=reliable the guest's clock runs several times too fast), and
-	// every read is an emulated MMIO access. Both checkers read the clock; Go's runtime (timers,
-	// netpoller, deadlines) does so more often than keepalived's event loop.
+	// What one clock read costs here. Under TCG, Debian's 6.1 falls back to the HPET (it
+	// distrusts the TSC; forcing it with tsc=reliable made the guest's clock run several times
+	// too fast), and every HPET read is an emulated MMIO access (µs); 6.12 keeps the TSC
+	// (~0.3 µs). Both checkers read the clock; Go's runtime (timers, netpoller, deadlines) does
+	// so more often than keepalived's event loop, so the 6.1 figures weigh against xalived.
 	const reads = 20000
 	c0 := time.Now()
 	for i := 0; i < reads; i++ {
