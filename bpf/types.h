@@ -51,9 +51,13 @@ struct xa_peer {
 	__u16 interval;            /* master's advert interval, wire units */
 	__u8 priority;             /* master's priority */
 	__u8 pad[5];
+	__u64 accepted;            /* valid adverts (atomic); user space adds it to
+	                              xa_counters.adverts[XA_ACCEPT]: the steady state touches
+	                              this record anyway, and the per-CPU counters stay cold */
 };
 
-/* Per-instance counters (per CPU; user space sums them). The global map uses the same type for
+/* Per-instance counters (per CPU; user space sums them, and adds xa_peer.accepted to
+ * adverts[XA_ACCEPT], which the program never counts here). The global map uses the same type for
  * frames that match no instance (truncated, unknown VRID). */
 struct xa_counters {
 	__u64 adverts[XA_REASON_MAX]; /* by verdict: [XA_ACCEPT] valid, otherwise dropped for reason */

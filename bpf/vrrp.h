@@ -229,10 +229,18 @@ XA_INLINE __u32 check_advert(struct xdp_md *ctx, const struct xa_adv *a,
 	return XA_ACCEPT;
 }
 
-/* Sends one event; a full ring buffer is counted (user space then reads the peer records). */
-XA_INLINE void emit(struct xa_counters *c, const struct xa_inst_key *key, __u32 type,
-		    __u32 reason, const __u8 *addr, __u8 prio, __u16 interval, __u64 now)
+/* The instance's per-CPU counters, looked up only where something rare is counted: a valid
+ * advert in the steady state counts in its peer record instead (xa_peer.accepted). */
+XA_INLINE struct xa_counters *counters_of(__u32 slot)
 {
+	return bpf_map_lookup_elem(&counters, &slot);
+}
+
+/* Sends one event; a full ring buffer is counted (user space then reads the peer records). */
+XA_INLINE void emit(__u32 slot, const struct xa_inst_key *key, __u32 type, __u32 reason,
+		    const __u8 *addr, __u8 prio, __u16 interval, __u64 now)
+{
+	struct xa_counters *c = counters_of(slot);
 	struct xa_event *e = bpf_ringbuf_reserve(&events, sizeof(*e), 0);
 	if (!e) {
 		if (c)
@@ -274,12 +282,13 @@ static int master_down_cb(void *map, __u32 *key, struct xa_peer *peer)
 	}
 	peer->deadline_ns = 0;
 	struct xa_inst_state *st = bpf_map_lookup_elem(&states, &slot);
-	struct xa_counters *c = bpf_map_lookup_elem(&counters, &slot);
+	struct xa_counters *c = counters_of(slot);
 	if (c)
 		c->master_down++;
 	if (master_live(st, now))
 		return 0; /* already MASTER: nothing to elect */
-	emit(c, &peer->key, XA_EV_MASTER_DOWN, 0, peer->addr, peer->priority, peer->interval, now);
+	emit(slot, &peer->key, XA_EV_MASTER_DOWN, 0, peer->addr, peer->priority, peer->interval,
+	     now);
 	return 0;
 }
 
@@ -313,7 +322,7 @@ XA_INLINE __u64 down_interval(const struct xa_inst_config *cfg, __u16 interval, 
 /* A valid advert: peer record, timer, events. States follow RFC 3768/5798 section 6.4. */
 XA_INLINE void accept_advert(struct xdp_md *ctx, const struct xa_adv *a,
 			     const struct xa_inst_key *key, const struct xa_inst_config *cfg,
-			     struct xa_counters *c)
+			     struct xa_peer *peer, const struct xa_inst_state *st)
 {
 	void *data = (void *)(long)ctx->data;
 	void *end = (void *)(long)ctx->data_end;
@@ -321,32 +330,31 @@ XA_INLINE void accept_advert(struct xdp_md *ctx, const struct xa_adv *a,
 	if ((void *)(v + 1) > end)
 		return;
 	__u32 slot = cfg->slot;
-	struct xa_peer *peer = bpf_map_lookup_elem(&peers, &slot);
-	struct xa_inst_state *st = bpf_map_lookup_elem(&states, &slot);
-	if (!peer)
-		return;
 	__u64 now = bpf_ktime_get_ns();
 	__u8 prio = v->priority;
 	__u16 interval = vrrp_interval(v, cfg->version);
 	int alen = a->family == AF_INET ? 4 : 16;
 
-	if (prio == 0 && c)
-		c->prio_zero++;
+	if (prio == 0) {
+		struct xa_counters *c = counters_of(slot);
+		if (c)
+			c->prio_zero++;
+	}
 
 	if (master_live(st, now)) {
 		if (prio == 0) {
-			emit(c, key, XA_EV_PRIO_ZERO, 0, a->src, prio, interval, now);
+			emit(slot, key, XA_EV_PRIO_ZERO, 0, a->src, prio, interval, now);
 			return;
 		}
 		int cmp = prio != cfg->priority ? (prio > cfg->priority ? 1 : -1)
 						: addr_cmp(a->src, cfg->local_addr, alen);
 		if (cmp < 0) {
-			emit(c, key, XA_EV_LOWER_PRIO, 0, a->src, prio, interval, now);
+			emit(slot, key, XA_EV_LOWER_PRIO, 0, a->src, prio, interval, now);
 			return;
 		}
 		if (cmp == 0)
 			return; /* our own address and priority: a loop or a duplicate, nothing to do */
-		emit(c, key, XA_EV_PREEMPTED, 0, a->src, prio, interval, now);
+		emit(slot, key, XA_EV_PREEMPTED, 0, a->src, prio, interval, now);
 	} else if (prio != 0 && prio < cfg->priority && !(cfg->mode & XA_MODE_NOPREEMPT)) {
 		/* Backup with preemption: discard, the timer keeps running and we take over. */
 		return;
@@ -360,16 +368,16 @@ XA_INLINE void accept_advert(struct xdp_md *ctx, const struct xa_adv *a,
 	peer->interval = interval;
 	arm_timer(peer, now, down_interval(cfg, interval, prio == 0));
 	if (prio == 0)
-		emit(c, key, XA_EV_PRIO_ZERO, 0, a->src, prio, interval, now);
+		emit(slot, key, XA_EV_PRIO_ZERO, 0, a->src, prio, interval, now);
 	else if (changed && !master_live(st, now))
-		emit(c, key, XA_EV_PEER_CHANGED, 0, a->src, prio, interval, now);
+		emit(slot, key, XA_EV_PEER_CHANGED, 0, a->src, prio, interval, now);
 }
 
 /* A configuration mismatch with a peer (a drop for auth, version or interval, or a note) is
  * reported, once a second at most. */
 XA_INLINE void report_mismatch(struct xdp_md *ctx, const struct xa_adv *a,
 			       const struct xa_inst_key *key, const struct xa_inst_config *cfg,
-			       struct xa_counters *c, __u32 reason, __u32 notes)
+			       __u32 reason, __u32 notes)
 {
 	if (reason == XA_ACCEPT) {
 		if (notes & (1 << XA_INTERVAL))
@@ -396,7 +404,7 @@ XA_INLINE void report_mismatch(struct xdp_md *ctx, const struct xa_adv *a,
 	if (peer->last_fail_ns && now - peer->last_fail_ns < NSEC_PER_SEC)
 		return;
 	peer->last_fail_ns = now;
-	emit(c, key, XA_EV_CHECK_FAILED, reason, a->src, v->priority,
+	emit(slot, key, XA_EV_CHECK_FAILED, reason, a->src, v->priority,
 	     vrrp_interval(v, v->ver_type >> 4), now);
 }
 
@@ -423,24 +431,33 @@ XA_INLINE int handle_vrrp(struct xdp_md *ctx, const struct xa_l2 *l2, struct xa_
 		return XDP_PASS; /* maybe another VRRP speaker's; not ours to judge */
 	}
 	__u32 slot = cfg->slot;
-	struct xa_counters *c = bpf_map_lookup_elem(&counters, &slot);
 	struct xa_inst_state *st = bpf_map_lookup_elem(&states, &slot);
 	__u32 notes = 0;
 	__u32 reason = check_advert(ctx, a, cfg, st, &notes);
 	if (reason != XA_ACCEPT)
 		notes = 0; /* notes belong to accepted adverts only */
-	if (c && reason < XA_REASON_MAX) {
-		c->adverts[reason]++;
-		if (notes & (1 << XA_INTERVAL))
-			c->notes[XA_INTERVAL]++;
-		if (notes & (1 << XA_ADDR_COUNT))
-			c->notes[XA_ADDR_COUNT]++;
-		if (notes & (1 << XA_ADDR_LIST))
-			c->notes[XA_ADDR_LIST]++;
+	struct xa_peer *peer = reason == XA_ACCEPT ? bpf_map_lookup_elem(&peers, &slot) : NULL;
+	if (peer) {
+		__sync_fetch_and_add(&peer->accepted, 1);
+	} else if (reason < XA_REASON_MAX) {
+		struct xa_counters *c = counters_of(slot);
+		if (c)
+			c->adverts[reason]++;
 	}
-	if (reason == XA_ACCEPT)
-		accept_advert(ctx, a, &key, cfg, c);
-	report_mismatch(ctx, a, &key, cfg, c, reason, notes);
+	if (notes) {
+		struct xa_counters *c = counters_of(slot);
+		if (c) {
+			if (notes & (1 << XA_INTERVAL))
+				c->notes[XA_INTERVAL]++;
+			if (notes & (1 << XA_ADDR_COUNT))
+				c->notes[XA_ADDR_COUNT]++;
+			if (notes & (1 << XA_ADDR_LIST))
+				c->notes[XA_ADDR_LIST]++;
+		}
+	}
+	if (peer)
+		accept_advert(ctx, a, &key, cfg, peer, st);
+	report_mismatch(ctx, a, &key, cfg, reason, notes);
 	return cfg_socket_path ? XDP_PASS : XDP_DROP;
 }
 

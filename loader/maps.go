@@ -362,6 +362,12 @@ func (d *Dataplane) Counters(key InstanceKey) (Counters, error) {
 	if err != nil {
 		return Counters{}, fmt.Errorf("counters %s: %w", key, err)
 	}
+	// Valid adverts count in the peer record (bpf/types.h xa_peer.accepted).
+	var p xdpXaPeer
+	if err := d.maps.Peers.Lookup(slot, &p); err != nil {
+		return Counters{}, fmt.Errorf("counters %s: peer: %w", key, err)
+	}
+	c.Adverts[0] += p.Accepted
 	return c, nil
 }
 

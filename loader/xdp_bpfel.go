@@ -104,6 +104,7 @@ type xdpXaPeer struct {
 	Interval   uint16
 	Priority   uint8
 	Pad        [5]uint8
+	Accepted   uint64
 }
 
 type xdpXaReason uint32
