@@ -51,7 +51,7 @@ struct {
 	__uint(pinning, LIBBPF_PIN_BY_NAME);
 } global SEC(".maps");
 
-/* Virtual addresses by (ifindex, VLAN, family, address): owning slot and reply MAC. */
+/* IPv6 virtual addresses by (ifindex, VLAN, family, address): owning slot and reply MAC. */
 struct {
 	__uint(type, BPF_MAP_TYPE_HASH);
 	__uint(max_entries, MAX_VIPS);
@@ -59,6 +59,15 @@ struct {
 	__type(value, struct xa_vip);
 	__uint(pinning, LIBBPF_PIN_BY_NAME);
 } vips SEC(".maps");
+
+/* IPv4 virtual addresses by (ifindex, VLAN, address): owning slot and reply MAC. */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, MAX_VIPS);
+	__type(key, struct xa_vip4_key);
+	__type(value, struct xa_vip);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} vips4 SEC(".maps");
 
 /* Unicast peers by (slot, address) with their TTL bounds (check_unicast_src). */
 struct {

@@ -37,11 +37,9 @@ XA_INLINE int handle_arp(struct xdp_md *ctx, const struct xa_l2 *l2)
 	if (*(__u32 *)arp->spa == *(__u32 *)arp->tpa)
 		return XDP_PASS; /* gratuitous ARP: an announcement, not a question */
 
-	struct xa_vip_key k = {
-		.ifindex = ctx->ingress_ifindex, .vlan = l2->vlan, .family = AF_INET,
-	};
+	struct xa_vip4_key k = { .ifindex = ctx->ingress_ifindex, .vlan = l2->vlan };
 	__builtin_memcpy(k.addr, arp->tpa, 4);
-	struct xa_vip *vip = bpf_map_lookup_elem(&vips, &k);
+	struct xa_vip *vip = bpf_map_lookup_elem(&vips4, &k);
 	if (!vip)
 		return XDP_PASS;
 	struct xa_counters *c;

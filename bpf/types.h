@@ -94,13 +94,23 @@ struct xa_upeer {
 	__u8 max_ttl;          /* 0: 255 */
 };
 
-/* Key of a virtual address on an interface. */
+/* Key of an IPv6 virtual address on an interface (vips). */
 struct xa_vip_key {
 	__u32 ifindex;
 	__u16 vlan;
 	__u8 family;
 	__u8 pad;
 	__u8 addr[16];         /* IPv4: first 4 bytes */
+};
+
+/* Key of an IPv4 virtual address on an interface (vips4): 12 bytes, so the hash map hashes it
+ * in one jhash2 final round instead of a full round and a final one (the hash was the largest
+ * part of answering an ARP request). */
+struct xa_vip4_key {
+	__u32 ifindex;
+	__u16 vlan;
+	__u16 pad;
+	__u8 addr[4];
 };
 
 struct xa_vip {

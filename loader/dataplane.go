@@ -145,6 +145,7 @@ func configureSpec(spec *ebpf.CollectionSpec, opts Options) error {
 	}
 	if opts.MaxVIPs != 0 {
 		spec.Maps[xdpMapVips].MaxEntries = opts.MaxVIPs
+		spec.Maps[xdpMapVips4].MaxEntries = opts.MaxVIPs
 	}
 	return nil
 }
@@ -206,10 +207,13 @@ func (d *Dataplane) adopt(spec *ebpf.CollectionSpec) error {
 	maps := map[string]**ebpf.Map{
 		xdpMapInstances: &d.maps.Instances, xdpMapStates: &d.maps.States, xdpMapPeers: &d.maps.Peers,
 		xdpMapCounters: &d.maps.Counters, xdpMapGlobal: &d.maps.Global, xdpMapVips: &d.maps.Vips,
-		xdpMapEvents: &d.maps.Events, xdpMapUnicastPeers: &d.maps.UnicastPeers,
+		xdpMapVips4: &d.maps.Vips4, xdpMapEvents: &d.maps.Events, xdpMapUnicastPeers: &d.maps.UnicastPeers,
 	}
 	for name, dst := range maps {
 		m, err := ebpf.LoadPinnedMap(filepath.Join(d.dir, name), nil)
+		if errors.Is(err, os.ErrNotExist) {
+			return fmt.Errorf("adopt map %s: %w: not pinned (an older build?)", name, ErrIncompatiblePins)
+		}
 		if err != nil {
 			return fmt.Errorf("adopt map %s: %w", name, err)
 		}
@@ -284,6 +288,18 @@ func (d *Dataplane) rebuild() error {
 	if err := vit.Err(); err != nil {
 		return fmt.Errorf("read vips: %w", err)
 	}
+	var vk4 xdpXaVip4Key
+	vit = d.maps.Vips4.Iterate()
+	for vit.Next(&vk4, &v) {
+		if e := bySlot[v.Slot]; e != nil {
+			k := xdpXaVipKey{Ifindex: vk4.Ifindex, Vlan: vk4.Vlan, Family: uint8(IPv4)}
+			copy(k.Addr[:], vk4.Addr[:])
+			e.vips = append(e.vips, k)
+		}
+	}
+	if err := vit.Err(); err != nil {
+		return fmt.Errorf("read vips4: %w", err)
+	}
 	var pk xdpXaUpeerKey
 	var pv xdpXaUpeer
 	pit := d.maps.UnicastPeers.Iterate()
@@ -334,7 +350,7 @@ func (d *Dataplane) Close() error {
 		}
 	}
 	for _, m := range []*ebpf.Map{d.maps.Instances, d.maps.States, d.maps.Peers, d.maps.Counters,
-		d.maps.Global, d.maps.Vips, d.maps.Events, d.maps.UnicastPeers, d.rodata} {
+		d.maps.Global, d.maps.Vips, d.maps.Vips4, d.maps.Events, d.maps.UnicastPeers, d.rodata} {
 		if m != nil {
 			if err := m.Unpin(); err != nil {
 				errs = append(errs, fmt.Errorf("unpin map: %w", err))

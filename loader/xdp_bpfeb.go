@@ -157,6 +157,14 @@ type xdpXaVip struct {
 	Mac   [6]uint8
 }
 
+type xdpXaVip4Key struct {
+	_       structs.HostLayout
+	Ifindex uint32
+	Vlan    uint16
+	Pad     uint16
+	Addr    [4]uint8
+}
+
 type xdpXaVipFlags uint32
 
 const (
@@ -184,6 +192,7 @@ const (
 	xdpMapStates          = "states"
 	xdpMapUnicastPeers    = "unicast_peers"
 	xdpMapVips            = "vips"
+	xdpMapVips4           = "vips4"
 	xdpProgXalivedXdp     = "xalived_xdp"
 	xdpVarCfgSocketPath   = "cfg_socket_path"
 	xdpVarUnusedEvent     = "unused_event"
@@ -251,6 +260,7 @@ type xdpMapSpecs struct {
 	States       *ebpf.MapSpec `ebpf:"states"`
 	UnicastPeers *ebpf.MapSpec `ebpf:"unicast_peers"`
 	Vips         *ebpf.MapSpec `ebpf:"vips"`
+	Vips4        *ebpf.MapSpec `ebpf:"vips4"`
 }
 
 // xdpVariableSpecs contains global variables before they are loaded into the kernel.
@@ -294,6 +304,7 @@ type xdpMaps struct {
 	States       *ebpf.Map `ebpf:"states"`
 	UnicastPeers *ebpf.Map `ebpf:"unicast_peers"`
 	Vips         *ebpf.Map `ebpf:"vips"`
+	Vips4        *ebpf.Map `ebpf:"vips4"`
 }
 
 func (m *xdpMaps) Close() error {
@@ -306,6 +317,7 @@ func (m *xdpMaps) Close() error {
 		m.States,
 		m.UnicastPeers,
 		m.Vips,
+		m.Vips4,
 	)
 }
 
