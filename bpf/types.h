@@ -54,6 +54,8 @@ struct xa_peer {
 	__u64 accepted;            /* valid adverts (atomic); user space adds it to
 	                              xa_counters.adverts[XA_ACCEPT]: the steady state touches
 	                              this record anyway, and the per-CPU counters stay cold */
+	__u64 timer_runs;          /* master-down timer callbacks: re-arms and expiries (their
+	                              cost is outside the program's run_time_ns) */
 };
 
 /* Per-instance counters (per CPU; user space sums them, and adds xa_peer.accepted to

@@ -275,6 +275,7 @@ static int master_down_cb(void *map, __u32 *key, struct xa_peer *peer)
 	__u32 slot = *key;
 	__u64 now = bpf_ktime_get_ns();
 	__u64 due = peer->last_seen_ns + peer->down_ns;
+	peer->timer_runs++; /* callbacks of one timer never overlap */
 	if (now < due) {
 		peer->deadline_ns = due;
 		bpf_timer_start(&peer->timer, due - now, 0);

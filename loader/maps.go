@@ -398,6 +398,7 @@ func (d *Dataplane) Counters(key InstanceKey) (Counters, error) {
 		return Counters{}, fmt.Errorf("counters %s: peer: %w", key, err)
 	}
 	c.Adverts[0] += p.Accepted
+	c.TimerRuns = p.TimerRuns
 	return c, nil
 }
 

@@ -105,6 +105,7 @@ type xdpXaPeer struct {
 	Priority   uint8
 	Pad        [5]uint8
 	Accepted   uint64
+	TimerRuns  uint64
 }
 
 type xdpXaReason uint32
