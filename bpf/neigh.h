@@ -23,6 +23,36 @@ XA_INLINE int vip_verdict(const struct xa_vip *vip, struct xa_counters **cp)
 	return 1;
 }
 
+/* The vips4 entry for (addr, ifindex, vlan), through this CPU's cache (xa_vip4_cache). The
+ * generation is read before the hash map, so an entry filled from a map that user space
+ * changes meanwhile carries the old generation and is never used. */
+XA_INLINE struct xa_vip *lookup_vip4(__u32 addr, __u32 ifindex, __u16 vlan)
+{
+	__u32 zero = 0;
+	__u32 *gen = bpf_map_lookup_elem(&vip_gen, &zero);
+	if (!gen)
+		return NULL;
+	__u32 g = *gen;
+	__u32 idx = ((addr ^ (ifindex * 0x85ebca6bU) ^ ((__u32)vlan << 16)) * 0x9e3779b1U) >>
+		    (32 - VIP4_CACHE_BITS);
+	struct xa_vip4_cache *e = bpf_map_lookup_elem(&vip4_cache, &idx);
+	if (!e)
+		return NULL;
+	if (e->gen == g && *(__u32 *)e->addr == addr && e->ifindex == ifindex && e->vlan == vlan)
+		return &e->vip;
+	struct xa_vip4_key k = { .ifindex = ifindex, .vlan = vlan };
+	*(__u32 *)k.addr = addr;
+	struct xa_vip *vip = bpf_map_lookup_elem(&vips4, &k);
+	if (!vip)
+		return NULL;
+	e->gen = g;
+	e->ifindex = ifindex;
+	e->vlan = vlan;
+	*(__u32 *)e->addr = addr;
+	e->vip = *vip;
+	return &e->vip;
+}
+
 /* Stores a MAC as a word and a half-word. Packet fields here are byte arrays, so a memcpy of
  * a MAC compiles to six byte loads and stores; x86 and arm64 access packet words at any
  * alignment (the verifier allows it where the architecture does), so the reply is built
@@ -49,9 +79,7 @@ XA_INLINE int handle_arp(struct xdp_md *ctx, const struct xa_l2 *l2)
 	if (spa == tpa)
 		return XDP_PASS; /* gratuitous ARP: an announcement, not a question */
 
-	struct xa_vip4_key k = { .ifindex = ctx->ingress_ifindex, .vlan = l2->vlan };
-	*(__u32 *)k.addr = tpa;
-	struct xa_vip *vip = bpf_map_lookup_elem(&vips4, &k);
+	struct xa_vip *vip = lookup_vip4(tpa, ctx->ingress_ifindex, l2->vlan);
 	if (!vip)
 		return XDP_PASS;
 	struct xa_counters *c;

@@ -122,4 +122,17 @@ struct xa_vip {
 	__u8 mac[6];           /* source MAC of replies: the VMAC or the interface MAC */
 };
 
+/* A per-CPU cache line of vips4 for the ARP responder, filled by the program on a miss and
+ * valid while gen equals vip_gen[0], which user space bumps after every change to vips4. A
+ * hit costs an inlined array lookup instead of the hash map's calls (hash, bucket walk,
+ * memcmp); the state and lease are still read from states on every request. */
+struct xa_vip4_cache {
+	__u32 gen;
+	__u32 ifindex;
+	__u16 vlan;
+	__u16 pad;
+	__u8 addr[4];
+	struct xa_vip vip;
+};
+
 #endif

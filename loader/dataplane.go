@@ -220,7 +220,7 @@ func (d *Dataplane) adopt(spec *ebpf.CollectionSpec) error {
 	maps := map[string]**ebpf.Map{
 		xdpMapInstances: &d.maps.Instances, xdpMapStates: &d.maps.States, xdpMapPeers: &d.maps.Peers,
 		xdpMapCounters: &d.maps.Counters, xdpMapGlobal: &d.maps.Global, xdpMapVips: &d.maps.Vips,
-		xdpMapVips4: &d.maps.Vips4, xdpMapEvents: &d.maps.Events, xdpMapUnicastPeers: &d.maps.UnicastPeers,
+		xdpMapVips4: &d.maps.Vips4, xdpMapVip4Cache: &d.maps.Vip4Cache, xdpMapVipGen: &d.maps.VipGen, xdpMapEvents: &d.maps.Events, xdpMapUnicastPeers: &d.maps.UnicastPeers,
 	}
 	for name, dst := range maps {
 		m, err := ebpf.LoadPinnedMap(filepath.Join(d.dir, name), nil)
@@ -363,7 +363,7 @@ func (d *Dataplane) Close() error {
 		}
 	}
 	for _, m := range []*ebpf.Map{d.maps.Instances, d.maps.States, d.maps.Peers, d.maps.Counters,
-		d.maps.Global, d.maps.Vips, d.maps.Vips4, d.maps.Events, d.maps.UnicastPeers, d.rodata} {
+		d.maps.Global, d.maps.Vips, d.maps.Vips4, d.maps.Vip4Cache, d.maps.VipGen, d.maps.Events, d.maps.UnicastPeers, d.rodata} {
 		if m != nil {
 			if err := m.Unpin(); err != nil {
 				errs = append(errs, fmt.Errorf("unpin map: %w", err))

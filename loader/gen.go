@@ -4,4 +4,4 @@ package loader
 // installs them from scripts/deps/xdp.txt) and committed for both byte orders; `make generate`
 // rebuilds them byte for byte and `make check-generate` fails when the committed ones are stale.
 
-//go:generate go tool bpf2go -cc clang-14 -strip llvm-strip-14 -cflags "-O2 -g -Wall -Werror" -type xa_inst_key -type xa_inst_config -type xa_inst_state -type xa_peer -type xa_counters -type xa_event -type xa_vip_key -type xa_vip4_key -type xa_vip -type xa_upeer_key -type xa_upeer -type xa_reason -type xa_event_type -type xa_state -type xa_mode -type xa_vip_flags xdp ../bpf/xdp.c
+//go:generate go tool bpf2go -cc clang-14 -strip llvm-strip-14 -cflags "-O2 -g -Wall -Werror" -type xa_inst_key -type xa_inst_config -type xa_inst_state -type xa_peer -type xa_counters -type xa_event -type xa_vip_key -type xa_vip4_key -type xa_vip4_cache -type xa_vip -type xa_upeer_key -type xa_upeer -type xa_reason -type xa_event_type -type xa_state -type xa_mode -type xa_vip_flags xdp ../bpf/xdp.c

@@ -92,6 +92,19 @@ func (d *Dataplane) updateVIP(vk xdpXaVipKey, v *xdpXaVip) error {
 	return m.Update(k, v, ebpf.UpdateAny)
 }
 
+// bumpVIPGen invalidates every entry of the ARP responder's VIP cache (bpf/maps.h vip4_cache):
+// called after any change to vips4.
+func (d *Dataplane) bumpVIPGen() error {
+	var g uint32
+	if err := d.maps.VipGen.Lookup(uint32(0), &g); err != nil {
+		return fmt.Errorf("vip generation: %w", err)
+	}
+	if err := d.maps.VipGen.Update(uint32(0), g+1, ebpf.UpdateAny); err != nil {
+		return fmt.Errorf("vip generation: %w", err)
+	}
+	return nil
+}
+
 // deleteVIP removes a VIP; one already gone is no error.
 func (d *Dataplane) deleteVIP(vk xdpXaVipKey) error {
 	m, k := d.vipEntry(vk)
@@ -146,6 +159,7 @@ func (d *Dataplane) SetInstance(in Instance) error {
 			for _, a := range added {
 				_ = d.deleteVIP(a)
 			}
+			_ = d.bumpVIPGen()
 			return fmt.Errorf("set instance %s: vip: %w", in.Key, err)
 		}
 		added = append(added, vk)
@@ -153,11 +167,15 @@ func (d *Dataplane) SetInstance(in Instance) error {
 	for _, vk := range e.vips {
 		if !want[vk] {
 			if err := d.deleteVIP(vk); err != nil {
+				_ = d.bumpVIPGen()
 				return fmt.Errorf("set instance %s: remove vip: %w", in.Key, err)
 			}
 		}
 	}
 	e.vips = added
+	if err := d.bumpVIPGen(); err != nil {
+		return fmt.Errorf("set instance %s: %w", in.Key, err)
+	}
 
 	// Unicast peers: write the wanted set, then drop stale ones.
 	wantPeers := map[xdpXaUpeerKey]bool{}
@@ -245,8 +263,12 @@ func (d *Dataplane) DeleteInstance(key InstanceKey) error {
 	}
 	for _, vk := range e.vips {
 		if err := d.deleteVIP(vk); err != nil {
+			_ = d.bumpVIPGen()
 			return fmt.Errorf("delete instance %s: vip: %w", key, err)
 		}
+	}
+	if err := d.bumpVIPGen(); err != nil {
+		return fmt.Errorf("delete instance %s: %w", key, err)
 	}
 	for _, pk := range e.upeers {
 		if err := d.maps.UnicastPeers.Delete(&pk); err != nil && !errors.Is(err, ebpf.ErrKeyNotExist) {

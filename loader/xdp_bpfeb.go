@@ -158,6 +158,16 @@ type xdpXaVip struct {
 	Mac   [6]uint8
 }
 
+type xdpXaVip4Cache struct {
+	_       structs.HostLayout
+	Gen     uint32
+	Ifindex uint32
+	Vlan    uint16
+	Pad     uint16
+	Addr    [4]uint8
+	Vip     xdpXaVip
+}
+
 type xdpXaVip4Key struct {
 	_       structs.HostLayout
 	Ifindex uint32
@@ -192,6 +202,8 @@ const (
 	xdpMapPeers           = "peers"
 	xdpMapStates          = "states"
 	xdpMapUnicastPeers    = "unicast_peers"
+	xdpMapVip4Cache       = "vip4_cache"
+	xdpMapVipGen          = "vip_gen"
 	xdpMapVips            = "vips"
 	xdpMapVips4           = "vips4"
 	xdpProgXalivedXdp     = "xalived_xdp"
@@ -261,6 +273,8 @@ type xdpMapSpecs struct {
 	Peers        *ebpf.MapSpec `ebpf:"peers"`
 	States       *ebpf.MapSpec `ebpf:"states"`
 	UnicastPeers *ebpf.MapSpec `ebpf:"unicast_peers"`
+	Vip4Cache    *ebpf.MapSpec `ebpf:"vip4_cache"`
+	VipGen       *ebpf.MapSpec `ebpf:"vip_gen"`
 	Vips         *ebpf.MapSpec `ebpf:"vips"`
 	Vips4        *ebpf.MapSpec `ebpf:"vips4"`
 }
@@ -306,6 +320,8 @@ type xdpMaps struct {
 	Peers        *ebpf.Map `ebpf:"peers"`
 	States       *ebpf.Map `ebpf:"states"`
 	UnicastPeers *ebpf.Map `ebpf:"unicast_peers"`
+	Vip4Cache    *ebpf.Map `ebpf:"vip4_cache"`
+	VipGen       *ebpf.Map `ebpf:"vip_gen"`
 	Vips         *ebpf.Map `ebpf:"vips"`
 	Vips4        *ebpf.Map `ebpf:"vips4"`
 }
@@ -319,6 +335,8 @@ func (m *xdpMaps) Close() error {
 		m.Peers,
 		m.States,
 		m.UnicastPeers,
+		m.Vip4Cache,
+		m.VipGen,
 		m.Vips,
 		m.Vips4,
 	)
