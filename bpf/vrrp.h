@@ -289,7 +289,18 @@ static int master_down_cb(void *map, __u32 *key, struct xa_peer *peer)
 		bpf_timer_start(&peer->timer, due - now, 0);
 		return 0;
 	}
-	peer->deadline_ns = 0;
+	/* Disarmed, then last_seen_ns read again, with a full barrier between (arm_timer does the
+	 * reverse): an advert accepted on another CPU meanwhile either sees deadline_ns 0 and
+	 * starts the timer itself, or is seen here and the timer re-armed for it. Without this an
+	 * advert racing the expiry could find the timer "running", skip it, and be the last: no
+	 * master-down would ever follow. */
+	__sync_lock_test_and_set(&peer->deadline_ns, 0);
+	due = peer->last_seen_ns + peer->down_ns;
+	if (now < due) {
+		peer->deadline_ns = due;
+		bpf_timer_start(&peer->timer, due - now, 0);
+		return 0;
+	}
 	struct xa_inst_state *st = bpf_map_lookup_elem(&states, &slot);
 	struct xa_counters *c = counters_of(slot);
 	if (c)
@@ -310,7 +321,10 @@ XA_INLINE void arm_timer(struct xa_peer *p, __u64 now, __u64 ns)
 	p->last_seen_ns = now;
 	p->down_ns = ns;
 	__u64 due = now + ns;
-	if (p->deadline_ns && p->deadline_ns <= due)
+	/* A fetching atomic: a full barrier between the stores above and this load (see
+	 * master_down_cb). */
+	__u64 deadline = __sync_fetch_and_add(&p->deadline_ns, 0);
+	if (deadline && deadline <= due)
 		return; /* the callback re-arms for the rest */
 	if (bpf_timer_init(&p->timer, &peers, CLOCK_MONOTONIC) == 0)
 		bpf_timer_set_callback(&p->timer, master_down_cb);

@@ -442,8 +442,8 @@ func TestMasterDownTimer(t *testing.T) {
 	// its own callback, for what is left, and expires Master_Down_Interval after the last one.
 	var last time.Duration
 	for i := 0; i < 6; i++ {
+		last = Now() // before: the program sees the advert after this, not after run returns
 		run(t, d, advert{src: peer4, prio: 150, interval: 10}.frame())
-		last = Now()
 		time.Sleep(100 * time.Millisecond)
 	}
 	// (A test process stalled past the interval between two adverts sees an extra expiry.)
