@@ -16,7 +16,8 @@ import (
 	"github.com/xalived/xalived/internal/nstest"
 )
 
-// benchInstances and benchAdvert: 255 instances at 100 adverts/s each (advert_int 0.01).
+// benchInstances and benchAdvert: 255 instances at 100 adverts/s each (advert_int 0.01;
+// XALIVED_BENCH_ADVERT_INT overrides it, e.g. 0.1 for a keepalived master that cannot keep up).
 const (
 	benchInstances = 255
 	benchAdvert    = "0.01"
@@ -29,6 +30,15 @@ func benchWindow() time.Duration {
 	return 10 * time.Second
 }
 
+func benchAdvertInt() string {
+	if v := os.Getenv("XALIVED_BENCH_ADVERT_INT"); v != "" {
+		if _, err := strconv.ParseFloat(v, 64); err == nil {
+			return v
+		}
+	}
+	return benchAdvert
+}
+
 // manyInsts is 255 v3 IPv4 instances (VRIDs 1..255), one VIP each.
 func manyInsts(prio int) []Inst {
 	var out []Inst
@@ -37,7 +47,7 @@ func manyInsts(prio int) []Inst {
 		if i > 250 {
 			vip = fmt.Sprintf("198.51.100.%d/24", 150+i-250)
 		}
-		out = append(out, Inst{Name: fmt.Sprintf("VI_%d", i), VRID: i, Priority: prio, AdvertInt: benchAdvert,
+		out = append(out, Inst{Name: fmt.Sprintf("VI_%d", i), VRID: i, Priority: prio, AdvertInt: benchAdvertInt(),
 			Version: 3, VIPs: []string{vip}})
 	}
 	return out
