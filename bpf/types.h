@@ -60,8 +60,8 @@ struct xa_peer {
 };
 
 /* Per-instance counters (per CPU; user space sums them, and adds xa_peer.accepted to
- * adverts[XA_ACCEPT], which the program never counts here). The global map uses the same type for
- * frames that match no instance (truncated, unknown VRID). */
+ * adverts[XA_ACCEPT], which the program never counts here). The global map uses the same type
+ * for frames that match no instance (truncated, unknown VRID), and counts every lost event. */
 struct xa_counters {
 	__u64 adverts[XA_REASON_MAX]; /* by verdict: [XA_ACCEPT] valid, otherwise dropped for reason */
 	__u64 notes[XA_REASON_MAX];   /* findings on accepted adverts (interval, addr_count, addr_list) */

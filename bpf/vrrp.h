@@ -253,6 +253,12 @@ XA_INLINE void emit(__u32 slot, const struct xa_inst_key *key, __u32 type, __u32
 	if (!e) {
 		if (c)
 			c->events_lost++;
+		/* Also in the global counters: user space polls that one entry and reads the
+		 * instances' counters only when it moved. */
+		__u32 zero = 0;
+		struct xa_counters *g = bpf_map_lookup_elem(&global, &zero);
+		if (g)
+			g->events_lost++;
 		return;
 	}
 	__builtin_memset(e, 0, sizeof(*e));

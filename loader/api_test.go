@@ -132,6 +132,9 @@ func TestRingBufferOverflow(t *testing.T) {
 	if c.Events+c.EventsLost != n || c.EventsLost == 0 || c.Adverts[vrrp.Accept] != n {
 		t.Errorf("events %d lost %d accepted %d; want %d in all, some lost", c.Events, c.EventsLost, c.Adverts[vrrp.Accept], n)
 	}
+	if g, _ := d.GlobalCounters(); g.EventsLost != c.EventsLost {
+		t.Errorf("global counters lost %d events, the instance %d", g.EventsLost, c.EventsLost)
+	}
 	// The peer record still has the latest master.
 	if p, _ := d.ReadPeer(in.Key); p.Addr != netip.AddrFrom4([4]byte{198, 51, 100, n - 1}) {
 		t.Errorf("peer %+v", p)
