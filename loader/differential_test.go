@@ -10,6 +10,7 @@ import (
 
 	"github.com/cilium/ebpf/btf"
 
+	"github.com/xalived/xalived/internal/pcap"
 	"github.com/xalived/xalived/pkg/vrrp"
 )
 
@@ -248,7 +249,7 @@ func diffSeeds(t testing.TB) [][]byte {
 	var seeds [][]byte
 	for _, f := range []string{"keepalived-2.2.7-v2-ipv4-authpass.pcap", "keepalived-2.2.7-v2-ipv4-unicast.pcap",
 		"keepalived-2.2.7-v3-ipv4-100ms.pcap", "keepalived-2.2.7-v3-ipv4-vmac.pcap", "keepalived-2.2.7-v3-ipv6.pcap"} {
-		frames, err := readPcap(filepath.Join("testdata", f))
+		frames, err := pcap.ReadFile(filepath.Join("testdata", f))
 		if err != nil {
 			t.Fatal(err)
 		}

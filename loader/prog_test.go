@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/xalived/xalived/internal/pcap"
 	"github.com/xalived/xalived/pkg/vrrp"
 )
 
@@ -43,7 +44,7 @@ func TestCaptures(t *testing.T) {
 	d := newDP(t, Options{})
 	for _, c := range cases {
 		t.Run(c.file, func(t *testing.T) {
-			frames, err := readPcap(filepath.Join("testdata", c.file))
+			frames, err := pcap.ReadFile(filepath.Join("testdata", c.file))
 			if err != nil {
 				t.Fatal(err)
 			}
