@@ -186,9 +186,26 @@ func newRealEngine(ctx context.Context, d *Daemon) (engine, error) {
 	}}
 	e.notif.setPlan(p)
 	h := &host{ctx: ctx, ann: e.ann, vmacs: e.vmacs}
+	sched, err := schedulingFrom(&cfg.Global)
+	if err != nil {
+		return nil, err
+	}
+	if err := sched.applyProcess(); err != nil {
+		log.Warn("process tuning", "err", err)
+	}
+	var threadSetup func() error
+	if setup := sched.threadSetup(); setup != nil {
+		threadSetup = func() error {
+			if err := setup(); err != nil {
+				log.Warn("vrrp thread stays in the normal scheduling class", "err", err)
+			}
+			return nil
+		}
+	}
 	tr, nf, ro := e.xdp.wrap(&transport{s: e.sender}, e.notif, router.Options{
-		OnError: func(err error) { log.Warn("vrrp", "err", err) },
-		Poll:    e.poll,
+		ThreadSetup: threadSetup,
+		OnError:     func(err error) { log.Warn("vrrp", "err", err) },
+		Poll:        e.poll,
 		OnMasterDown: func(c *router.InstanceConfig, late time.Duration) {
 			log.Debug("master-down timer fired", "instance", c.Name, "late", late)
 		},
