@@ -19,32 +19,6 @@ import (
 	"github.com/xalived/xalived/vmtest/vmenv"
 )
 
-const benchVS, benchRS = 1000, 10
-
-// benchConfig writes 1,000 virtual servers x 10 real servers without checkers (so keepalived
-// keeps every real server up); weightOf gives the weight of (virtual server, real server).
-func benchConfig(weightOf func(vs, rs int) int) string {
-	var b strings.Builder
-	b.WriteString("global_defs {\n    router_id bench\n}\n")
-	for v := range benchVS {
-		fmt.Fprintf(&b, "virtual_server 203.0.113.%d %d {\n    delay_loop 60\n    lb_algo wlc\n    lb_kind NAT\n    protocol TCP\n", v/4+1, 1000+v%4)
-		for r := range benchRS {
-			fmt.Fprintf(&b, "    real_server 198.51.100.%d 80 {\n        weight %d\n    }\n", 11+r, weightOf(v, r))
-		}
-		b.WriteString("}\n")
-	}
-	return b.String()
-}
-
-func oneWeight(changed bool) func(vs, rs int) int {
-	return func(vs, rs int) int {
-		if changed && vs == 500 && rs == 5 {
-			return 9
-		}
-		return 1
-	}
-}
-
 // readProcTable parses /proc/PID/net/ip_vs (the table of the namespace PID lives in): the number of
 // services and destinations, and the weight of the destination 198.51.100.16:80 of the service
 // 203.0.113.126:1000 (virtual server 500, real server 5).
