@@ -20,13 +20,6 @@ const (
 	maxTotalBytes   = 256 << 20 // all text produced by substitution
 )
 
-// line is one logical line after preprocessing: its words (quotes removed,
-// escapes resolved) with "{" and "}" as words of their own.
-type line struct {
-	pos   Pos
-	words []word
-}
-
 // word is one token; quoted words are never braces.
 type word struct {
 	text   string
@@ -54,7 +47,10 @@ type preprocessor struct {
 	configID string
 	diags    *Diagnostics
 	vars     map[string]string
-	out      []line
+	// st are the statements of the logical lines read so far (see emit).
+	st []stmt
+	// nlines counts the logical lines.
+	nlines int
 	files    []string
 	seen     map[string]int // files currently open (include loops)
 	overflow bool
@@ -64,6 +60,10 @@ type preprocessor struct {
 	work, produced int
 	// includeCheck is the global include_check level (bit set).
 	includeCheck int
+	// sbuf is where statements' words are carved from, many to an allocation;
+	// scratch holds the words of the line being emitted.
+	sbuf    []string
+	scratch []word
 }
 
 const (
@@ -103,8 +103,9 @@ func (p *preprocessor) readFile(name string, depth int, from Pos) bool {
 }
 
 func (p *preprocessor) readData(name string, data []byte, depth int) {
-	if p.out == nil {
-		p.out = make([]line, 0, min(bytes.Count(data, []byte{'\n'})+1, p.maxLines))
+	if p.st == nil {
+		n := min(bytes.Count(data, []byte{'\n'})+1, p.maxLines)
+		p.st = make([]stmt, 0, n+n/4)
 	}
 	dir := filepath.Dir(name)
 	// One string for the whole file: lines and plain words are substrings.
@@ -463,19 +464,59 @@ func (p *preprocessor) logical(s string, pos Pos, dir string, depth int) {
 		}
 		return
 	}
-	words, err := tokenize(expanded)
+	words, err := p.tokenize(expanded)
 	if err != nil {
 		p.diag(pos, Warning, "%v", err)
 	}
 	if len(words) == 0 {
 		return
 	}
-	if len(p.out) >= p.maxLines {
+	if p.nlines >= p.maxLines {
 		p.diag(pos, Error, "configuration expands to more than %d lines", p.maxLines)
 		p.overflow = true
 		return
 	}
-	p.out = append(p.out, line{pos: pos, words: words})
+	p.nlines++
+	p.emit(pos, words)
+}
+
+// emit turns one logical line into statements: the words up to a brace
+// make a statement ("{" ends an open one), a "}" is a statement of its own,
+// and a "{" with no words before it is a bare open.
+func (p *preprocessor) emit(pos Pos, words []word) {
+	n := 0
+	for _, w := range words {
+		if !w.isOpen() && !w.isClose() {
+			n++
+		}
+	}
+	if cap(p.sbuf)-len(p.sbuf) < n {
+		p.sbuf = make([]string, 0, max(n, 4096))
+	}
+	// Each statement's words are a full slice expression of sbuf, which
+	// never moves within a chunk.
+	start := len(p.sbuf)
+	flush := func(open bool) {
+		if len(p.sbuf) > start {
+			w := p.sbuf[start:len(p.sbuf):len(p.sbuf)]
+			p.st = append(p.st, stmt{pos: pos, words: w, open: open})
+		} else if open {
+			p.st = append(p.st, stmt{pos: pos, bareOpen: true})
+		}
+		start = len(p.sbuf)
+	}
+	for _, w := range words {
+		switch {
+		case w.isOpen():
+			flush(true)
+		case w.isClose():
+			flush(false)
+			p.st = append(p.st, stmt{pos: pos, close: true})
+		default:
+			p.sbuf = append(p.sbuf, w.text)
+		}
+	}
+	flush(false)
 }
 
 // substitute replaces $NAME (followed by whitespace or end) and ${NAME}
@@ -855,16 +896,45 @@ func tokenize(s string) ([]word, error) {
 	return words, err
 }
 
+// tokenize is the package's tokenize with the words of plain lines in a
+// buffer reused from line to line.
+func (p *preprocessor) tokenize(s string) ([]word, error) {
+	if strings.ContainsAny(s, "\"'\\") {
+		return tokenize(s)
+	}
+	// The words only live until emit has copied their text.
+	p.scratch = appendPlainWords(p.scratch[:0], s)
+	return p.scratch, nil
+}
+
+// countPlainWords is the number of words tokenizePlain finds in s.
+func countPlainWords(s string) int {
+	n := 0
+	in := false
+	for i := 0; i < len(s); i++ {
+		switch s[i] {
+		case ' ', '\t', '\v', '\f':
+			in = false
+		case '{', '}':
+			in = false
+			n++
+		default:
+			if !in {
+				n++
+				in = true
+			}
+		}
+	}
+	return n
+}
+
 // tokenizePlain is tokenize for lines without quotes or backslashes: the
 // words are substrings of the line.
 func tokenizePlain(s string) []word {
-	n := 0
-	for i := 0; i < len(s); i++ {
-		if s[i] == '{' || s[i] == '}' || s[i] == ' ' {
-			n++
-		}
-	}
-	words := make([]word, 0, n+1)
+	return appendPlainWords(make([]word, 0, countPlainWords(s)), s)
+}
+
+func appendPlainWords(words []word, s string) []word {
 	start := -1
 	for i := 0; i < len(s); i++ {
 		switch c := s[i]; c {
