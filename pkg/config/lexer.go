@@ -50,7 +50,7 @@ type preprocessor struct {
 	// st are the statements of the logical lines read so far (see emit).
 	st []stmt
 	// nlines counts the logical lines.
-	nlines int
+	nlines   int
 	files    []string
 	seen     map[string]int // files currently open (include loops)
 	overflow bool
