@@ -57,8 +57,12 @@ var ipvsOnce sync.Once
 // that stay configured are never removed by a reload.
 func startVirtualServers(ctx context.Context, cfg *config.Config, disp *notify.Dispatcher, log *slog.Logger, prev *vsRunner) *vsRunner {
 	ctx, cancel := context.WithCancel(ctx)
-	v := &vsRunner{cfg: cfg, log: log, cancel: cancel, names: map[check.VSKey]string{},
-		health: map[lvs.RealServerID]bool{}, weight: map[lvs.RealServerID]int{}, quorum: map[string]bool{}}
+	nrs := 0
+	for _, vs := range cfg.VirtualServers {
+		nrs += len(vs.RealServers)
+	}
+	v := &vsRunner{cfg: cfg, log: log, cancel: cancel, names: make(map[check.VSKey]string, len(cfg.VirtualServers)),
+		health: make(map[lvs.RealServerID]bool, nrs), weight: make(map[lvs.RealServerID]int, nrs), quorum: map[string]bool{}}
 	var oldSched *check.Scheduler
 	if prev != nil {
 		prev.cancel()
@@ -72,6 +76,9 @@ func startVirtualServers(ctx context.Context, cfg *config.Config, disp *notify.D
 			v.apply(false) // the virtual servers were removed from the configuration
 		}
 		return v
+	}
+	if prev != nil && v.rec != nil {
+		v.applyKnown(prev)
 	}
 	if v.rec == nil {
 		rec, err := lvs.New(lvs.Options{})
@@ -143,6 +150,28 @@ func startVirtualServers(ctx context.Context, cfg *config.Config, disp *notify.D
 	return v
 }
 
+// applyKnown is the first step of a reload: when every real server of the new configuration was
+// a real server of the previous one, the kernel gets the new configuration at once, with the
+// health the previous checkers reported, before the new checkers are built (on 10,000 real
+// servers that takes longer than the change itself). The checkers inherit those states, so the
+// Apply that follows their start changes nothing unless a real server's checkers were changed
+// too. A reload that adds a real server waits for the checkers: its initial state (alpha) is
+// theirs to say, and guessing it could add a server only to remove it again.
+func (v *vsRunner) applyKnown(prev *vsRunner) {
+	for _, vs := range v.cfg.VirtualServers {
+		name := lvs.VirtualServerName(vs)
+		for _, rs := range vs.RealServers {
+			if _, ok := prev.health[lvs.RealServerID{VS: name, Address: rs.Address, Port: rs.Port}]; !ok {
+				return
+			}
+		}
+	}
+	v.health, v.weight = prev.health, prev.weight
+	v.apply(false)
+	v.health = make(map[lvs.RealServerID]bool, len(prev.health))
+	v.weight = make(map[lvs.RealServerID]int, len(prev.weight))
+}
+
 // checkConfig is the checkers' configuration from global_defs: script_user (keepalived_script
 // by default), enable_script_security, rs_init_notifies, and ha_suspend's address test.
 func (v *vsRunner) checkConfig(disp *notify.Dispatcher) check.Config {
@@ -181,17 +210,17 @@ func (v *vsRunner) startLoop(ctx context.Context, events <-chan check.Event) {
 			case <-ctx.Done():
 				return
 			case ev := <-events:
-				v.record(ev)
+				changed := v.record(ev)
 			drain:
 				for {
 					select {
 					case ev := <-events:
-						v.record(ev)
+						changed = v.record(ev) || changed
 					default:
 						break drain
 					}
 				}
-				if v.rec != nil {
+				if changed && v.rec != nil {
 					v.apply(false)
 				}
 			case <-poll:
@@ -205,14 +234,24 @@ func (v *vsRunner) startLoop(ctx context.Context, events <-chan check.Event) {
 	}()
 }
 
-func (v *vsRunner) record(ev check.Event) {
-	v.log.Info("real server", "rs", ev.RS.String(), "alive", ev.Alive, "weight", ev.Weight)
+// record notes a checker's verdict and reports whether it changes what v knew. The first event
+// of every real server repeats the state v took from the checkers at start (or across a
+// reload): on 10,000 real servers, logging and applying those would only cost time.
+func (v *vsRunner) record(ev check.Event) bool {
 	name, ok := v.names[ev.RS.VS]
 	if !ok {
-		return
+		v.log.Info("real server", "rs", ev.RS.String(), "alive", ev.Alive, "weight", ev.Weight)
+		return false
 	}
 	id := lvs.RealServerID{VS: name, Address: ev.RS.Addr, Port: ev.RS.Port}
+	h, known := v.health[id]
+	if known && h == ev.Alive && v.weight[id] == ev.Weight {
+		v.log.Debug("real server", "rs", ev.RS.String(), "alive", ev.Alive, "weight", ev.Weight)
+		return false
+	}
+	v.log.Info("real server", "rs", ev.RS.String(), "alive", ev.Alive, "weight", ev.Weight)
 	v.health[id], v.weight[id] = ev.Alive, ev.Weight
+	return true
 }
 
 // apply computes the desired IPVS state from the configuration and the health so far and has

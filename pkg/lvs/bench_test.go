@@ -68,5 +68,25 @@ func BenchmarkReloadPath(b *testing.B) {
 			}
 		}
 	})
-	_ = prev
+	applied, err := normalizeAll(prev.Services)
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Run("fromconfig+diff", func(b *testing.B) {
+		b.ReportAllocs()
+		for b.Loop() {
+			p, err := FromConfig(cfg2, Inputs{})
+			if err != nil {
+				b.Fatal(err)
+			}
+			want, err := normalizeAll(p.Services)
+			if err != nil {
+				b.Fatal(err)
+			}
+			ops, touched, unknown := diffApplied(applied, want)
+			if len(ops) != 1 || len(touched) != 1 || len(unknown) != 0 {
+				b.Fatalf("one-line change: %d requests, %d services touched, %d unknown", len(ops), len(touched), len(unknown))
+			}
+		}
+	})
 }

@@ -54,6 +54,8 @@ type Reconciler struct {
 	// difference between it and the new desired state without reading the kernel; Resync clears
 	// it to force a full comparison.
 	applied map[Key]Service
+	// dumps counts reads of the whole service list (tests check that a reload does none).
+	dumps int
 }
 
 // New opens IPVS in the given namespace. On a kernel without IPVS it returns an error that
@@ -215,43 +217,38 @@ func (r *Reconciler) applyIncremental(want map[Key]Service) (Changes, map[Key]bo
 		gone = append(gone, k)
 		ops = append(ops, op{cmd: cmdDelService, svc: svc})
 	}
-	keys := make([]Key, 0, len(want))
-	for k, s := range want {
-		if prev, ok := r.applied[k]; ok && prev.equal(s) {
-			continue
-		}
-		keys = append(keys, k)
+	dops, touched, unknown := diffApplied(r.applied, want)
+	ops = append(ops, dops...)
+	for _, k := range touched {
+		r.owned[k] = true
+		delete(r.applied, k)
 	}
-	slices.SortFunc(keys, Key.compare)
-	var touched []Key
-	for _, k := range keys {
+	for _, k := range unknown {
 		s := want[k]
 		r.owned[k] = true
-		var sops []op
-		if prev, ok := r.applied[k]; ok {
-			sops = diffDests(s, prev.sameAttrs(s), prev.Destinations)
-		} else {
-			hs, err := r.h.GetService(toMoby(s))
-			if err != nil {
-				hs = nil // not in the kernel (ESRCH), or unreadable: adding it says which
-			}
-			if sops, err = r.diffService(s, hs); err != nil {
-				errs = append(errs, fmt.Errorf("service %s: %w", k, err))
-				failed[k] = true
-				continue
-			}
+		hs, err := r.h.GetService(toMoby(s))
+		if err != nil {
+			hs = nil // not in the kernel (ESRCH), or unreadable: adding it says which
 		}
-		delete(r.applied, k)
+		sops, err := r.diffService(s, hs)
+		if err != nil {
+			errs = append(errs, fmt.Errorf("service %s: %w", k, err))
+			failed[k] = true
+			continue
+		}
 		ops = append(ops, sops...)
 		touched = append(touched, k)
 	}
 	done, werrs := r.w.run(ops)
+	unattributed := false
 	for _, e := range werrs {
 		var oe *opError
-		if errors.As(e, &oe) {
-			if oe.op.cmd == cmdDelService && errors.Is(oe.err, unix.ESRCH) {
-				continue // already gone
-			}
+		switch {
+		case !errors.As(e, &oe):
+			unattributed = true
+		case oe.op.cmd == cmdDelService && errors.Is(oe.err, unix.ESRCH):
+			continue // already gone
+		default:
 			failed[oe.key] = true
 		}
 		errs = append(errs, e)
@@ -271,13 +268,35 @@ func (r *Reconciler) applyIncremental(want map[Key]Service) (Changes, map[Key]bo
 			errs = append(errs, err)
 		}
 	}
-	if len(werrs) > 0 && len(failed) == 0 {
+	if unattributed {
 		// A write failed without naming its service (the socket): read everything again.
 		for _, k := range touched {
 			failed[k] = true
 		}
 	}
 	return count(done), failed, joinLimited(errs)
+}
+
+// diffApplied compares the desired services with those applied before: it returns the requests
+// that change the applied ones into the desired ones, the keys of the services those requests
+// touch, and the keys of the desired services not applied before (both sorted).
+func diffApplied(applied, want map[Key]Service) (ops []op, touched, unknown []Key) {
+	for k, s := range want {
+		prev, ok := applied[k]
+		switch {
+		case !ok:
+			unknown = append(unknown, k)
+		case !prev.equal(s):
+			touched = append(touched, k)
+		}
+	}
+	slices.SortFunc(touched, Key.compare)
+	slices.SortFunc(unknown, Key.compare)
+	for _, k := range touched {
+		s, prev := want[k], applied[k]
+		ops = append(ops, diffDests(s, prev.sameAttrs(s), prev.Destinations)...)
+	}
+	return ops, touched, unknown
 }
 
 // applyRead reads the kernel's service list and compares every desired service with it; the
@@ -476,6 +495,7 @@ func (r *Reconciler) Read() ([]Service, error) {
 }
 
 func (r *Reconciler) readServices() (map[Key]*ipvs.Service, error) {
+	r.dumps++
 	list, err := r.h.GetServices()
 	if err != nil {
 		return nil, fmt.Errorf("read ipvs services: %w", err)
