@@ -92,3 +92,12 @@ func TestArchive(t *testing.T) {
 		t.Fatalf("symlink: %q %v", l, err)
 	}
 }
+
+// TestBenchEnv: the host's XALIVED_BENCH_* knobs reach the guest as export lines; other
+// variables and values that are not plain words do not.
+func TestBenchEnv(t *testing.T) {
+	got := benchEnv([]string{"XALIVED_BENCH_RELOADS=7", "HOME=/root", "XALIVED_BENCH_X=a b", "XALIVED_BENCH_Y=$(id)", "XALIVED_BENCH_WINDOW=1.5s"})
+	if want := "export XALIVED_BENCH_RELOADS=7\nexport XALIVED_BENCH_WINDOW=1.5s\n"; got != want {
+		t.Fatalf("benchEnv: %q, want %q", got, want)
+	}
+}

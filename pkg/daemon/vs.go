@@ -153,20 +153,31 @@ func startVirtualServers(ctx context.Context, cfg *config.Config, disp *notify.D
 // applyKnown is the first step of a reload: when every real server of the new configuration was
 // a real server of the previous one, the kernel gets the new configuration at once, with the
 // health the previous checkers reported, before the new checkers are built (on 10,000 real
-// servers that takes longer than the change itself). The checkers inherit those states, so the
-// Apply that follows their start changes nothing unless a real server's checkers were changed
+// servers that takes longer than the change itself). The new checkers inherit those states, so
+// the Apply that follows their start changes nothing unless a real server's checkers changed
 // too. A reload that adds a real server waits for the checkers: its initial state (alpha) is
-// theirs to say, and guessing it could add a server only to remove it again.
+// theirs to say, and guessing it could add a server only to remove it again. Weights are the
+// configured ones, except where a MISC_CHECK or FILE_CHECK may have set a dynamic weight: that
+// one is kept until the checkers say.
 func (v *vsRunner) applyKnown(prev *vsRunner) {
+	weight := map[lvs.RealServerID]int{}
 	for _, vs := range v.cfg.VirtualServers {
 		name := lvs.VirtualServerName(vs)
 		for _, rs := range vs.RealServers {
-			if _, ok := prev.health[lvs.RealServerID{VS: name, Address: rs.Address, Port: rs.Port}]; !ok {
+			id := lvs.RealServerID{VS: name, Address: rs.Address, Port: rs.Port}
+			if _, ok := prev.health[id]; !ok {
 				return
+			}
+			for _, c := range rs.Checkers {
+				if c.Type == config.CheckMisc || c.Type == config.CheckFile {
+					if w, ok := prev.weight[id]; ok {
+						weight[id] = w
+					}
+				}
 			}
 		}
 	}
-	v.health, v.weight = prev.health, prev.weight
+	v.health, v.weight = prev.health, weight
 	v.apply(false)
 	v.health = make(map[lvs.RealServerID]bool, len(prev.health))
 	v.weight = make(map[lvs.RealServerID]int, len(prev.weight))
