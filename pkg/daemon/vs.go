@@ -6,6 +6,7 @@ import (
 	"log/slog"
 	"net"
 	"net/netip"
+	"strings"
 	"sync"
 	"time"
 
@@ -30,11 +31,13 @@ const suspendPoll = time.Second
 type vsRunner struct {
 	cfg    *config.Config
 	log    *slog.Logger
+	disp   *notify.Dispatcher // nil in tests
 	sched  *check.Scheduler
 	static []control.VirtualServer // when the checkers could not start
 	rec    *lvs.Reconciler         // nil without IPVS
 	ipvs   bool                    // rec was set at start (for status, which may race with stop)
 	names  map[check.VSKey]string  // checker key -> lvs.VirtualServerName
+	keys   []check.VSKey           // checker key of each virtual server
 	cancel context.CancelFunc
 	wg     sync.WaitGroup
 
@@ -61,7 +64,7 @@ func startVirtualServers(ctx context.Context, cfg *config.Config, disp *notify.D
 	for _, vs := range cfg.VirtualServers {
 		nrs += len(vs.RealServers)
 	}
-	v := &vsRunner{cfg: cfg, log: log, cancel: cancel, names: make(map[check.VSKey]string, len(cfg.VirtualServers)),
+	v := &vsRunner{cfg: cfg, log: log, disp: disp, cancel: cancel, names: make(map[check.VSKey]string, len(cfg.VirtualServers)),
 		health: make(map[lvs.RealServerID]bool, nrs), weight: make(map[lvs.RealServerID]int, nrs), quorum: map[string]bool{}}
 	var oldSched *check.Scheduler
 	if prev != nil {
@@ -85,6 +88,13 @@ func startVirtualServers(ctx context.Context, cfg *config.Config, disp *notify.D
 		switch {
 		case err == nil:
 			v.rec = rec
+			if prev == nil && cfg.Global.LVSFlush {
+				if err := rec.Flush(); err != nil {
+					log.Error("lvs_flush", "err", err)
+				} else {
+					log.Info("lvs_flush: IPVS table flushed")
+				}
+			}
 		case errors.Is(err, lvs.ErrNoIPVS):
 			ipvsOnce.Do(func() {
 				log.Warn("no IPVS in this kernel: virtual servers are health-checked and reported, not programmed; VRRP runs normally", "err", err)
@@ -104,6 +114,7 @@ func startVirtualServers(ctx context.Context, cfg *config.Config, disp *notify.D
 		for i := range specs {
 			specs[i].HASuspend = cfg.VirtualServers[i].HASuspend
 			v.names[specs[i].Key] = lvs.VirtualServerName(cfg.VirtualServers[i])
+			v.keys = append(v.keys, specs[i].Key)
 		}
 		v.sched, err = check.New(specs, v.checkConfig(disp))
 	}
@@ -402,6 +413,7 @@ func (v *vsRunner) status() ([]control.VirtualServer, bool) {
 func (v *vsRunner) stop() {
 	v.cancel()
 	v.wg.Wait()
+	v.omega()
 	if v.rec == nil {
 		return
 	}
@@ -413,4 +425,44 @@ func (v *vsRunner) stop() {
 	}
 	v.rec.Close()
 	v.rec = nil
+}
+
+// omega runs, for the virtual servers with omega set, what keepalived runs at shutdown: the
+// notify_down of every real server still up (with its lvs FIFO line), then quorum_down when the
+// virtual server had quorum. Without omega nothing runs at shutdown. No mail is sent.
+func (v *vsRunner) omega() {
+	if v.sched == nil || v.disp == nil {
+		return
+	}
+	for i, s := range v.sched.Status() {
+		vs := v.cfg.VirtualServers[i]
+		if !vs.Omega {
+			continue
+		}
+		if i >= len(v.keys) {
+			return
+		}
+		key := v.keys[i]
+		proto := strings.ToLower(key.Protocol)
+		if proto == "" {
+			proto = "tcp"
+		}
+		downs := map[netip.AddrPort]*config.Script{}
+		for _, c := range vs.RealServers {
+			downs[netip.AddrPortFrom(c.Address, c.Port)] = c.NotifyDown
+		}
+		for _, rs := range s.RealServers {
+			a, err := netip.ParseAddr(rs.Address)
+			if !rs.Healthy || err != nil {
+				continue
+			}
+			script, _ := notify.ScriptFromConfig(downs[netip.AddrPortFrom(a, rs.Port)])
+			v.disp.RealServer(notify.RealServerEvent{RS: notify.ServiceName(rs.Address, proto, rs.Port), VS: key.String(),
+				Script: script, Reason: "shutdown (omega)"})
+		}
+		if s.QuorumUp {
+			script, _ := notify.ScriptFromConfig(vs.QuorumDown)
+			v.disp.VirtualServer(key.String(), false, script, false, "=> shutdown (omega) for VS "+key.String()+" <=")
+		}
+	}
 }

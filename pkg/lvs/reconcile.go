@@ -469,6 +469,22 @@ func (r *Reconciler) Shutdown() (Changes, error) {
 	return count(done), joinLimited(errs)
 }
 
+// Flush empties the kernel's IPVS table, every service ours or not (keepalived's lvs_flush at
+// start); nothing is owned afterwards.
+func (r *Reconciler) Flush() error {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.h == nil {
+		return errClosed
+	}
+	if err := r.h.Flush(); err != nil {
+		return fmt.Errorf("flush ipvs table: %w", err)
+	}
+	clear(r.applied)
+	clear(r.owned)
+	return r.saveState()
+}
+
 // Read returns the kernel's whole IPVS table (ours and others'), sorted, with destinations.
 func (r *Reconciler) Read() ([]Service, error) {
 	r.mu.Lock()
