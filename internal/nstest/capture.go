@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/xalived/xalived/internal/pcap"
 	"github.com/xalived/xalived/internal/testenv"
 )
 
@@ -71,7 +72,7 @@ func (n *NS) Capture(t testing.TB, ifname, filter string) (stop func() (frames [
 			t.Fatalf("open capture: %v", err)
 		}
 		defer f.Close()
-		frames, err := ReadPcap(f)
+		frames, err := pcap.Read(f)
 		if err != nil {
 			t.Fatalf("read capture: %v", err)
 		}

@@ -1,9 +1,6 @@
 package nstest
 
 import (
-	"encoding/binary"
-	"fmt"
-	"io"
 	"os"
 	"runtime"
 	"testing"
@@ -41,32 +38,4 @@ func (n *NS) Do(t testing.TB, fn func()) {
 		runtime.UnlockOSThread()
 	}()
 	fn()
-}
-
-// ReadPcap returns the frames of a little-endian Ethernet pcap file, as tcpdump -w writes it.
-func ReadPcap(r io.Reader) ([][]byte, error) {
-	gh := make([]byte, 24)
-	if _, err := io.ReadFull(r, gh); err != nil {
-		return nil, fmt.Errorf("pcap header: %w", err)
-	}
-	if m := binary.LittleEndian.Uint32(gh); m != 0xa1b2c3d4 && m != 0xa1b23c4d { // µs or ns timestamps
-		return nil, fmt.Errorf("pcap magic %x", gh[:4])
-	}
-	if lt := binary.LittleEndian.Uint32(gh[20:]); lt != 1 {
-		return nil, fmt.Errorf("pcap link type %d, want ethernet", lt)
-	}
-	var frames [][]byte
-	rh := make([]byte, 16)
-	for {
-		if _, err := io.ReadFull(r, rh); err == io.EOF {
-			return frames, nil
-		} else if err != nil {
-			return frames, fmt.Errorf("pcap record: %w", err)
-		}
-		f := make([]byte, binary.LittleEndian.Uint32(rh[8:]))
-		if _, err := io.ReadFull(r, f); err != nil {
-			return frames, fmt.Errorf("pcap frame: %w", err)
-		}
-		frames = append(frames, f)
-	}
 }

@@ -346,6 +346,10 @@ func (p *parser) lvsSyncDaemon(s stmt) {
 			return a[i], true
 		}
 		switch a[i] {
+		case "inst":
+			if v, ok := val(); ok {
+				d.Instance = v
+			}
 		case "id":
 			if v, ok := val(); ok {
 				if n, ok := p.intIn(s.pos, v, 0, 255); ok {

@@ -43,6 +43,7 @@ type realEngine struct {
 	watchWG  sync.WaitGroup
 	watchStp context.CancelFunc
 	vs       *vsRunner
+	syncd    *syncDaemons
 	xdp      *xdpPlane // nil on the socket dataplane
 
 	mu       sync.Mutex // guards what reloads change
@@ -139,7 +140,10 @@ func newRealEngine(ctx context.Context, d *Daemon) (engine, error) {
 		defer e.dispWG.Done()
 		_ = e.disp.Run(dctx)
 	}()
+	e.syncd = startSyncDaemons(log) // idle unless lvs_sync_daemon is configured
+	e.syncd.configure(cfg)
 	e.notif = &notifier{d: e.disp, onState: func(n router.Notification) {
+		e.syncd.follow(n)
 		if n.Group {
 			log.Info("sync group state", "group", n.Name, "state", n.State.String())
 		} else {
@@ -545,6 +549,7 @@ func (e *realEngine) Reload(ctx context.Context) error {
 	e.dropVMACs(p)
 	// The new runner stops the old one, inherits its checkers' states and its IPVS services.
 	e.vs = startVirtualServers(e.ctx, cfg, e.disp, e.log, e.vs)
+	e.syncd.configure(cfg) // without lvs_sync_daemon now, this stops the threads
 	return nil
 }
 
@@ -569,6 +574,7 @@ func (e *realEngine) Shutdown(ctx context.Context) error {
 
 // teardown releases everything but the router (stopped by Shutdown, or never started).
 func (e *realEngine) teardown() {
+	e.syncd.close() // after the router's STOP notifications
 	if e.watchStp != nil {
 		e.watchStp()
 		e.watchWG.Wait()

@@ -492,27 +492,20 @@ func mapVIP(a *config.Address, dev string) (netif.VIP, error) {
 	return v, nil
 }
 
+// parseTable resolves a table number or name (iproute2's rt_tables); main is 0 for routes.
 func parseTable(s string) (int, error) {
-	switch s {
-	case "", "main":
-		return 0, nil
-	case "local":
-		return 255, nil
-	case "default":
-		return 253, nil
+	t, err := netif.TableID(s)
+	if t == 254 {
+		t = 0
 	}
-	n, err := strconv.Atoi(s)
-	if err != nil {
-		return 0, fmt.Errorf("table %q: named tables are not supported, use a number", s)
-	}
-	return n, nil
+	return t, err
 }
 
 func mapRoute(r *config.Route) (netif.Route, error) {
-	if len(r.Nexthops) > 0 {
-		return netif.Route{}, errors.New("multipath routes (nexthop) are not supported yet")
-	}
 	nr := netif.Route{To: r.Dst, Via: r.Via, Dev: r.Dev, Src: r.Src, OnLink: r.OnLink}
+	for _, nh := range r.Nexthops {
+		nr.Nexthops = append(nr.Nexthops, netif.Nexthop{Via: nh.Via, Dev: nh.Dev, Weight: nh.Weight, OnLink: nh.OnLink})
+	}
 	switch r.Type {
 	case "", "unicast":
 	case "blackhole":

@@ -51,6 +51,7 @@ vrrp_instance VI_1 {
   }
   virtual_routes {
     203.0.113.0/24 via 198.51.100.1 dev eth0 table 100
+    203.0.113.128/25 table main no_track nexthop via 198.51.100.1 dev eth0 weight 2 nexthop via 198.51.100.2
   }
 }
 vrrp_instance VI_6 {
@@ -104,7 +105,8 @@ func TestBuildPlan(t *testing.T) {
 	}
 	d := p.data["VI_1"]
 	if len(d.vips) != 1 || d.vips[0].Dev != "vrrp.51" || d.vips[0].Label != "eth0:1" || len(d.evips) != 1 ||
-		len(d.routes) != 1 || d.routes[0].Table != 100 {
+		len(d.routes) != 2 || d.routes[0].Table != 100 || d.routes[1].Table != 0 || len(d.routes[1].Nexthops) != 2 ||
+		d.routes[1].Nexthops[0].Weight != 2 || d.routes[1].Nexthops[1].Via != netip.MustParseAddr("198.51.100.2") {
 		t.Errorf("VI_1 host data: %+v", d)
 	}
 	names := map[string]vrrp.TrackKind{}

@@ -11,6 +11,8 @@ import (
 	"sync"
 	"syscall"
 	"time"
+
+	"github.com/xalived/xalived/internal/watch"
 )
 
 // TrackerKind names what a tracker watches.
@@ -133,7 +135,14 @@ func readTrackFile(path string) int {
 func (f *fileTracker) run(ctx context.Context, emit func(TrackerResult)) {
 	last, first := 0, true
 	var lastStat os.FileInfo
-	t := time.NewTicker(f.every)
+	// inotify makes a change visible at once; the timer stays as a safety net (network file
+	// systems, a directory created later) and is the only source when inotify is unavailable.
+	every := f.every
+	wake, err := watch.File(ctx, f.path)
+	if err == nil {
+		every = max(every, safetyNetInterval)
+	}
+	t := time.NewTicker(every)
 	defer t.Stop()
 	for {
 		st, err := os.Stat(f.path)
@@ -154,9 +163,17 @@ func (f *fileTracker) run(ctx context.Context, emit func(TrackerResult)) {
 		case <-ctx.Done():
 			return
 		case <-t.C:
+		case _, ok := <-wake:
+			if !ok {
+				wake = nil // the watch failed: the timer carries on alone
+				t.Reset(f.every)
+			}
 		}
 	}
 }
+
+// safetyNetInterval is how often a tracker re-checks by itself when kernel notifications drive it.
+const safetyNetInterval = 5 * time.Second
 
 // processTracker counts running processes matching a track_process and reports whether the
 // count is within [quorum, quorumMax].
@@ -216,21 +233,23 @@ func (p *processTracker) matches(pid string) bool {
 	return err == nil && string(bytes.TrimSpace(comm)) == p.process
 }
 
-func (p *processTracker) count() int {
+// scan returns the pids of every running process that matches.
+func (p *processTracker) scan() map[int]struct{} {
+	set := map[int]struct{}{}
 	ents, err := os.ReadDir(p.procRoot)
 	if err != nil {
-		return 0
+		return set
 	}
-	n := 0
 	for _, e := range ents {
-		if e.Name()[0] < '0' || e.Name()[0] > '9' || e.Name() == strconv.Itoa(p.selfPID) {
+		pid, err := strconv.Atoi(e.Name())
+		if err != nil || pid == p.selfPID {
 			continue
 		}
 		if p.matches(e.Name()) {
-			n++
+			set[pid] = struct{}{}
 		}
 	}
-	return n
+	return set
 }
 
 func (p *processTracker) ok(n int) bool {
@@ -239,11 +258,21 @@ func (p *processTracker) ok(n int) bool {
 }
 
 func (p *processTracker) run(ctx context.Context, emit func(TrackerResult)) {
-	t := time.NewTicker(p.every)
+	// The proc connector reports each exec, fork, rename and exit, so the matching set is kept
+	// up to date per event (reading one /proc/PID entry) instead of scanning /proc every tick.
+	// It only works in the initial network namespace; elsewhere, or when events were lost, the
+	// tracker rescans. A rescan on the safety-net timer repairs anything missed.
+	every := p.every
+	events, err := watch.Procs(ctx)
+	if err == nil {
+		every = max(every, safetyNetInterval)
+	}
+	t := time.NewTicker(every)
 	defer t.Stop()
 	first := true
+	matched := p.scan()
 	for {
-		n := p.count()
+		n := len(matched)
 		if first || p.ok(n) != p.ok(p.lastCount) {
 			emit(TrackerResult{Kind: TrackProcess, Name: p.name, OK: p.ok(n), Value: n})
 		}
@@ -252,6 +281,24 @@ func (p *processTracker) run(ctx context.Context, emit func(TrackerResult)) {
 		case <-ctx.Done():
 			return
 		case <-t.C:
+			matched = p.scan()
+		case ev, ok := <-events:
+			switch {
+			case !ok:
+				events = nil
+				t.Reset(p.every)
+				matched = p.scan()
+			case ev.Kind == watch.ProcLost:
+				matched = p.scan()
+			case ev.Kind == watch.ProcExit:
+				delete(matched, ev.PID)
+			case ev.PID != p.selfPID:
+				if p.matches(strconv.Itoa(ev.PID)) {
+					matched[ev.PID] = struct{}{}
+				} else {
+					delete(matched, ev.PID)
+				}
+			}
 		}
 	}
 }

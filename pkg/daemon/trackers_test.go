@@ -8,6 +8,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/xalived/xalived/internal/testenv"
 )
 
 type collector struct {
@@ -80,6 +82,39 @@ func TestFileTracker(t *testing.T) {
 	waitFor(t, "value 7", func() bool { r, _ := c.last(); return !r.OK && r.Value == 7 })
 	_ = os.WriteFile(p, []byte("0\n"), 0o644)
 	waitFor(t, "value 0", func() bool { r, _ := c.last(); return r.OK && r.Value == 0 })
+}
+
+// TestFileTrackerNotified gives the tracker an hour-long timer: only inotify can report the change.
+func TestFileTrackerNotified(t *testing.T) {
+	p := filepath.Join(t.TempDir(), "track")
+	c := &collector{}
+	s := startTrackers(context.Background(), []tracker{&fileTracker{name: "f", path: p, every: time.Hour}}, c.emit)
+	defer s.stop()
+	waitFor(t, "initial value 0", func() bool { r, n := c.last(); return n == 1 && r.OK && r.Value == 0 })
+	tmp := p + ".tmp"
+	_ = os.WriteFile(tmp, []byte("3\n"), 0o644)
+	_ = os.Rename(tmp, p)
+	waitFor(t, "value 3 after an atomic replace", func() bool { r, _ := c.last(); return !r.OK && r.Value == 3 })
+}
+
+// TestProcessTrackerNotified gives the tracker an hour-long timer: only the proc connector can
+// report the process starting and ending.
+func TestProcessTrackerNotified(t *testing.T) {
+	testenv.RequireRoot(t)
+	c := &collector{}
+	pt := &processTracker{name: "p", process: "sleep", args: []string{"27.1828"}, quorum: 1,
+		every: time.Hour, procRoot: "/proc", selfPID: os.Getpid()}
+	s := startTrackers(context.Background(), []tracker{pt}, c.emit)
+	defer s.stop()
+	waitFor(t, "initially absent", func() bool { r, n := c.last(); return n == 1 && !r.OK })
+	cmd := exec.Command("sleep", "27.1828")
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "process seen", func() bool { r, _ := c.last(); return r.OK && r.Value == 1 })
+	_ = cmd.Process.Kill()
+	_ = cmd.Wait()
+	waitFor(t, "process gone", func() bool { r, _ := c.last(); return !r.OK })
 }
 
 func TestProcessTracker(t *testing.T) {

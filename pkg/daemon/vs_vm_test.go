@@ -340,3 +340,62 @@ func TestVSDaemonHASuspend(t *testing.T) {
 	took = waitTable(t, dir, 60*time.Second, "service gone with the address", func(m map[string]map[string]int) bool { return len(m) == 0 })
 	t.Logf("address removed -> service removed: %v", took)
 }
+
+// TestVSDaemonSyncFollowsVRRP: with lvs_sync_daemon naming an instance, the kernel's backup
+// sync thread runs while the instance is BACKUP, the master thread once it is MASTER (sync id
+// defaulting to the VRID, as keepalived's), and neither after SIGTERM.
+func TestVSDaemonSyncFollowsVRRP(t *testing.T) {
+	vmenv.Require(t, "ip_vs", "veth")
+	dir := nstest.New(t, "vss")
+	peer := nstest.New(t, "vssp")
+	nstest.Veth(t, dir, "eth0", peer, "eth0")
+	dir.MustRun(t, "ip", "addr", "add", "198.51.100.1/24", "dev", "eth0")
+	conf := `global_defs {
+	lvs_sync_daemon eth0 VI_1
+}
+vrrp_instance VI_1 {
+	interface eth0
+	virtual_router_id 42
+	priority 100
+	advert_int 1
+	virtual_ipaddress {
+		203.0.113.9/32
+	}
+}
+`
+	tmp := t.TempDir()
+	path := filepath.Join(tmp, "keepalived.conf")
+	if err := os.WriteFile(path, []byte(conf), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	daemons := func() string { return dir.MustRun(t, "ipvsadm", "-L", "--daemon") }
+	waitDaemons := func(what string, cond func(string) bool) {
+		t.Helper()
+		deadline := time.Now().Add(60 * time.Second)
+		for {
+			out := daemons()
+			if cond(out) {
+				return
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("%s: ipvsadm --daemon:\n%s", what, out)
+			}
+			time.Sleep(100 * time.Millisecond)
+		}
+	}
+	const backup, master = "backup sync daemon (mcast=eth0, syncid=42", "master sync daemon (mcast=eth0, syncid=42"
+	h := startHelper(t, dir, "daemon", path, filepath.Join(tmp, "xalived.sock"))
+	waitDaemons("backup thread while BACKUP", func(out string) bool {
+		return strings.Contains(out, backup) && !strings.Contains(out, master)
+	})
+	waitDaemons("master thread once MASTER", func(out string) bool {
+		return strings.Contains(out, master) && !strings.Contains(out, backup)
+	})
+	if !strings.Contains(dir.MustRun(t, "ip", "addr", "show", "dev", "eth0"), "203.0.113.9/32") {
+		t.Fatal("master sync thread running but the instance holds no VIP")
+	}
+	h.kill(syscall.SIGTERM)
+	if out := daemons(); strings.Contains(out, "sync daemon") {
+		t.Fatalf("sync threads left after SIGTERM:\n%s", out)
+	}
+}

@@ -34,6 +34,16 @@ type Route struct {
 	// a gateway, global otherwise.
 	Scope  *Scope
 	OnLink bool
+	// Nexthops makes a multipath route; Via and Dev must then be empty.
+	Nexthops []Nexthop
+}
+
+// Nexthop is one path of a multipath route ("nexthop via A dev D weight W onlink").
+type Nexthop struct {
+	Via    netip.Addr
+	Dev    string
+	Weight int // 1..256; 0 means 1
+	OnLink bool
 }
 
 func (r Route) String() string {
@@ -55,6 +65,16 @@ func (r Route) String() string {
 	}
 	if r.Table != 0 {
 		fmt.Fprintf(&b, " table %d", r.Table)
+	}
+	for _, nh := range r.Nexthops {
+		b.WriteString(" nexthop")
+		if nh.Via.IsValid() {
+			fmt.Fprintf(&b, " via %s", nh.Via)
+		}
+		if nh.Dev != "" {
+			fmt.Fprintf(&b, " dev %s", nh.Dev)
+		}
+		fmt.Fprintf(&b, " weight %d", max(nh.Weight, 1))
 	}
 	return b.String()
 }
@@ -103,6 +123,42 @@ func (r Route) netlinkRoute() (*netlink.Route, error) {
 			return nil, err
 		}
 		nr.LinkIndex = link.Attrs().Index
+	}
+	if len(r.Nexthops) > 0 {
+		if r.Type != RouteUnicast || r.Via.IsValid() || r.Dev != "" {
+			return nil, errors.New("a multipath route takes its gateways and devices in nexthop only")
+		}
+		for _, nh := range r.Nexthops {
+			info := &netlink.NexthopInfo{Hops: max(nh.Weight, 1) - 1}
+			if nh.Weight < 0 || nh.Weight > 256 {
+				return nil, fmt.Errorf("nexthop weight %d out of 1..256", nh.Weight)
+			}
+			if nh.Via.IsValid() {
+				if nh.Via.Is4() != v4 {
+					return nil, fmt.Errorf("nexthop gateway %s of another family", nh.Via)
+				}
+				info.Gw = nh.Via.AsSlice()
+			}
+			if nh.Dev != "" {
+				link, err := netlink.LinkByName(nh.Dev)
+				if err != nil {
+					return nil, err
+				}
+				info.LinkIndex = link.Attrs().Index
+			}
+			if info.LinkIndex == 0 && info.Gw == nil {
+				return nil, errors.New("a nexthop needs a gateway or a device")
+			}
+			if nh.OnLink {
+				info.Flags |= int(netlink.FLAG_ONLINK)
+			}
+			nr.MultiPath = append(nr.MultiPath, info)
+		}
+		nr.Scope = netlink.SCOPE_UNIVERSE
+		if r.Scope != nil {
+			nr.Scope = netlink.Scope(*r.Scope)
+		}
+		return nr, nil
 	}
 	if r.Type == RouteUnicast && nr.LinkIndex == 0 && !r.Via.IsValid() {
 		return nil, errors.New("a unicast route needs a gateway or a device")

@@ -20,6 +20,10 @@ func TestRoutes(t *testing.T) {
 		{To: netip.MustParsePrefix("203.0.113.192/26"), Type: RouteProhibit, Table: 102},
 		{To: netip.MustParsePrefix("2001:db8:1::/48"), Via: netip.MustParseAddr("2001:db8::2"), Dev: dev, Metric: 10},
 		{To: netip.MustParsePrefix("2001:db8:2::/48"), Dev: dev, Scope: scope(ScopeLink), Table: 103},
+		{To: netip.MustParsePrefix("203.0.113.0/24"), Table: 104, Nexthops: []Nexthop{
+			{Via: netip.MustParseAddr("198.51.100.2"), Dev: dev},
+			{Via: netip.MustParseAddr("198.51.100.3"), Weight: 3},
+		}},
 	}
 	want := []string{
 		"203.0.113.0/25 via 198.51.100.2 dev nif0 table 100 metric 5",
@@ -30,6 +34,7 @@ func TestRoutes(t *testing.T) {
 		"prohibit 203.0.113.192/26 table 102",
 		"2001:db8:1::/48 via 2001:db8::2 dev nif0 metric 10",
 		"2001:db8:2::/48 dev nif0 table 103",
+		"203.0.113.0/24 table 104 \n\tnexthop via 198.51.100.2 dev nif0 weight 1 \n\tnexthop via 198.51.100.3 dev nif0 weight 3",
 	}
 	show := func() string {
 		return a.MustRun(t, "ip", "-4", "route", "show", "table", "all") + a.MustRun(t, "ip", "-6", "route", "show", "table", "all")
@@ -64,6 +69,9 @@ func TestRoutes(t *testing.T) {
 			{To: netip.MustParsePrefix("203.0.113.0/24")},
 			{To: netip.MustParsePrefix("203.0.113.0/24"), Via: netip.MustParseAddr("2001:db8::2")},
 			{To: netip.MustParsePrefix("203.0.113.0/24"), Type: RouteBlackhole, Dev: dev},
+			{To: netip.MustParsePrefix("203.0.113.0/24"), Via: netip.MustParseAddr("198.51.100.2"),
+				Nexthops: []Nexthop{{Via: netip.MustParseAddr("198.51.100.3")}}},
+			{To: netip.MustParsePrefix("203.0.113.0/24"), Nexthops: []Nexthop{{Weight: 2}}},
 		}
 		for _, r := range bad {
 			if err := AddRoute(r); err == nil {

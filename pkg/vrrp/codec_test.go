@@ -6,6 +6,8 @@ import (
 	"net/netip"
 	"path/filepath"
 	"testing"
+
+	"github.com/xalived/xalived/internal/pcap"
 )
 
 // capture describes one keepalived 2.2.7 capture in testdata and the configuration that
@@ -37,7 +39,7 @@ type capturedAdvert struct {
 
 func loadCapture(t *testing.T, file string) []capturedAdvert {
 	t.Helper()
-	frames, err := readPcap(filepath.Join("testdata", file))
+	frames, err := pcap.ReadFile(filepath.Join("testdata", file))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -211,7 +213,7 @@ func TestUnmarshalErrors(t *testing.T) {
 
 func FuzzRoundTrip(f *testing.F) {
 	for _, c := range captures {
-		frames, err := readPcap(filepath.Join("testdata", c.file))
+		frames, err := pcap.ReadFile(filepath.Join("testdata", c.file))
 		if err != nil {
 			f.Fatal(err)
 		}
