@@ -64,6 +64,8 @@ type preprocessor struct {
 	// scratch holds the words of the line being emitted.
 	sbuf    []string
 	scratch []word
+	// noFastPath sends every line through the general path (tests compare both).
+	noFastPath bool
 }
 
 const (
@@ -127,8 +129,16 @@ func (p *preprocessor) readData(name string, data []byte, depth int) {
 			p.diag(Pos{File: name, Line: n}, Error, "line longer than %d bytes - ignored", maxLineBytes)
 			continue
 		}
-		text := strings.TrimRight(raw, "\r")
 		pos := Pos{File: name, Line: n}
+		if !collecting && !p.noFastPath && plainLine(raw) {
+			// The common line: what the general path below would do to it, in one pass.
+			p.plain(raw, pos)
+			if p.overflow {
+				return
+			}
+			continue
+		}
+		text := strings.TrimRight(raw, "\r")
 		if collecting {
 			t := stripComment(text)
 			t = strings.TrimRight(t, " \t")
@@ -189,6 +199,48 @@ func (p *preprocessor) readData(name string, data []byte, depth int) {
 		p.vars[contName] = cont.String()
 		_ = contPos
 	}
+}
+
+// plainLine reports whether a physical line needs none of the preprocessor's work: ASCII
+// without carriage returns, comments, quotes, escapes or parameters, not an include, a
+// conditional (@) or a ~SEQ/~LST. Such a line is only split into words (plain).
+func plainLine(raw string) bool {
+	first := true
+	for i := 0; i < len(raw); i++ {
+		switch c := raw[i]; {
+		case c >= 0x80, c == '\r', c == '#', c == '!', c == '"', c == '\'', c == '\\', c == '$':
+			return false
+		case c == ' ' || c == '\t' || c == '\v' || c == '\f':
+		case first:
+			if c == '@' || c == '~' || strings.HasPrefix(raw[i:], "include") {
+				return false
+			}
+			first = false
+		}
+	}
+	return true
+}
+
+// plain is readData and logical for a plainLine: trimming, stripping a comment and substituting
+// change nothing, so the line's words go straight to emit, with the same accounting.
+func (p *preprocessor) plain(raw string, pos Pos) {
+	p.scratch = appendPlainWords(p.scratch[:0], raw)
+	if len(p.scratch) == 0 || p.overflow {
+		return // blank: readData skips it before logical
+	}
+	p.work++
+	if p.work > 4*p.maxLines {
+		p.diag(pos, Error, "configuration expands to too much work (more than %d line expansions)", 4*p.maxLines)
+		p.overflow = true
+		return
+	}
+	if p.nlines >= p.maxLines {
+		p.diag(pos, Error, "configuration expands to more than %d lines", p.maxLines)
+		p.overflow = true
+		return
+	}
+	p.nlines++
+	p.emit(pos, p.scratch)
 }
 
 // stripComment removes an unquoted # or ! comment.
