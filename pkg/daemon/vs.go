@@ -268,7 +268,6 @@ func (v *vsRunner) record(ev check.Event) bool {
 	id := lvs.RealServerID{VS: name, Address: ev.RS.Addr, Port: ev.RS.Port}
 	h, known := v.health[id]
 	if known && h == ev.Alive && v.weight[id] == ev.Weight {
-		v.log.Debug("real server", "rs", ev.RS.String(), "alive", ev.Alive, "weight", ev.Weight)
 		return false
 	}
 	v.log.Info("real server", "rs", ev.RS.String(), "alive", ev.Alive, "weight", ev.Weight)
