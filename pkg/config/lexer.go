@@ -9,6 +9,7 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"unsafe"
 )
 
 // Limits that keep hostile input from hanging or exhausting the parser.
@@ -66,6 +67,9 @@ type preprocessor struct {
 	scratch []word
 	// noFastPath sends every line through the general path (tests compare both).
 	noFastPath bool
+	// owned says the data being read was read by the preprocessor's own FS (not a caller's
+	// buffer): the main file of ParseFile, and every included file.
+	owned bool
 }
 
 const (
@@ -110,8 +114,15 @@ func (p *preprocessor) readData(name string, data []byte, depth int) {
 		p.st = make([]stmt, 0, n+n/4)
 	}
 	dir := filepath.Dir(name)
-	// One string for the whole file: lines and plain words are substrings.
-	rest := string(data)
+	// One string for the whole file: lines and plain words are substrings. A file read here
+	// from the real filesystem is ours alone and never written, so it need not be copied.
+	var rest string
+	if _, real := p.fs.(osFS); real && p.owned && len(data) > 0 {
+		rest = unsafe.String(unsafe.SliceData(data), len(data))
+	} else {
+		rest = string(data)
+	}
+	p.owned = true // included files are read by readFile
 	n := 0
 	var cont strings.Builder // a multi-line $DEF= \ being collected
 	var contPos Pos
@@ -130,13 +141,16 @@ func (p *preprocessor) readData(name string, data []byte, depth int) {
 			continue
 		}
 		pos := Pos{File: name, Line: n}
-		if !collecting && !p.noFastPath && plainLine(raw) {
+		if !collecting && !p.noFastPath {
 			// The common line: what the general path below would do to it, in one pass.
-			p.plain(raw, pos)
-			if p.overflow {
-				return
+			if words, ok := appendPlainLine(p.scratch[:0], raw); ok {
+				p.scratch = words
+				p.plain(pos)
+				if p.overflow {
+					return
+				}
+				continue
 			}
-			continue
 		}
 		text := strings.TrimRight(raw, "\r")
 		if collecting {
@@ -201,30 +215,73 @@ func (p *preprocessor) readData(name string, data []byte, depth int) {
 	}
 }
 
-// plainLine reports whether a physical line needs none of the preprocessor's work: ASCII
-// without carriage returns, comments, quotes, escapes or parameters, not an include, a
-// conditional (@) or a ~SEQ/~LST. Such a line is only split into words (plain).
-func plainLine(raw string) bool {
+// lineClass sorts bytes for appendPlainLine.
+var lineClass = func() (t [256]uint8) {
+	for c := 0x80; c < 0x100; c++ {
+		t[c] = classNotPlain
+	}
+	for _, c := range "\r#!\"'\\$" {
+		t[c] = classNotPlain
+	}
+	for _, c := range " \t\v\f" {
+		t[c] = classSpace
+	}
+	t['{'], t['}'] = classBrace, classBrace
+	return t
+}()
+
+const (
+	classWord = iota
+	classSpace
+	classBrace
+	classNotPlain
+)
+
+// appendPlainLine splits a physical line that needs none of the preprocessor's work into words
+// (as tokenizePlain would), or reports that it is not such a line: plain lines are ASCII
+// without carriage returns, comments, quotes, escapes or parameters, and are not an include, a
+// conditional (@) or a ~SEQ/~LST.
+func appendPlainLine(words []word, raw string) ([]word, bool) {
+	start := -1
 	first := true
 	for i := 0; i < len(raw); i++ {
-		switch c := raw[i]; {
-		case c >= 0x80, c == '\r', c == '#', c == '!', c == '"', c == '\'', c == '\\', c == '$':
-			return false
-		case c == ' ' || c == '\t' || c == '\v' || c == '\f':
-		case first:
-			if c == '@' || c == '~' || strings.HasPrefix(raw[i:], "include") {
-				return false
+		switch lineClass[raw[i]] {
+		case classWord:
+			if start < 0 {
+				start = i
+				if first {
+					first = false
+					if c := raw[i]; c == '@' || c == '~' || c == 'i' && strings.HasPrefix(raw[i:], "include") {
+						return words, false
+					}
+				}
+			}
+		case classSpace:
+			if start >= 0 {
+				words = append(words, word{text: raw[start:i]})
+				start = -1
+			}
+		case classBrace:
+			if start >= 0 {
+				words = append(words, word{text: raw[start:i]})
+				start = -1
 			}
 			first = false
+			words = append(words, word{text: raw[i : i+1]})
+		default:
+			return words, false
 		}
 	}
-	return true
+	if start >= 0 {
+		words = append(words, word{text: raw[start:]})
+	}
+	return words, true
 }
 
-// plain is readData and logical for a plainLine: trimming, stripping a comment and substituting
-// change nothing, so the line's words go straight to emit, with the same accounting.
-func (p *preprocessor) plain(raw string, pos Pos) {
-	p.scratch = appendPlainWords(p.scratch[:0], raw)
+// plain is readData and logical for a plain line (its words in p.scratch): trimming, stripping a
+// comment and substituting change nothing, so the words go straight to emit, with the same
+// accounting.
+func (p *preprocessor) plain(pos Pos) {
 	if len(p.scratch) == 0 || p.overflow {
 		return // blank: readData skips it before logical
 	}

@@ -454,7 +454,7 @@ func ParseFile(path string, opts Options) (*Config, Diagnostics, error) {
 	if err != nil {
 		return nil, nil, fmt.Errorf("config %s: %w", path, err)
 	}
-	return parse(path, abs, data, opts)
+	return parse(path, abs, data, true, opts)
 }
 
 // Parse parses configuration text as if read from a file named name
@@ -469,10 +469,12 @@ func Parse(name string, data []byte, opts Options) (*Config, Diagnostics, error)
 			abs = a
 		}
 	}
-	return parse(name, abs, data, opts)
+	return parse(name, abs, data, false, opts)
 }
 
-func parse(name, abs string, data []byte, opts Options) (*Config, Diagnostics, error) {
+// parse parses data, read from name (abs); owned says data was read by ParseFile, not handed
+// in by a caller who may reuse the buffer.
+func parse(name, abs string, data []byte, owned bool, opts Options) (*Config, Diagnostics, error) {
 	if opts.ConfigID == "" {
 		opts.ConfigID = DefaultConfigID()
 	}
@@ -483,6 +485,7 @@ func parse(name, abs string, data []byte, opts Options) (*Config, Diagnostics, e
 	}
 	pp.seen[abs] = 1
 	pp.files = append(pp.files, name)
+	pp.owned = owned
 	pp.readData(name, data, 0)
 	// Included files are reported with the path as matched; the main file
 	// keeps the name it was given.
