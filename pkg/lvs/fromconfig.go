@@ -26,11 +26,11 @@ func VirtualServerName(vs *config.VirtualServer) string {
 	}
 	switch vs.Kind {
 	case "fwmark":
-		return fmt.Sprintf("FWM %d", vs.Fwmark)
+		return "FWM " + strconv.FormatUint(uint64(vs.Fwmark), 10)
 	case "group":
-		return fmt.Sprintf("group %s %s", vs.Group, proto)
+		return "group " + vs.Group + " " + proto
 	}
-	return fmt.Sprintf("%s %s", proto, netip.AddrPortFrom(vs.Address, vs.Port))
+	return proto + " " + netip.AddrPortFrom(vs.Address, vs.Port).String()
 }
 
 // Inputs are what the desired state depends on besides the configuration.
