@@ -81,9 +81,10 @@ func readProcTable(pid int) (svcs, dests, probe int) {
 	return svcs, dests, probe
 }
 
-// waitTable polls the table of pid's namespace every 50 ms (a dump of the whole table takes tens of ms under
-// emulation, and polling it faster slows the daemon being measured) until it holds every service and
-// destination with the probe destination at weight probe, and returns when it saw it.
+// waitTable polls the table of pid's namespace every 50 ms (a dump of the whole table takes tens
+// of ms under emulation, and polling it faster slows the daemon being measured) until it holds
+// every service and destination with the probe destination at weight probe, and returns when it
+// saw it.
 func waitTable(b *testing.B, who string, pid int, probe int, timeout time.Duration) time.Time {
 	b.Helper()
 	deadline := time.Now().Add(timeout)
