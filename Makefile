@@ -51,6 +51,7 @@ lint: ## go vet, gofmt and staticcheck
 .PHONY: bench
 bench: deps ## benchmarks: each prints ratios against a baseline measured in the same run
 	$(GO) test -run '^$$' -bench . -benchtime 1x -timeout 60m ./...
+	$(GO) run ./vmtest -run '^$$' -bench . -timeout 40m
 
 .PHONY: vmtest
 vmtest: deps ## boot Debian kernels (VMTEST_KERNELS) under qemu and run the //go:build vmtest tests in each

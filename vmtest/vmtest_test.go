@@ -101,3 +101,18 @@ func TestBenchEnv(t *testing.T) {
 		t.Fatalf("benchEnv: %q, want %q", got, want)
 	}
 }
+
+// A package that declares only VM benchmarks has nothing to run in the test tier (no -bench), so
+// it is neither compiled nor booted there; -bench selects it.
+func TestBenchmarkOnlyPackageSelection(t *testing.T) {
+	b := testBinary{vmPackage: vmPackage{ImportPath: "x/check", Benchmarks: []string{"BenchmarkVMCheckersVsKeepalived"}}}
+	if b.selected(options{}) {
+		t.Fatal("selected in the test tier")
+	}
+	if b.selected(options{run: "^$", bench: "Lvs"}) {
+		t.Fatal("selected by a -bench that does not match it")
+	}
+	if run, bench := b.selection(options{run: "^$", bench: "."}); !b.selected(options{run: "^$", bench: "."}) || run != "^$" || bench != "^(BenchmarkVMCheckersVsKeepalived)$" {
+		t.Fatalf("-bench .: run %q bench %q", run, bench)
+	}
+}

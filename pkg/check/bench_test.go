@@ -2,6 +2,7 @@ package check
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"net"
 	"net/http"
@@ -64,7 +65,7 @@ func rusageCPU() time.Duration {
 
 // BenchmarkScheduler10k runs 10,000 real servers (half HTTP_GET with a digest, half TCP_CHECK,
 // delay_loop 1 s, connect_timeout 1 s, warmup 1 s) against local servers in a namespace for
-// 10 s and reports how late checks start (p50/p99/max) and the CPU the checker used
+// 10 s (XALIVED_CHECK_BENCH_RS and XALIVED_CHECK_BENCH_WINDOW change both) and reports how late checks start (p50/p99/max) and the CPU the checker used
 // (getrusage of this process; the servers run in another process). keepalived's checker on the
 // same configuration needs IPVS, so its side-by-side run belongs to the VM tier.
 func BenchmarkScheduler10k(b *testing.B) {
@@ -89,8 +90,14 @@ func BenchmarkScheduler10k(b *testing.B) {
 		}
 		return
 	}
-	const n = 10000
-	run := 10 * time.Second
+	n, run := 10000, 10*time.Second
+	// Knobs for iterating on a busy machine; the figures are for the defaults.
+	if v, err := strconv.Atoi(os.Getenv("XALIVED_CHECK_BENCH_RS")); err == nil && v > 0 {
+		n = v
+	}
+	if v, err := time.ParseDuration(os.Getenv("XALIVED_CHECK_BENCH_WINDOW")); err == nil && v > 2*time.Second {
+		run = v
+	}
 	// xalived runs exactly the keepalived.conf the VM tier will give keepalived's checker.
 	cfg, _, err := config.Parse("bench.conf", []byte(benchConfig(n)), config.Options{ConfigID: "bench"})
 	if cfg == nil {
@@ -239,12 +246,17 @@ func startBenchServer(b *testing.B, ns *nstest.NS) {
 // benchConfig writes the benchmark's keepalived.conf: one virtual server with n real servers,
 // half HTTP_GET (with the body's digest), half TCP_CHECK, delay_loop 1 s, connect_timeout 1 s,
 // spread over benchAddrs addresses x benchPorts ports of the server process.
-func benchConfig(n int) string {
+func benchConfig(n int) string { return benchConfigPorts(n, benchPorts) }
+
+// benchConfigPorts is benchConfig over benchAddrs addresses x ports ports: real server i checks
+// 198.51.100.(benchFirstIP + i%benchAddrs), port benchBasePort + (i/benchAddrs)%ports. With
+// ports >= n/benchAddrs every real server has an endpoint of its own (benchEndpoint).
+func benchConfigPorts(n, ports int) string {
 	var b strings.Builder
 	b.WriteString("global_defs {\n    router_id bench\n}\nvirtual_server 203.0.113.10 80 {\n    delay_loop 1\n    lb_algo rr\n    lb_kind NAT\n    protocol TCP\n")
 	for i := 0; i < n; i++ {
 		ip := fmt.Sprintf("198.51.100.%d", benchFirstIP+i%benchAddrs)
-		port := benchBasePort + (i/benchAddrs)%benchPorts
+		port := benchBasePort + (i/benchAddrs)%ports
 		fmt.Fprintf(&b, "    real_server %s %d {\n        weight 1\n", serverIP4, 1+i)
 		if i%2 == 0 {
 			fmt.Fprintf(&b, "        HTTP_GET {\n            url {\n                path /\n                digest %s\n            }\n", md5hex(okBody))
@@ -255,6 +267,109 @@ func benchConfig(n int) string {
 	}
 	b.WriteString("}\n")
 	return b.String()
+}
+
+// benchEndpoint is the index of a server endpoint (address, port) in benchConfigPorts's layout,
+// which is the real server's index when every real server has its own endpoint; -1 if outside.
+func benchEndpoint(addr netip.AddrPort, ports int) int {
+	ip := addr.Addr().Unmap()
+	a := ip.As16()
+	ai, pi := int(a[15])-benchFirstIP, int(addr.Port())-benchBasePort
+	if !ip.Is4() || a[12] != 198 || a[13] != 51 || a[14] != 100 || ai < 0 || ai >= benchAddrs || pi < 0 || pi >= ports {
+		return -1
+	}
+	return ai + pi*benchAddrs
+}
+
+const runConfEnv = "XALIVED_CHECK_RUNCONF"
+
+// benchChildResult is what TestCheckersForBenchmark prints when it stops.
+type benchChildResult struct {
+	Runs, Failures, Skipped   int
+	LateP50, LateP99, LateMax time.Duration
+	Errors                    map[string]int
+}
+
+// TestCheckersForBenchmark is not a test: with XALIVED_CHECK_RUNCONF set to a keepalived.conf, the
+// VM benchmark runs this binary as xalived's checker process (so its CPU is that of one process,
+// measured from /proc like keepalived's). It runs the configuration's checkers; SIGUSR1 starts
+// the measured window, SIGTERM ends it and the process prints benchChildResult as JSON.
+// Otherwise it returns at once.
+func TestCheckersForBenchmark(t *testing.T) {
+	path := os.Getenv(runConfEnv)
+	if path == "" {
+		return
+	}
+	cfg, _, err := config.ParseFile(path, config.Options{ConfigID: "bench"})
+	if cfg == nil {
+		t.Fatalf("bench config: %v", err)
+	}
+	vss, _, err := FromConfig(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var (
+		mu        sync.Mutex
+		recording bool
+		res       = benchChildResult{Errors: map[string]int{}}
+		lateness  []time.Duration
+	)
+	s, err := New(vss, Config{Observe: func(r RunInfo) {
+		mu.Lock()
+		defer mu.Unlock()
+		if !recording {
+			return
+		}
+		res.Runs++
+		res.Skipped += r.Skipped
+		lateness = append(lateness, r.Start.Sub(r.Due))
+		if !r.OK {
+			res.Failures++
+			if r.Err != nil {
+				msg := r.Err.Error()
+				if i := strings.LastIndex(msg, ": "); i >= 0 {
+					msg = msg[i+2:]
+				}
+				res.Errors[msg]++
+			}
+		}
+	}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	sig := make(chan os.Signal, 2)
+	signal.Notify(sig, syscall.SIGUSR1, syscall.SIGTERM)
+	ctx, cancel := context.WithCancel(context.Background())
+	var wg sync.WaitGroup
+	wg.Add(2)
+	go func() {
+		defer wg.Done()
+		for {
+			select {
+			case <-s.Events():
+			case <-ctx.Done():
+				return
+			}
+		}
+	}()
+	go func() { defer wg.Done(); _ = s.Run(ctx) }()
+	fmt.Println("ready")
+	for v := range sig {
+		mu.Lock()
+		recording = v == syscall.SIGUSR1
+		mu.Unlock()
+		if v == syscall.SIGTERM {
+			break
+		}
+	}
+	cancel()
+	wg.Wait()
+	slices.Sort(lateness)
+	if n := len(lateness); n > 0 {
+		res.LateP50, res.LateP99, res.LateMax = lateness[n/2], lateness[n*99/100], lateness[n-1]
+	}
+	js, _ := json.Marshal(res)
+	fmt.Printf("result %s\n", js)
 }
 
 // The benchmark's configuration is one keepalived accepts too (keepalived -t), so the VM tier

@@ -97,7 +97,7 @@ func commonFromConfig(c *config.Checker) Common {
 	return Common{
 		ConnectIP: c.ConnectIP, ConnectPort: c.ConnectPort, BindTo: c.BindTo, BindPort: c.BindPort, BindIf: c.BindIf, FWMark: c.Fwmark,
 		ConnectTimeout: c.ConnectTimeout.D(), DelayLoop: c.DelayLoop.D(), DelayBeforeRetry: &dbr, Warmup: &warm,
-		Retry: &retry, Alpha: &alpha, LogAllFailures: c.LogAllFailures,
+		Retry: &retry, Alpha: &alpha, LogAllFailures: c.LogAllFailures, Rise: c.Rise,
 	}
 }
 

@@ -48,13 +48,13 @@ func TestFromConfigEveryChecker(t *testing.T) {
 		t.Errorf("HTTP_GET %+v", h.HTTP)
 	}
 	if h.ConnectTimeout != 3*time.Second || *h.Retry != 4 || *h.DelayBeforeRetry != 500*time.Millisecond || h.FWMark != 7 ||
-		h.BindTo != netip.MustParseAddr("198.51.100.1") || h.BindPort != 40000 || h.DelayLoop != 2*time.Second || h.ConnectPort != 8080 {
+		h.BindTo != netip.MustParseAddr("198.51.100.1") || h.BindPort != 40000 || h.DelayLoop != 2*time.Second || h.ConnectPort != 8080 || h.Rise != 1 {
 		t.Errorf("HTTP_GET common %+v", h.Common)
 	}
 	if s := byKind[SSL]; !s.HTTP.EnableSNI || s.HTTP.SNIName != "api.example" || *s.DelayBeforeRetry != 3*time.Second {
 		t.Errorf("SSL_GET %+v %v", s.HTTP, *s.DelayBeforeRetry)
 	}
-	if c := byKind[TCP]; c.ConnectPort != 8081 || c.ConnectIP != netip.MustParseAddr("198.51.100.3") || *c.Warmup != 0 || !*c.Alpha || *c.Retry != 1 {
+	if c := byKind[TCP]; c.ConnectPort != 8081 || c.ConnectIP != netip.MustParseAddr("198.51.100.3") || *c.Warmup != 0 || !*c.Alpha || *c.Retry != 1 || c.Rise != 3 {
 		t.Errorf("TCP_CHECK %+v", c.Common)
 	}
 	if m := byKind[MISC]; !slices.Equal(m.Misc.Argv, []string{"/usr/local/bin/check.sh", "--deep", "x y"}) || m.Misc.Timeout != 7*time.Second || !m.Misc.Dynamic || *m.Retry != 0 {
@@ -79,10 +79,15 @@ func TestFromConfigEveryChecker(t *testing.T) {
 	}
 }
 
+// corpusDir is the config package's corpus of real-world configurations (shared, not copied).
+const corpusDir = "../config/testdata/corpus"
+
 // Every real-world configuration with real servers that the config package accepts maps
 // without error.
 func TestFromConfigCorpus(t *testing.T) {
-	files, _ := filepath.Glob("testdata/corpus/*.conf")
+	files, _ := filepath.Glob(corpusDir + "/*.conf")
+	samples, _ := filepath.Glob(corpusDir + "/upstream-samples/*.conf")
+	files = append(files, samples...)
 	if len(files) == 0 {
 		t.Fatal("no corpus")
 	}
@@ -106,7 +111,7 @@ func TestFromConfigCorpus(t *testing.T) {
 		mapped++
 	}
 	t.Logf("%d of %d corpus files mapped", mapped, len(files))
-	if _, err := os.Stat("testdata/corpus/SOURCES.md"); err != nil {
+	if _, err := os.Stat(corpusDir + "/SOURCES.md"); err != nil {
 		t.Error("corpus without its SOURCES.md")
 	}
 }

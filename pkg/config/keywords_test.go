@@ -8,6 +8,7 @@ import (
 	"os"
 	"os/exec"
 	"regexp"
+	"slices"
 	"sort"
 	"strings"
 	"sync"
@@ -182,6 +183,8 @@ func keywordDifferences(t *testing.T, rec kwRecord) (bad, newer []string) {
 			isNewer := strings.Contains(diags.String(), fmt.Sprintf("'%s' needs keepalived", w))
 			switch {
 			case ours == unknown[w]:
+			case unknown[w] && slices.Contains(OwnKeywords[w], c.name):
+				newer = append(newer, c.name+"/"+w+" (ours)")
 			case isNewer && unknown[w]:
 				newer = append(newer, c.name+"/"+w)
 			case unknown[w]:

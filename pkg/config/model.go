@@ -664,6 +664,9 @@ type Checker struct {
 	DelayLoop        Duration   `json:"delay_loop"`
 	Alpha            bool       `json:"alpha,omitempty"`
 	LogAllFailures   bool       `json:"log_all_failures,omitempty"`
+	// Rise is ours (keepalived has no such keyword): consecutive successes a DOWN checker needs
+	// to come back UP; 0 when not set (keepalived's one success).
+	Rise int `json:"rise,omitempty"`
 
 	HTTP *HTTPCheck `json:"http,omitempty"`
 	Misc *MiscCheck `json:"misc,omitempty"`

@@ -115,7 +115,13 @@ func init() {
 		}
 		checkerTables[ct] = t
 	}
-	smtpHostTable = common
+	// An SMTP_CHECK host block takes the connection keywords, not the up/down ones of ours.
+	smtpHostTable = tableT[*checkerState]{}
+	for k, v := range common {
+		if k != "rise" {
+			smtpHostTable[k] = v
+		}
+	}
 	urlTable = newURLTable()
 }
 
@@ -200,7 +206,20 @@ func commonCheckerTable() tableT[*checkerState] {
 		"delay_loop":         durField(func(cs *checkerState) **Duration { return &cs.delayLoop }, 0.000001, 1<<31),
 		"alpha":              boolField(func(cs *checkerState) *bool { return &cs.c.Alpha }),
 		"log_all_failures":   boolField(func(cs *checkerState) *bool { return &cs.c.LogAllFailures }),
+		// ours (see OwnKeywords)
+		"rise": {fn: func(p *parser, s stmt, cs *checkerState) {
+			if n, ok := p.intArg(s, 1, 1<<31-1); ok {
+				cs.c.Rise = n
+			}
+		}},
 	}
+}
+
+// OwnKeywords are the keywords xalived accepts and keepalived does not know, by block: keepalived
+// reports each as an unknown keyword and ignores it. A configuration without them means what it
+// means to keepalived. pkg/check/KEYWORDS.md documents them.
+var OwnKeywords = map[string][]string{
+	"rise": {CheckTCP, CheckHTTP, CheckSSL, CheckMisc, CheckSMTP, CheckDNS, CheckUDP, CheckPing},
 }
 
 // specificChecker has the keywords of one checker type.
