@@ -44,9 +44,8 @@ struct xa_peer {
 	struct bpf_timer timer;    /* master-down timer: fires at last_seen_ns + down_ns */
 	struct xa_inst_key key;    /* owning instance (for the timer callback's event) */
 	__u8 addr[16];             /* master's source address (IPv4: first 4 bytes) */
-	__u64 last_seen_ns;        /* CLOCK_MONOTONIC (coarse) of the last accepted advert */
-	__u64 down_ns;             /* Master_Down_Interval from the last accepted advert, plus
-	                              one tick for the coarse clock (cfg_clock_slack_ns) */
+	__u64 last_seen_ns;        /* CLOCK_MONOTONIC of the last accepted advert */
+	__u64 down_ns;             /* Master_Down_Interval from the last accepted advert */
 	__u64 deadline_ns;         /* when the timer fires next; 0 when not armed */
 	__u64 last_fail_ns;        /* last XA_EV_CHECK_FAILED event (rate limit) */
 	__u16 interval;            /* master's advert interval, wire units */

@@ -10,14 +10,6 @@
  * adverts of known instances are passed on; 0 when XDP consumes them (XDP_DROP). */
 volatile const __u8 cfg_socket_path = 0;
 
-/* Set by the loader before load: the resolution of the coarse monotonic clock (one tick,
- * clock_getres(CLOCK_MONOTONIC_COARSE)). An accepted advert is stamped with the coarse clock:
- * bpf_ktime_get_ns() costs a third of the whole advert path here (BenchmarkProgramCost), the
- * coarse clock a few ns. The coarse clock lags the precise one by less than a tick, so every
- * master-down deadline gets one tick more: an expiry is never early (no spurious takeover)
- * and at most a tick late. */
-volatile const __u64 cfg_clock_slack_ns = 0;
-
 /* Where a VRRP candidate sits in the frame, from the IP parse (pkg/vrrp's Meta + payload). */
 struct xa_adv {
 	__u32 vrrp_off;  /* frame offset of the VRRP header */
@@ -318,10 +310,8 @@ static int master_down_cb(void *map, __u32 *key, struct xa_peer *peer)
 	return 0;
 }
 
-/* Records an accepted advert at now (coarse) with its Master_Down_Interval (plus the clock
- * slack); starts the timer only if it is not running or would fire too late (a priority-0
- * advert shortens it to the skew). The timer counts from the precise now, which is never
- * before the coarse one, so it does not fire before the recorded deadline either. */
+/* Records an accepted advert at now with its Master_Down_Interval; starts the timer only if
+ * it is not running or would fire too late (a priority-0 advert shortens it to the skew). */
 XA_INLINE void arm_timer(struct xa_peer *p, __u64 now, __u64 ns)
 {
 	p->last_seen_ns = now;
@@ -361,7 +351,7 @@ XA_INLINE void accept_advert(struct xdp_md *ctx, const struct xa_adv *a,
 	if ((void *)(v + 1) > end)
 		return;
 	__u32 slot = cfg->slot;
-	__u64 now = bpf_ktime_get_coarse_ns(); /* the deadline carries cfg_clock_slack_ns */
+	__u64 now = bpf_ktime_get_ns();
 	__u8 prio = v->priority;
 	__u16 interval = vrrp_interval(v, cfg->version);
 	int alen = a->family == AF_INET ? 4 : 16;
@@ -397,7 +387,7 @@ XA_INLINE void accept_advert(struct xdp_md *ctx, const struct xa_adv *a,
 	__builtin_memcpy(peer->addr, a->src, 16);
 	peer->priority = prio;
 	peer->interval = interval;
-	arm_timer(peer, now, down_interval(cfg, interval, prio == 0) + cfg_clock_slack_ns);
+	arm_timer(peer, now, down_interval(cfg, interval, prio == 0));
 	if (prio == 0)
 		emit(slot, key, XA_EV_PRIO_ZERO, 0, a->src, prio, interval, now);
 	else if (changed && !master_live(st, now))

@@ -12,7 +12,6 @@ import (
 
 	"github.com/cilium/ebpf"
 	"github.com/cilium/ebpf/link"
-	"golang.org/x/sys/unix"
 )
 
 // Options configure Open. The zero value (plus a Name) is a consuming dataplane under /sys/fs/bpf.
@@ -133,18 +132,6 @@ func configureSpec(spec *ebpf.CollectionSpec, opts Options) error {
 	}
 	if err := v.Set(sp); err != nil {
 		return fmt.Errorf("set %s: %w", xdpVarCfgSocketPath, err)
-	}
-	// Adverts are stamped with the coarse clock; their deadlines carry one tick of it.
-	var res unix.Timespec
-	if err := unix.ClockGetres(unix.CLOCK_MONOTONIC_COARSE, &res); err != nil {
-		return fmt.Errorf("coarse clock resolution: %w", err)
-	}
-	cv, ok := spec.Variables[xdpVarCfgClockSlackNs]
-	if !ok {
-		return fmt.Errorf("variable %s missing from the object", xdpVarCfgClockSlackNs)
-	}
-	if err := cv.Set(uint64(res.Nano())); err != nil {
-		return fmt.Errorf("set %s: %w", xdpVarCfgClockSlackNs, err)
 	}
 	n := opts.MaxInstances
 	if n == 0 {

@@ -154,8 +154,8 @@ type Peer struct {
 	Addr     netip.Addr // invalid if no advert was accepted yet
 	Priority uint8
 	Interval uint16        // wire units
-	LastSeen time.Duration // CLOCK_MONOTONIC_COARSE (up to a tick behind CLOCK_MONOTONIC), 0 never
-	DownIn   time.Duration // master-down interval last armed, plus one coarse clock tick
+	LastSeen time.Duration // CLOCK_MONOTONIC, 0 never
+	DownIn   time.Duration // master-down interval last armed
 }
 
 // Counters are an instance's counters summed over CPUs.

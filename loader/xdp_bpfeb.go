@@ -207,7 +207,6 @@ const (
 	xdpMapVips            = "vips"
 	xdpMapVips4           = "vips4"
 	xdpProgXalivedXdp     = "xalived_xdp"
-	xdpVarCfgClockSlackNs = "cfg_clock_slack_ns"
 	xdpVarCfgSocketPath   = "cfg_socket_path"
 	xdpVarUnusedEvent     = "unused_event"
 	xdpVarUnusedEventType = "unused_event_type"
@@ -283,7 +282,6 @@ type xdpMapSpecs struct {
 //
 // It can be passed ebpf.CollectionSpec.Assign.
 type xdpVariableSpecs struct {
-	CfgClockSlackNs *ebpf.VariableSpec `ebpf:"cfg_clock_slack_ns"`
 	CfgSocketPath   *ebpf.VariableSpec `ebpf:"cfg_socket_path"`
 	UnusedEvent     *ebpf.VariableSpec `ebpf:"unused_event"`
 	UnusedEventType *ebpf.VariableSpec `ebpf:"unused_event_type"`
@@ -346,7 +344,6 @@ func (m *xdpMaps) Close() error {
 //
 // It can be passed to loadXdpObjects or ebpf.CollectionSpec.LoadAndAssign.
 type xdpVariables struct {
-	CfgClockSlackNs *ebpf.Variable `ebpf:"cfg_clock_slack_ns"`
 	CfgSocketPath   *ebpf.Variable `ebpf:"cfg_socket_path"`
 	UnusedEvent     *ebpf.Variable `ebpf:"unused_event"`
 	UnusedEventType *ebpf.Variable `ebpf:"unused_event_type"`
