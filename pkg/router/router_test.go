@@ -324,6 +324,8 @@ func TestReloadKeepsMaster(t *testing.T) {
 	b := nw.start(t, "198.51.100.2", Config{Instances: []InstanceConfig{testInstance("VI_1", 1, 100, "198.51.100.2")}})
 	eventually(t, "A master", a.inState(t, "VI_1", "MASTER"))
 	eventually(t, "B backup", b.inState(t, "VI_1", "BACKUP"))
+	// The host worker may lag the FSM; the reload must find the VIPs on the host to update.
+	eventually(t, "A holds the VIPs", func() bool { return a.host.holds("VI_1") })
 	before := a.status(t, "VI_1")
 
 	// Same identity under a new name, a changed priority and one more VIP; plus a new

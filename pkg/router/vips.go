@@ -15,7 +15,6 @@ type vipSlot struct {
 	queued  bool // a syncVIPs job waits in the worker
 
 	garpQueued bool
-	garpCfg    *InstanceConfig
 	garpCount  int
 }
 
@@ -60,15 +59,16 @@ func (r *Router) garp(in *instance, n int) {
 	s.mu.Lock()
 	if s.garpQueued {
 		s.garpCount = max(s.garpCount, n)
-		s.garpCfg = in.cfg
 		s.mu.Unlock()
 		return
 	}
-	s.garpQueued, s.garpCfg, s.garpCount = true, in.cfg, n
+	s.garpQueued, s.garpCount = true, n
 	s.mu.Unlock()
 	r.later(func() {
 		s.mu.Lock()
-		cfg, n, ok := s.garpCfg, s.garpCount, s.want && s.have
+		// Announce what the host holds now: a reload may have replaced the configuration
+		// the GARP was asked for.
+		cfg, n, ok := s.haveCfg, s.garpCount, s.want && s.have
 		s.garpQueued = false
 		s.mu.Unlock()
 		if ok {
