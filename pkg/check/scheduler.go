@@ -65,6 +65,7 @@ type checker struct {
 	rs     *rsRun
 	tls    *tls.Config
 	script notify.Script
+	reqs   [][]byte // HTTP_GET / SSL_GET: each url's request, built once
 
 	// recoverURL is the next url to check while an HTTP_GET/SSL_GET recovers without
 	// fast_recovery (only its own goroutine touches it).
@@ -112,6 +113,10 @@ type Scheduler struct {
 	out    chan Event
 
 	runs, skipped, failures, suspends atomic.Uint64
+
+	// baseline, when set, runs TCP_CHECK / HTTP_GET probes instead of the built-in ones under a
+	// context.WithTimeout (the benchmark's reference: the net.Dialer / net/http path).
+	baseline func(ctx context.Context, ck *checker) (Outcome, error)
 }
 
 // suspended applies ha_suspend: the virtual server's address is not on this host.
@@ -139,6 +144,11 @@ func New(vss []VirtualServer, cfg Config) (*Scheduler, error) {
 					return nil, fmt.Errorf("virtual server %s real server %s checker %d: %w", vs.Key, r.key, ci+1, err)
 				}
 				ck := &checker{spec: spec, rs: r, state: InitialState(spec.Common)}
+				if spec.Kind == HTTP || spec.Kind == SSL {
+					for _, u := range spec.HTTP.URLs {
+						ck.reqs = append(ck.reqs, buildRequest(spec.Common, spec.HTTP, u))
+					}
+				}
 				switch spec.Kind {
 				case SSL:
 					t, err := clientTLS(spec.HTTP)
@@ -330,7 +340,16 @@ func (s *Scheduler) loop(ctx context.Context, ck *checker, due time.Time) {
 func (s *Scheduler) probe(ctx context.Context, ck *checker) (Outcome, error) {
 	sp := ck.spec
 	timeout := sp.ConnectTimeout
-	if sp.Kind == MISC {
+	switch sp.Kind {
+	case TCP, HTTP, SSL:
+		if s.baseline == nil || sp.Kind == SSL {
+			// The socket's deadline bounds these probes: no timer per probe for the context.
+			return s.run(deadlineCtx{Context: ctx, dl: time.Now().Add(timeout)}, ck)
+		}
+		pctx, cancel := context.WithTimeout(ctx, timeout)
+		defer cancel()
+		return s.baseline(pctx, ck)
+	case MISC:
 		timeout = sp.Misc.Timeout + 2*miscGrace
 	}
 	pctx, cancel := context.WithTimeout(ctx, timeout)
@@ -609,13 +628,13 @@ func (s *Scheduler) probeHTTPRecovering(ctx context.Context, ck *checker) (Outco
 	sp := ck.spec
 	if sp.HTTP.FastRecovery || len(sp.HTTP.URLs) < 2 || ck.state.Up {
 		ck.recoverURL = 0
-		return probeHTTP(ctx, sp, ck.tls)
+		return probeHTTP(ctx, sp, ck.tls, ck.reqs)
 	}
 	one := sp
 	h := *sp.HTTP
 	h.URLs = sp.HTTP.URLs[ck.recoverURL : ck.recoverURL+1]
 	one.HTTP = &h
-	o, err := probeHTTP(ctx, one, ck.tls)
+	o, err := probeHTTP(ctx, one, ck.tls, ck.reqs[ck.recoverURL:ck.recoverURL+1])
 	if err != nil || !o.OK {
 		ck.recoverURL = 0
 		return o, err

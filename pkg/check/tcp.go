@@ -9,10 +9,11 @@ var aLongTimeAgo = time.Unix(1, 0)
 
 // probeTCP succeeds when a TCP connection is established within the deadline.
 func probeTCP(ctx context.Context, s Spec) (Outcome, error) {
-	conn, err := dial(ctx, "tcp", s.Common)
+	f, stop, err := dialTCP(ctx, s.Common)
 	if err != nil {
 		return Outcome{}, err
 	}
-	_ = conn.Close()
+	stop()
+	_ = f.Close()
 	return Outcome{OK: true}, nil
 }
