@@ -58,13 +58,13 @@ func probeHTTP(ctx context.Context, s Spec, tlsCfg *tls.Config, reqs [][]byte) (
 // whole response (up to maxBody bytes of body, hashed when digest is set); ctx's deadline
 // bounds connect, TLS handshake, headers and body together.
 func fetch(ctx context.Context, c Common, h *HTTPSpec, u URL, req []byte, digest bool, tlsCfg *tls.Config) (httpResult, error) {
-	f, stop, err := dialTCP(ctx, c)
+	sc, stop, err := dialTCP(ctx, c)
 	if err != nil {
 		return httpResult{}, err
 	}
-	defer f.Close()
+	defer sc.Close()
 	defer stop()
-	var conn io.ReadWriter = f
+	var conn io.ReadWriter = sc
 	if tlsCfg != nil {
 		vhost := u.VirtualHost
 		if vhost == "" {
@@ -79,8 +79,8 @@ func fetch(ctx context.Context, c Common, h *HTTPSpec, u URL, req []byte, digest
 				cfg.ServerName = vhost
 			}
 		}
-		remote := net.TCPAddrFromAddrPort(netip.AddrPortFrom(c.ConnectIP, c.ConnectPort))
-		tc := tls.Client(fileConn{File: f, remote: remote}, cfg)
+		sc.remote = net.TCPAddrFromAddrPort(netip.AddrPortFrom(c.ConnectIP, c.ConnectPort))
+		tc := tls.Client(sc, cfg)
 		if err := tc.HandshakeContext(ctx); err != nil {
 			return httpResult{}, fmt.Errorf("tls handshake: %w", err)
 		}

@@ -4,10 +4,13 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"net"
 	"net/netip"
 	"os"
+	"syscall"
 	"time"
+	"unsafe"
 
 	"golang.org/x/sys/unix"
 )
@@ -17,6 +20,7 @@ import (
 // dialTCP opens the probe's socket directly (socket, the bind options, connect) and waits for
 // the handshake through the runtime poller (os.NewFile on the non-blocking descriptor), so one
 // probe costs socket, connect, fcntl, epoll_ctl x2, a second connect (the outcome) and close.
+// What does not block is a raw system call (rawsys.go).
 
 // deadlineCtx is ctx with a deadline but no timer of its own: the probe's socket deadline
 // enforces it (scheduler.probe uses it for the socket checkers instead of context.WithTimeout,
@@ -33,27 +37,97 @@ func (c deadlineCtx) Deadline() (time.Time, bool) {
 	return c.dl, true
 }
 
-// sockaddr converts ip:port to a unix.Sockaddr; zone (an interface index) applies to IPv6.
-func sockaddr(ip netip.Addr, port uint16, zone uint32) unix.Sockaddr {
-	if ip.Is4() {
-		return &unix.SockaddrInet4{Port: int(port), Addr: ip.As4()}
+// sockConn is a probe's connected socket: reads and writes are raw system calls (rawsys.go)
+// that wait for readiness through the runtime poller, under the deadline set at dial time.
+// It is a net.Conn for crypto/tls.
+type sockConn struct {
+	f      *os.File
+	rc     syscall.RawConn
+	remote net.Addr
+
+	// The current Read or Write, for its callback (made once per connection, not per call).
+	readFn, writeFn func(fd uintptr) bool
+	p               []byte
+	n               int
+	err             error
+}
+
+func (c *sockConn) Read(p []byte) (int, error) {
+	if c.readFn == nil {
+		c.readFn = c.readOnce
 	}
-	return &unix.SockaddrInet6{Port: int(port), Addr: ip.As16(), ZoneId: zone}
+	c.p, c.n, c.err = p, 0, nil
+	err := c.rc.Read(c.readFn)
+	n := c.n
+	if err == nil {
+		err = c.err
+	}
+	c.p, c.err = nil, nil
+	switch {
+	case err != nil:
+		return 0, fmt.Errorf("read tcp: %w", err)
+	case n == 0 && len(p) > 0:
+		return 0, io.EOF
+	}
+	return n, nil
 }
 
-// fileConn lets crypto/tls run on a socket opened by dialTCP.
-type fileConn struct {
-	*os.File
-	local, remote net.Addr
+// readOnce is the RawConn.Read callback: false asks the poller to wait for readability.
+func (c *sockConn) readOnce(fd uintptr) bool {
+	for {
+		c.n, c.err = rawRead(int(fd), c.p)
+		if c.err != unix.EINTR {
+			return c.err != unix.EAGAIN
+		}
+	}
 }
 
-func (c fileConn) LocalAddr() net.Addr  { return c.local }
-func (c fileConn) RemoteAddr() net.Addr { return c.remote }
+func (c *sockConn) Write(p []byte) (int, error) {
+	if c.writeFn == nil {
+		c.writeFn = c.writeSome
+	}
+	c.p, c.n, c.err = p, 0, nil
+	err := c.rc.Write(c.writeFn)
+	n := c.n
+	if err == nil {
+		err = c.err
+	}
+	c.p, c.err = nil, nil
+	if err != nil {
+		return n, fmt.Errorf("write tcp: %w", err)
+	}
+	return n, nil
+}
+
+// writeSome is the RawConn.Write callback: it writes what it can of c.p.
+func (c *sockConn) writeSome(fd uintptr) bool {
+	for c.n < len(c.p) {
+		n, e := rawWrite(int(fd), c.p[c.n:])
+		switch e {
+		case nil:
+			c.n += n
+		case unix.EINTR:
+		case unix.EAGAIN:
+			return false
+		default:
+			c.err = e
+			return true
+		}
+	}
+	return true
+}
+
+func (c *sockConn) Close() error                       { return c.f.Close() }
+func (c *sockConn) LocalAddr() net.Addr                { return nil }
+func (c *sockConn) RemoteAddr() net.Addr               { return c.remote }
+func (c *sockConn) SetDeadline(t time.Time) error      { return c.f.SetDeadline(t) }
+func (c *sockConn) SetReadDeadline(t time.Time) error  { return c.f.SetReadDeadline(t) }
+func (c *sockConn) SetWriteDeadline(t time.Time) error { return c.f.SetWriteDeadline(t) }
 
 // dialTCP connects to connect_ip:connect_port with the checker's bind options (bindto,
 // bind_port, bind_if, fwmark) before ctx's deadline. The returned file has that deadline set
 // for all later reads and writes; stop undoes the cancellation hook (call it before Close).
-func dialTCP(ctx context.Context, c Common) (f *os.File, stop func() bool, err error) {
+func dialTCP(ctx context.Context, c Common) (conn *sockConn, stop func() bool, err error) {
 	ip := c.ConnectIP.Unmap()
 	if !ip.IsValid() {
 		return nil, nil, errors.New("connect: no address")
@@ -79,15 +153,20 @@ func dialTCP(ctx context.Context, c Common) (f *os.File, stop func() bool, err e
 		}
 		zone = uint32(ifi.Index)
 	}
-	sa := sockaddr(ip, c.ConnectPort, zone)
-	cerr := unix.Connect(fd, sa)
+	sa := makeRawSockaddr(ip, c.ConnectPort, zone)
+	cerr := rawConnect(fd, sa)
 	switch cerr {
 	case nil, unix.EINPROGRESS, unix.EALREADY, unix.EINTR:
 	default:
 		_ = unix.Close(fd)
 		return nil, nil, connectErr(ip, c.ConnectPort, cerr)
 	}
-	f = os.NewFile(uintptr(fd), "tcp")
+	f := os.NewFile(uintptr(fd), "tcp")
+	rc, err := f.SyscallConn()
+	if err != nil {
+		_ = f.Close()
+		return nil, nil, err
+	}
 	if dl, ok := ctx.Deadline(); ok {
 		if err := f.SetDeadline(dl); err != nil {
 			_ = f.Close()
@@ -96,13 +175,13 @@ func dialTCP(ctx context.Context, c Common) (f *os.File, stop func() bool, err e
 	}
 	stop = context.AfterFunc(ctx, func() { _ = f.SetDeadline(aLongTimeAgo) })
 	if cerr != nil {
-		if err := waitConnected(f, sa); err != nil {
+		if err := waitConnected(rc, sa); err != nil {
 			stop()
 			_ = f.Close()
 			return nil, nil, connectErr(ip, c.ConnectPort, err)
 		}
 	}
-	return f, stop, nil
+	return &sockConn{f: f, rc: rc}, stop, nil
 }
 
 // prepareSocket applies bind_if, fwmark, bindto and bind_port.
@@ -135,8 +214,9 @@ func prepareSocket(fd int, ip netip.Addr, c Common) error {
 			zone = uint32(ifi.Index)
 		}
 	}
-	if err := unix.Bind(fd, sockaddr(local, c.BindPort, zone)); err != nil {
-		return fmt.Errorf("bind %s: %w", netip.AddrPortFrom(local, c.BindPort), err)
+	sa := makeRawSockaddr(local, c.BindPort, zone)
+	if _, _, e := unix.RawSyscall(unix.SYS_BIND, uintptr(fd), uintptr(unsafe.Pointer(&sa.in6)), sa.len); e != 0 {
+		return fmt.Errorf("bind %s: %w", netip.AddrPortFrom(local, c.BindPort), e)
 	}
 	return nil
 }
@@ -145,14 +225,10 @@ func prepareSocket(fd int, ip netip.Addr, c Common) error {
 // progress ends, and returns its outcome. It asks the kernel with connect again: EALREADY
 // while the handshake runs, success (0 or EISCONN) once established, the failure otherwise.
 // (SO_ERROR alone cannot tell a spurious wakeup from success.)
-func waitConnected(f *os.File, sa unix.Sockaddr) error {
-	rc, err := f.SyscallConn()
-	if err != nil {
-		return err
-	}
+func waitConnected(rc syscall.RawConn, sa *rawSockaddr) error {
 	var cerr error
-	err = rc.Write(func(fd uintptr) bool {
-		switch err := unix.Connect(int(fd), sa); err {
+	err := rc.Write(func(fd uintptr) bool {
+		switch err := rawConnect(int(fd), sa); err {
 		case nil, unix.EISCONN:
 			return true
 		case unix.EALREADY, unix.EINPROGRESS, unix.EINTR:

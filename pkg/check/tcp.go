@@ -9,11 +9,11 @@ var aLongTimeAgo = time.Unix(1, 0)
 
 // probeTCP succeeds when a TCP connection is established within the deadline.
 func probeTCP(ctx context.Context, s Spec) (Outcome, error) {
-	f, stop, err := dialTCP(ctx, s.Common)
+	conn, stop, err := dialTCP(ctx, s.Common)
 	if err != nil {
 		return Outcome{}, err
 	}
 	stop()
-	_ = f.Close()
+	_ = conn.Close()
 	return Outcome{OK: true}, nil
 }
