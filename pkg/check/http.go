@@ -58,12 +58,11 @@ func probeHTTP(ctx context.Context, s Spec, tlsCfg *tls.Config, reqs [][]byte) (
 // whole response (up to maxBody bytes of body, hashed when digest is set); ctx's deadline
 // bounds connect, TLS handshake, headers and body together.
 func fetch(ctx context.Context, c Common, h *HTTPSpec, u URL, req []byte, digest bool, tlsCfg *tls.Config) (httpResult, error) {
-	sc, stop, err := dialTCP(ctx, c)
+	sc, err := dialTCP(ctx, c)
 	if err != nil {
 		return httpResult{}, err
 	}
 	defer sc.Close()
-	defer stop()
 	var conn io.ReadWriter = sc
 	if tlsCfg != nil {
 		vhost := u.VirtualHost
@@ -80,6 +79,11 @@ func fetch(ctx context.Context, c Common, h *HTTPSpec, u URL, req []byte, digest
 			}
 		}
 		sc.remote = net.TCPAddrFromAddrPort(netip.AddrPortFrom(c.ConnectIP, c.ConnectPort))
+		// crypto/tls may close the connection from another goroutine (ctx cancelled): it must
+		// be the poller's from the start.
+		if err := sc.waitable(); err != nil {
+			return httpResult{}, err
+		}
 		tc := tls.Client(sc, cfg)
 		if err := tc.HandshakeContext(ctx); err != nil {
 			return httpResult{}, fmt.Errorf("tls handshake: %w", err)

@@ -16,11 +16,10 @@ import (
 )
 
 // Thousands of TCP_CHECK / HTTP_GET probes a second: net.Dialer costs a resolver pass over the
-// literal address, getsockname/getpeername, TCP_NODELAY and a context watcher per connection.
-// dialTCP opens the probe's socket directly (socket, the bind options, connect) and waits for
-// the handshake through the runtime poller (os.NewFile on the non-blocking descriptor), so one
-// probe costs socket, connect, fcntl, epoll_ctl x2, a second connect (the outcome) and close.
-// What does not block is a raw system call (rawsys.go).
+// literal address, getpeername/getsockname, TCP_NODELAY, a poller registration with its
+// deadline timer and a context watcher per connection. dialTCP opens the probe's socket
+// directly (socket, the bind options, connect) and asks connect again whether the handshake
+// is done; only a socket that has to wait joins the runtime poller (sockConn).
 
 // deadlineCtx is ctx with a deadline but no timer of its own: the probe's socket deadline
 // enforces it (scheduler.probe uses it for the socket checkers instead of context.WithTimeout,
@@ -37,12 +36,18 @@ func (c deadlineCtx) Deadline() (time.Time, bool) {
 	return c.dl, true
 }
 
-// sockConn is a probe's connected socket: reads and writes are raw system calls (rawsys.go)
-// that wait for readiness through the runtime poller, under the deadline set at dial time.
-// It is a net.Conn for crypto/tls.
+// sockConn is a probe's connected, non-blocking socket. Its calls are raw system calls
+// (rawsys.go); it joins the runtime poller only when it has to wait (a handshake still running,
+// a response not there yet), and only then sets its deadline (a timer) and the cancellation
+// hook. A TCP_CHECK whose handshake is done by the time connect returns (a local or fast
+// network) costs socket, connect, connect, close and no goroutine switch. It is a net.Conn
+// for crypto/tls (which needs waitable() first).
 type sockConn struct {
-	f      *os.File
+	fd     int
+	ctx    context.Context
+	f      *os.File // nil until the socket waits
 	rc     syscall.RawConn
+	stop   func() bool
 	remote net.Addr
 
 	// The current Read or Write, for its callback (made once per connection, not per call).
@@ -52,12 +57,43 @@ type sockConn struct {
 	err             error
 }
 
-func (c *sockConn) Read(p []byte) (int, error) {
-	if c.readFn == nil {
-		c.readFn = c.readOnce
+// waitable hands the socket to the runtime poller, with ctx's deadline and cancellation.
+func (c *sockConn) waitable() error {
+	if c.f != nil {
+		return nil
 	}
-	c.p, c.n, c.err = p, 0, nil
-	err := c.rc.Read(c.readFn)
+	f := os.NewFile(uintptr(c.fd), "tcp")
+	rc, err := f.SyscallConn()
+	if err != nil {
+		return err
+	}
+	c.f, c.rc = f, rc
+	if dl, ok := c.ctx.Deadline(); ok {
+		if err := f.SetDeadline(dl); err != nil {
+			return fmt.Errorf("deadline: %w", err)
+		}
+	}
+	if c.ctx.Done() != nil {
+		c.stop = context.AfterFunc(c.ctx, func() { _ = f.SetDeadline(aLongTimeAgo) })
+	}
+	return nil
+}
+
+func (c *sockConn) Read(p []byte) (int, error) {
+	var err error
+	if c.f == nil {
+		c.p, c.n, c.err = p, 0, nil
+		if !c.readOnce(uintptr(c.fd)) { // nothing there yet: wait through the poller
+			err = c.waitable()
+		}
+	}
+	if c.f != nil && err == nil {
+		if c.readFn == nil {
+			c.readFn = c.readOnce
+		}
+		c.p, c.n, c.err = p, 0, nil
+		err = c.rc.Read(c.readFn)
+	}
 	n := c.n
 	if err == nil {
 		err = c.err
@@ -83,11 +119,17 @@ func (c *sockConn) readOnce(fd uintptr) bool {
 }
 
 func (c *sockConn) Write(p []byte) (int, error) {
-	if c.writeFn == nil {
-		c.writeFn = c.writeSome
-	}
 	c.p, c.n, c.err = p, 0, nil
-	err := c.rc.Write(c.writeFn)
+	var err error
+	if c.f == nil && !c.writeSome(uintptr(c.fd)) { // the socket buffer is full: wait
+		err = c.waitable()
+	}
+	if c.f != nil && err == nil {
+		if c.writeFn == nil {
+			c.writeFn = c.writeSome
+		}
+		err = c.rc.Write(c.writeFn)
+	}
 	n := c.n
 	if err == nil {
 		err = c.err
@@ -117,20 +159,40 @@ func (c *sockConn) writeSome(fd uintptr) bool {
 	return true
 }
 
-func (c *sockConn) Close() error                       { return c.f.Close() }
+// Close releases the socket (and its poller registration and cancellation hook).
+func (c *sockConn) Close() error {
+	if c.stop != nil {
+		c.stop()
+		c.stop = nil
+	}
+	if c.f != nil {
+		return c.f.Close()
+	}
+	if c.fd < 0 {
+		return nil
+	}
+	err := rawClose(c.fd)
+	c.fd = -1
+	return err
+}
+
 func (c *sockConn) LocalAddr() net.Addr                { return nil }
 func (c *sockConn) RemoteAddr() net.Addr               { return c.remote }
-func (c *sockConn) SetDeadline(t time.Time) error      { return c.f.SetDeadline(t) }
-func (c *sockConn) SetReadDeadline(t time.Time) error  { return c.f.SetReadDeadline(t) }
-func (c *sockConn) SetWriteDeadline(t time.Time) error { return c.f.SetWriteDeadline(t) }
+func (c *sockConn) SetDeadline(t time.Time) error      { return c.file().SetDeadline(t) }
+func (c *sockConn) SetReadDeadline(t time.Time) error  { return c.file().SetReadDeadline(t) }
+func (c *sockConn) SetWriteDeadline(t time.Time) error { return c.file().SetWriteDeadline(t) }
+
+func (c *sockConn) file() *os.File {
+	_ = c.waitable()
+	return c.f
+}
 
 // dialTCP connects to connect_ip:connect_port with the checker's bind options (bindto,
-// bind_port, bind_if, fwmark) before ctx's deadline. The returned file has that deadline set
-// for all later reads and writes; stop undoes the cancellation hook (call it before Close).
-func dialTCP(ctx context.Context, c Common) (conn *sockConn, stop func() bool, err error) {
+// bind_port, bind_if, fwmark) before ctx's deadline, which also bounds every later wait.
+func dialTCP(ctx context.Context, c Common) (*sockConn, error) {
 	ip := c.ConnectIP.Unmap()
 	if !ip.IsValid() {
-		return nil, nil, errors.New("connect: no address")
+		return nil, errors.New("connect: no address")
 	}
 	family := unix.AF_INET6
 	if ip.Is4() {
@@ -138,50 +200,44 @@ func dialTCP(ctx context.Context, c Common) (conn *sockConn, stop func() bool, e
 	}
 	fd, err := unix.Socket(family, unix.SOCK_STREAM|unix.SOCK_NONBLOCK|unix.SOCK_CLOEXEC, 0)
 	if err != nil {
-		return nil, nil, fmt.Errorf("socket: %w", err)
+		return nil, fmt.Errorf("socket: %w", err)
 	}
 	if err := prepareSocket(fd, ip, c); err != nil {
-		_ = unix.Close(fd)
-		return nil, nil, err
+		_ = rawClose(fd)
+		return nil, err
 	}
 	var zone uint32
 	if c.BindIf != "" && ip.Is6() && ip.IsLinkLocalUnicast() {
 		ifi, err := net.InterfaceByName(c.BindIf)
 		if err != nil {
-			_ = unix.Close(fd)
-			return nil, nil, fmt.Errorf("bind_if %s: %w", c.BindIf, err)
+			_ = rawClose(fd)
+			return nil, fmt.Errorf("bind_if %s: %w", c.BindIf, err)
 		}
 		zone = uint32(ifi.Index)
 	}
 	sa := makeRawSockaddr(ip, c.ConnectPort, zone)
+	conn := &sockConn{fd: fd, ctx: ctx}
 	cerr := rawConnect(fd, sa)
+	if cerr == unix.EINPROGRESS || cerr == unix.EALREADY || cerr == unix.EINTR {
+		cerr = rawConnect(fd, sa) // done already? (a local or fast network often is)
+	}
 	switch cerr {
-	case nil, unix.EINPROGRESS, unix.EALREADY, unix.EINTR:
+	case nil, unix.EISCONN:
+		return conn, nil
+	case unix.EINPROGRESS, unix.EALREADY, unix.EINTR:
 	default:
-		_ = unix.Close(fd)
-		return nil, nil, connectErr(ip, c.ConnectPort, cerr)
+		_ = conn.Close()
+		return nil, connectErr(ip, c.ConnectPort, cerr)
 	}
-	f := os.NewFile(uintptr(fd), "tcp")
-	rc, err := f.SyscallConn()
-	if err != nil {
-		_ = f.Close()
-		return nil, nil, err
+	if err := conn.waitable(); err != nil {
+		_ = conn.Close()
+		return nil, err
 	}
-	if dl, ok := ctx.Deadline(); ok {
-		if err := f.SetDeadline(dl); err != nil {
-			_ = f.Close()
-			return nil, nil, fmt.Errorf("deadline: %w", err)
-		}
+	if err := waitConnected(conn.rc, sa); err != nil {
+		_ = conn.Close()
+		return nil, connectErr(ip, c.ConnectPort, err)
 	}
-	stop = context.AfterFunc(ctx, func() { _ = f.SetDeadline(aLongTimeAgo) })
-	if cerr != nil {
-		if err := waitConnected(rc, sa); err != nil {
-			stop()
-			_ = f.Close()
-			return nil, nil, connectErr(ip, c.ConnectPort, err)
-		}
-	}
-	return &sockConn{f: f, rc: rc}, stop, nil
+	return conn, nil
 }
 
 // prepareSocket applies bind_if, fwmark, bindto and bind_port.

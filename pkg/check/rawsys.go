@@ -70,3 +70,10 @@ func rawWrite(fd int, p []byte) (int, error) {
 	}
 	return int(n), nil
 }
+
+func rawClose(fd int) error {
+	if _, _, e := unix.RawSyscall(unix.SYS_CLOSE, uintptr(fd), 0, 0); e != 0 {
+		return e
+	}
+	return nil
+}

@@ -304,8 +304,10 @@ func (s *Scheduler) loop(ctx context.Context, ck *checker, due time.Time) {
 			timer.Reset(time.Until(due))
 			continue
 		}
+		// Clock reads are few on purpose (they are system calls on some virtual machines):
+		// the start, the end, and the end again for planning unless a reap took time.
 		startT := time.Now()
-		o, err := s.probe(ctx, ck)
+		o, err := s.probeAt(ctx, ck, startT)
 		if ctx.Err() != nil {
 			if o.reap != nil {
 				o.reap()
@@ -318,10 +320,12 @@ func (s *Scheduler) loop(ctx context.Context, ck *checker, due time.Time) {
 		}
 		delay, st := s.apply(ck, o, err, startT, end.Sub(startT))
 		retrying := st.Up && st.Failures > 0
+		planned := end
 		if o.reap != nil {
 			o.reap() // a timed-out script is gone before its next run is planned
+			planned = time.Now()
 		}
-		next, skipped := nextDue(due, time.Now(), delay, retrying)
+		next, skipped := nextDue(due, planned, delay, retrying)
 		s.runs.Add(1)
 		s.skipped.Add(uint64(skipped))
 		if !o.OK {
@@ -332,19 +336,24 @@ func (s *Scheduler) loop(ctx context.Context, ck *checker, due time.Time) {
 				Skipped: skipped, Up: st.Up, Retrying: retrying, LogAllFailures: ck.spec.LogAllFailures})
 		}
 		due = next
-		timer.Reset(time.Until(due))
+		timer.Reset(due.Sub(planned))
 	}
 }
 
 // probe runs one check under its deadline.
 func (s *Scheduler) probe(ctx context.Context, ck *checker) (Outcome, error) {
+	return s.probeAt(ctx, ck, time.Now())
+}
+
+// probeAt is probe for a check that starts at now.
+func (s *Scheduler) probeAt(ctx context.Context, ck *checker, now time.Time) (Outcome, error) {
 	sp := ck.spec
 	timeout := sp.ConnectTimeout
 	switch sp.Kind {
 	case TCP, HTTP, SSL:
 		if s.baseline == nil || sp.Kind == SSL {
 			// The socket's deadline bounds these probes: no timer per probe for the context.
-			return s.run(deadlineCtx{Context: ctx, dl: time.Now().Add(timeout)}, ck)
+			return s.run(deadlineCtx{Context: ctx, dl: now.Add(timeout)}, ck)
 		}
 		pctx, cancel := context.WithTimeout(ctx, timeout)
 		defer cancel()

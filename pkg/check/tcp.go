@@ -9,11 +9,10 @@ var aLongTimeAgo = time.Unix(1, 0)
 
 // probeTCP succeeds when a TCP connection is established within the deadline.
 func probeTCP(ctx context.Context, s Spec) (Outcome, error) {
-	conn, stop, err := dialTCP(ctx, s.Common)
+	conn, err := dialTCP(ctx, s.Common)
 	if err != nil {
 		return Outcome{}, err
 	}
-	stop()
 	_ = conn.Close()
 	return Outcome{OK: true}, nil
 }
