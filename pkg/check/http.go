@@ -63,6 +63,11 @@ func fetch(ctx context.Context, c Common, h *HTTPSpec, u URL, req []byte, digest
 		return httpResult{}, err
 	}
 	defer sc.Close()
+	// The response is never there before the request: the socket joins the poller now (and
+	// crypto/tls, which may close it from another goroutine when ctx ends, needs it there).
+	if err := sc.waitable(); err != nil {
+		return httpResult{}, err
+	}
 	var conn io.ReadWriter = sc
 	if tlsCfg != nil {
 		vhost := u.VirtualHost
@@ -79,11 +84,6 @@ func fetch(ctx context.Context, c Common, h *HTTPSpec, u URL, req []byte, digest
 			}
 		}
 		sc.remote = net.TCPAddrFromAddrPort(netip.AddrPortFrom(c.ConnectIP, c.ConnectPort))
-		// crypto/tls may close the connection from another goroutine (ctx cancelled): it must
-		// be the poller's from the start.
-		if err := sc.waitable(); err != nil {
-			return httpResult{}, err
-		}
 		tc := tls.Client(sc, cfg)
 		if err := tc.HandshakeContext(ctx); err != nil {
 			return httpResult{}, fmt.Errorf("tls handshake: %w", err)
