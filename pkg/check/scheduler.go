@@ -415,9 +415,10 @@ func (s *Scheduler) apply(ck *checker, o Outcome, err error, at time.Time, took 
 	if err != nil {
 		ck.lastErr = err.Error()
 	}
-	states := make([]CheckerState, len(r.checkers))
-	for i, c := range r.checkers {
-		states[i] = c.state
+	var buf [4]CheckerState // no allocation per run for up to 4 checkers
+	states := buf[:0]
+	for _, c := range r.checkers {
+		states = append(states, c.state)
 	}
 	prev := r.state
 	r.state = Aggregate(r.cfg.Weight, states)
