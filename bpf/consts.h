@@ -19,6 +19,11 @@
 #define MAX_UNICAST_PEERS 4096
 #endif
 
+/* Entries (a power of two) per CPU of the ARP responder's VIP cache (vip4_cache). */
+#ifndef VIP4_CACHE_BITS
+#define VIP4_CACHE_BITS 12
+#endif
+
 #ifndef RINGBUF_BYTES
 #define RINGBUF_BYTES (256 * 1024)
 #endif

@@ -51,7 +51,7 @@ struct {
 	__uint(pinning, LIBBPF_PIN_BY_NAME);
 } global SEC(".maps");
 
-/* Virtual addresses by (ifindex, VLAN, family, address): owning slot and reply MAC. */
+/* IPv6 virtual addresses by (ifindex, VLAN, family, address): owning slot and reply MAC. */
 struct {
 	__uint(type, BPF_MAP_TYPE_HASH);
 	__uint(max_entries, MAX_VIPS);
@@ -59,6 +59,35 @@ struct {
 	__type(value, struct xa_vip);
 	__uint(pinning, LIBBPF_PIN_BY_NAME);
 } vips SEC(".maps");
+
+/* IPv4 virtual addresses by (ifindex, VLAN, address): owning slot and reply MAC. */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, MAX_VIPS);
+	__type(key, struct xa_vip4_key);
+	__type(value, struct xa_vip);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} vips4 SEC(".maps");
+
+/* The ARP responder's per-CPU cache of vips4 (struct xa_vip4_cache), indexed by a hash of
+ * (address, ifindex, VLAN); only the program writes it. */
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1 << VIP4_CACHE_BITS);
+	__type(key, __u32);
+	__type(value, struct xa_vip4_cache);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} vip4_cache SEC(".maps");
+
+/* Generation of vips4 (one entry): user space bumps it after every change, which invalidates
+ * every vip4_cache entry at once. */
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, __u32);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} vip_gen SEC(".maps");
 
 /* Unicast peers by (slot, address) with their TTL bounds (check_unicast_src). */
 struct {

@@ -23,6 +23,46 @@ XA_INLINE int vip_verdict(const struct xa_vip *vip, struct xa_counters **cp)
 	return 1;
 }
 
+/* The vips4 entry for (addr, ifindex, vlan), through this CPU's cache (xa_vip4_cache). The
+ * generation is read before the hash map, so an entry filled from a map that user space
+ * changes meanwhile carries the old generation and is never used. */
+XA_INLINE struct xa_vip *lookup_vip4(__u32 addr, __u32 ifindex, __u16 vlan)
+{
+	__u32 zero = 0;
+	__u32 *gen = bpf_map_lookup_elem(&vip_gen, &zero);
+	if (!gen)
+		return NULL;
+	__u32 g = *gen;
+	__u32 idx = ((addr ^ (ifindex * 0x85ebca6bU) ^ ((__u32)vlan << 16)) * 0x9e3779b1U) >>
+		    (32 - VIP4_CACHE_BITS);
+	struct xa_vip4_cache *e = bpf_map_lookup_elem(&vip4_cache, &idx);
+	if (!e)
+		return NULL;
+	if (e->gen == g && *(__u32 *)e->addr == addr && e->ifindex == ifindex && e->vlan == vlan)
+		return &e->vip;
+	struct xa_vip4_key k = { .ifindex = ifindex, .vlan = vlan };
+	*(__u32 *)k.addr = addr;
+	struct xa_vip *vip = bpf_map_lookup_elem(&vips4, &k);
+	if (!vip)
+		return NULL;
+	e->gen = g;
+	e->ifindex = ifindex;
+	e->vlan = vlan;
+	*(__u32 *)e->addr = addr;
+	e->vip = *vip;
+	return &e->vip;
+}
+
+/* Stores a MAC as a word and a half-word. Packet fields here are byte arrays, so a memcpy of
+ * a MAC compiles to six byte loads and stores; x86 and arm64 access packet words at any
+ * alignment (the verifier allows it where the architecture does), so the reply is built
+ * with word moves. */
+XA_INLINE void mac_copy(__u8 *dst, __u32 w, __u16 h)
+{
+	*(__u32 *)dst = w;
+	*(__u16 *)(dst + 4) = h;
+}
+
 XA_INLINE int handle_arp(struct xdp_md *ctx, const struct xa_l2 *l2)
 {
 	void *data = (void *)(long)ctx->data;
@@ -31,17 +71,15 @@ XA_INLINE int handle_arp(struct xdp_md *ctx, const struct xa_l2 *l2)
 	struct xa_arp *arp = data + (l2->l3off & 0xff);
 	if ((void *)(arp + 1) > end || (void *)(eth + 1) > end)
 		return XDP_PASS;
-	if (arp->htype != bpf_htons(1) || arp->ptype != bpf_htons(ETH_P_IP) || arp->hlen != ETH_ALEN ||
-	    arp->plen != 4 || arp->op != bpf_htons(ARP_REQUEST))
+	/* htype 1, ptype IPv4, hlen 6, plen 4, op request: two word compares */
+	__u32 *w = (__u32 *)arp;
+	if (w[0] != bpf_htonl(0x00010800) || w[1] != bpf_htonl(0x06040001))
 		return XDP_PASS;
-	if (*(__u32 *)arp->spa == *(__u32 *)arp->tpa)
+	__u32 spa = *(__u32 *)arp->spa, tpa = *(__u32 *)arp->tpa;
+	if (spa == tpa)
 		return XDP_PASS; /* gratuitous ARP: an announcement, not a question */
 
-	struct xa_vip_key k = {
-		.ifindex = ctx->ingress_ifindex, .vlan = l2->vlan, .family = AF_INET,
-	};
-	__builtin_memcpy(k.addr, arp->tpa, 4);
-	struct xa_vip *vip = bpf_map_lookup_elem(&vips, &k);
+	struct xa_vip *vip = lookup_vip4(tpa, ctx->ingress_ifindex, l2->vlan);
 	if (!vip)
 		return XDP_PASS;
 	struct xa_counters *c;
@@ -51,18 +89,21 @@ XA_INLINE int handle_arp(struct xdp_md *ctx, const struct xa_l2 *l2)
 	if (v < 0)
 		return XDP_DROP;
 
-	__u8 mac[ETH_ALEN], req_mac[ETH_ALEN], req_ip[4];
-	__builtin_memcpy(mac, vip->mac, ETH_ALEN);
-	__builtin_memcpy(req_mac, arp->sha, ETH_ALEN);
-	__builtin_memcpy(req_ip, arp->spa, 4);
-
-	__builtin_memcpy(eth->dst, eth->src, ETH_ALEN);
-	__builtin_memcpy(eth->src, mac, ETH_ALEN);
+	/* The reply in place: Ethernet to the asker from the reply MAC, opcode, then sender = the
+	 * reply MAC and the VIP, target = the asker (hardware and protocol address). */
+	__u32 mac_w = *(__u32 *)vip->mac;
+	__u16 mac_h = *(__u16 *)(vip->mac + 4);
+	__u32 src_w = *(__u32 *)eth->src;
+	__u16 src_h = *(__u16 *)(eth->src + 4);
+	__u32 sha_w = *(__u32 *)arp->sha;
+	__u16 sha_h = *(__u16 *)(arp->sha + 4);
+	mac_copy(eth->dst, src_w, src_h);
+	mac_copy(eth->src, mac_w, mac_h);
 	arp->op = bpf_htons(ARP_REPLY);
-	__builtin_memcpy(arp->tha, req_mac, ETH_ALEN);
-	__builtin_memcpy(arp->tpa, req_ip, 4);
-	__builtin_memcpy(arp->sha, mac, ETH_ALEN);
-	__builtin_memcpy(arp->spa, k.addr, 4);
+	mac_copy(arp->sha, mac_w, mac_h);
+	*(__u32 *)arp->spa = tpa;
+	mac_copy(arp->tha, sha_w, sha_h);
+	*(__u32 *)arp->tpa = spa;
 	if (c)
 		c->arp_replies++;
 	return XDP_TX;

@@ -9,6 +9,8 @@
  *                  and transmits it. Live-frames mode recycles pages without restoring their
  *                  contents, and a responder behind a veth rewrites that very page, so the
  *                  generator restores the request on every run.
+ *   xdp_reflect    turns an ARP request into a reply by its opcode alone and transmits it: the
+ *                  ceiling of the reply-rate rig (no lookup, no rewrite)
  *   xdp_count_arp  counts ARP replies, then passes: measures reply rates on the asking side
  *   xdp_sink_arp   counts ARP replies and drops them (so the asking side's stack is not what a
  *                  reply-rate benchmark measures), passes everything else */
@@ -58,6 +60,18 @@ int xdp_pass(struct xdp_md *ctx)
 SEC("xdp")
 int xdp_tx(struct xdp_md *ctx)
 {
+	return XDP_TX;
+}
+
+SEC("xdp")
+int xdp_reflect(struct xdp_md *ctx)
+{
+	void *data = (void *)(long)ctx->data;
+	void *end = (void *)(long)ctx->data_end;
+	__u8 *p = data;
+	if ((void *)(p + 22) > end)
+		return XDP_PASS;
+	p[21] = 2; /* ARP opcode: reply */
 	return XDP_TX;
 }
 

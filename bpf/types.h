@@ -44,17 +44,24 @@ struct xa_peer {
 	struct bpf_timer timer;    /* master-down timer: fires at last_seen_ns + down_ns */
 	struct xa_inst_key key;    /* owning instance (for the timer callback's event) */
 	__u8 addr[16];             /* master's source address (IPv4: first 4 bytes) */
-	__u64 last_seen_ns;        /* CLOCK_MONOTONIC of the last accepted advert */
-	__u64 down_ns;             /* Master_Down_Interval from the last accepted advert */
+	__u64 last_seen_ns;        /* CLOCK_MONOTONIC (coarse) of the last accepted advert */
+	__u64 down_ns;             /* Master_Down_Interval from the last accepted advert, plus
+	                              one tick for the coarse clock (cfg_clock_slack_ns) */
 	__u64 deadline_ns;         /* when the timer fires next; 0 when not armed */
 	__u64 last_fail_ns;        /* last XA_EV_CHECK_FAILED event (rate limit) */
 	__u16 interval;            /* master's advert interval, wire units */
 	__u8 priority;             /* master's priority */
 	__u8 pad[5];
+	__u64 accepted;            /* valid adverts (atomic); user space adds it to
+	                              xa_counters.adverts[XA_ACCEPT]: the steady state touches
+	                              this record anyway, and the per-CPU counters stay cold */
+	__u64 timer_runs;          /* master-down timer callbacks: re-arms and expiries (their
+	                              cost is outside the program's run_time_ns) */
 };
 
-/* Per-instance counters (per CPU; user space sums them). The global map uses the same type for
- * frames that match no instance (truncated, unknown VRID). */
+/* Per-instance counters (per CPU; user space sums them, and adds xa_peer.accepted to
+ * adverts[XA_ACCEPT], which the program never counts here). The global map uses the same type
+ * for frames that match no instance (truncated, unknown VRID), and counts every lost event. */
 struct xa_counters {
 	__u64 adverts[XA_REASON_MAX]; /* by verdict: [XA_ACCEPT] valid, otherwise dropped for reason */
 	__u64 notes[XA_REASON_MAX];   /* findings on accepted adverts (interval, addr_count, addr_list) */
@@ -90,7 +97,7 @@ struct xa_upeer {
 	__u8 max_ttl;          /* 0: 255 */
 };
 
-/* Key of a virtual address on an interface. */
+/* Key of an IPv6 virtual address on an interface (vips). */
 struct xa_vip_key {
 	__u32 ifindex;
 	__u16 vlan;
@@ -99,10 +106,33 @@ struct xa_vip_key {
 	__u8 addr[16];         /* IPv4: first 4 bytes */
 };
 
+/* Key of an IPv4 virtual address on an interface (vips4): 12 bytes, so the hash map hashes it
+ * in one jhash2 final round instead of a full round and a final one (the hash was the largest
+ * part of answering an ARP request). */
+struct xa_vip4_key {
+	__u32 ifindex;
+	__u16 vlan;
+	__u16 pad;
+	__u8 addr[4];
+};
+
 struct xa_vip {
 	__u32 slot;            /* owning instance */
 	__u16 flags;           /* enum xa_vip_flags */
 	__u8 mac[6];           /* source MAC of replies: the VMAC or the interface MAC */
+};
+
+/* A per-CPU cache line of vips4 for the ARP responder, filled by the program on a miss and
+ * valid while gen equals vip_gen[0], which user space bumps after every change to vips4. A
+ * hit costs an inlined array lookup instead of the hash map's calls (hash, bucket walk,
+ * memcmp); the state and lease are still read from states on every request. */
+struct xa_vip4_cache {
+	__u32 gen;
+	__u32 ifindex;
+	__u16 vlan;
+	__u16 pad;
+	__u8 addr[4];
+	struct xa_vip vip;
 };
 
 #endif

@@ -10,6 +10,14 @@
  * adverts of known instances are passed on; 0 when XDP consumes them (XDP_DROP). */
 volatile const __u8 cfg_socket_path = 0;
 
+/* Set by the loader before load: the resolution of the coarse monotonic clock (one tick,
+ * clock_getres(CLOCK_MONOTONIC_COARSE)). An accepted advert is stamped with the coarse clock:
+ * bpf_ktime_get_ns() costs a third of the whole advert path here (BenchmarkProgramCost), the
+ * coarse clock a few ns. The coarse clock lags the precise one by less than a tick, so every
+ * master-down deadline gets one tick more: an expiry is never early (no spurious takeover)
+ * and at most a tick late. */
+volatile const __u64 cfg_clock_slack_ns = 0;
+
 /* Where a VRRP candidate sits in the frame, from the IP parse (pkg/vrrp's Meta + payload). */
 struct xa_adv {
 	__u32 vrrp_off;  /* frame offset of the VRRP header */
@@ -229,14 +237,28 @@ XA_INLINE __u32 check_advert(struct xdp_md *ctx, const struct xa_adv *a,
 	return XA_ACCEPT;
 }
 
-/* Sends one event; a full ring buffer is counted (user space then reads the peer records). */
-XA_INLINE void emit(struct xa_counters *c, const struct xa_inst_key *key, __u32 type,
-		    __u32 reason, const __u8 *addr, __u8 prio, __u16 interval, __u64 now)
+/* The instance's per-CPU counters, looked up only where something rare is counted: a valid
+ * advert in the steady state counts in its peer record instead (xa_peer.accepted). */
+XA_INLINE struct xa_counters *counters_of(__u32 slot)
 {
+	return bpf_map_lookup_elem(&counters, &slot);
+}
+
+/* Sends one event; a full ring buffer is counted (user space then reads the peer records). */
+XA_INLINE void emit(__u32 slot, const struct xa_inst_key *key, __u32 type, __u32 reason,
+		    const __u8 *addr, __u8 prio, __u16 interval, __u64 now)
+{
+	struct xa_counters *c = counters_of(slot);
 	struct xa_event *e = bpf_ringbuf_reserve(&events, sizeof(*e), 0);
 	if (!e) {
 		if (c)
 			c->events_lost++;
+		/* Also in the global counters: user space polls that one entry and reads the
+		 * instances' counters only when it moved. */
+		__u32 zero = 0;
+		struct xa_counters *g = bpf_map_lookup_elem(&global, &zero);
+		if (g)
+			g->events_lost++;
 		return;
 	}
 	__builtin_memset(e, 0, sizeof(*e));
@@ -267,30 +289,48 @@ static int master_down_cb(void *map, __u32 *key, struct xa_peer *peer)
 	__u32 slot = *key;
 	__u64 now = bpf_ktime_get_ns();
 	__u64 due = peer->last_seen_ns + peer->down_ns;
+	peer->timer_runs++; /* callbacks of one timer never overlap */
 	if (now < due) {
 		peer->deadline_ns = due;
 		bpf_timer_start(&peer->timer, due - now, 0);
 		return 0;
 	}
-	peer->deadline_ns = 0;
+	/* Disarmed, then last_seen_ns read again, with a full barrier between (arm_timer does the
+	 * reverse): an advert accepted on another CPU meanwhile either sees deadline_ns 0 and
+	 * starts the timer itself, or is seen here and the timer re-armed for it. Without this an
+	 * advert racing the expiry could find the timer "running", skip it, and be the last: no
+	 * master-down would ever follow. */
+	__sync_lock_test_and_set(&peer->deadline_ns, 0);
+	due = peer->last_seen_ns + peer->down_ns;
+	if (now < due) {
+		peer->deadline_ns = due;
+		bpf_timer_start(&peer->timer, due - now, 0);
+		return 0;
+	}
 	struct xa_inst_state *st = bpf_map_lookup_elem(&states, &slot);
-	struct xa_counters *c = bpf_map_lookup_elem(&counters, &slot);
+	struct xa_counters *c = counters_of(slot);
 	if (c)
 		c->master_down++;
 	if (master_live(st, now))
 		return 0; /* already MASTER: nothing to elect */
-	emit(c, &peer->key, XA_EV_MASTER_DOWN, 0, peer->addr, peer->priority, peer->interval, now);
+	emit(slot, &peer->key, XA_EV_MASTER_DOWN, 0, peer->addr, peer->priority, peer->interval,
+	     now);
 	return 0;
 }
 
-/* Records an accepted advert at now with its Master_Down_Interval; starts the timer only if
- * it is not running or would fire too late (a priority-0 advert shortens it to the skew). */
+/* Records an accepted advert at now (coarse) with its Master_Down_Interval (plus the clock
+ * slack); starts the timer only if it is not running or would fire too late (a priority-0
+ * advert shortens it to the skew). The timer counts from the precise now, which is never
+ * before the coarse one, so it does not fire before the recorded deadline either. */
 XA_INLINE void arm_timer(struct xa_peer *p, __u64 now, __u64 ns)
 {
 	p->last_seen_ns = now;
 	p->down_ns = ns;
 	__u64 due = now + ns;
-	if (p->deadline_ns && p->deadline_ns <= due)
+	/* A fetching atomic: a full barrier between the stores above and this load (see
+	 * master_down_cb). */
+	__u64 deadline = __sync_fetch_and_add(&p->deadline_ns, 0);
+	if (deadline && deadline <= due)
 		return; /* the callback re-arms for the rest */
 	if (bpf_timer_init(&p->timer, &peers, CLOCK_MONOTONIC) == 0)
 		bpf_timer_set_callback(&p->timer, master_down_cb);
@@ -313,7 +353,7 @@ XA_INLINE __u64 down_interval(const struct xa_inst_config *cfg, __u16 interval, 
 /* A valid advert: peer record, timer, events. States follow RFC 3768/5798 section 6.4. */
 XA_INLINE void accept_advert(struct xdp_md *ctx, const struct xa_adv *a,
 			     const struct xa_inst_key *key, const struct xa_inst_config *cfg,
-			     struct xa_counters *c)
+			     struct xa_peer *peer, const struct xa_inst_state *st)
 {
 	void *data = (void *)(long)ctx->data;
 	void *end = (void *)(long)ctx->data_end;
@@ -321,32 +361,31 @@ XA_INLINE void accept_advert(struct xdp_md *ctx, const struct xa_adv *a,
 	if ((void *)(v + 1) > end)
 		return;
 	__u32 slot = cfg->slot;
-	struct xa_peer *peer = bpf_map_lookup_elem(&peers, &slot);
-	struct xa_inst_state *st = bpf_map_lookup_elem(&states, &slot);
-	if (!peer)
-		return;
-	__u64 now = bpf_ktime_get_ns();
+	__u64 now = bpf_ktime_get_coarse_ns(); /* the deadline carries cfg_clock_slack_ns */
 	__u8 prio = v->priority;
 	__u16 interval = vrrp_interval(v, cfg->version);
 	int alen = a->family == AF_INET ? 4 : 16;
 
-	if (prio == 0 && c)
-		c->prio_zero++;
+	if (prio == 0) {
+		struct xa_counters *c = counters_of(slot);
+		if (c)
+			c->prio_zero++;
+	}
 
 	if (master_live(st, now)) {
 		if (prio == 0) {
-			emit(c, key, XA_EV_PRIO_ZERO, 0, a->src, prio, interval, now);
+			emit(slot, key, XA_EV_PRIO_ZERO, 0, a->src, prio, interval, now);
 			return;
 		}
 		int cmp = prio != cfg->priority ? (prio > cfg->priority ? 1 : -1)
 						: addr_cmp(a->src, cfg->local_addr, alen);
 		if (cmp < 0) {
-			emit(c, key, XA_EV_LOWER_PRIO, 0, a->src, prio, interval, now);
+			emit(slot, key, XA_EV_LOWER_PRIO, 0, a->src, prio, interval, now);
 			return;
 		}
 		if (cmp == 0)
 			return; /* our own address and priority: a loop or a duplicate, nothing to do */
-		emit(c, key, XA_EV_PREEMPTED, 0, a->src, prio, interval, now);
+		emit(slot, key, XA_EV_PREEMPTED, 0, a->src, prio, interval, now);
 	} else if (prio != 0 && prio < cfg->priority && !(cfg->mode & XA_MODE_NOPREEMPT)) {
 		/* Backup with preemption: discard, the timer keeps running and we take over. */
 		return;
@@ -358,18 +397,18 @@ XA_INLINE void accept_advert(struct xdp_md *ctx, const struct xa_adv *a,
 	__builtin_memcpy(peer->addr, a->src, 16);
 	peer->priority = prio;
 	peer->interval = interval;
-	arm_timer(peer, now, down_interval(cfg, interval, prio == 0));
+	arm_timer(peer, now, down_interval(cfg, interval, prio == 0) + cfg_clock_slack_ns);
 	if (prio == 0)
-		emit(c, key, XA_EV_PRIO_ZERO, 0, a->src, prio, interval, now);
+		emit(slot, key, XA_EV_PRIO_ZERO, 0, a->src, prio, interval, now);
 	else if (changed && !master_live(st, now))
-		emit(c, key, XA_EV_PEER_CHANGED, 0, a->src, prio, interval, now);
+		emit(slot, key, XA_EV_PEER_CHANGED, 0, a->src, prio, interval, now);
 }
 
 /* A configuration mismatch with a peer (a drop for auth, version or interval, or a note) is
  * reported, once a second at most. */
 XA_INLINE void report_mismatch(struct xdp_md *ctx, const struct xa_adv *a,
 			       const struct xa_inst_key *key, const struct xa_inst_config *cfg,
-			       struct xa_counters *c, __u32 reason, __u32 notes)
+			       __u32 reason, __u32 notes)
 {
 	if (reason == XA_ACCEPT) {
 		if (notes & (1 << XA_INTERVAL))
@@ -396,7 +435,7 @@ XA_INLINE void report_mismatch(struct xdp_md *ctx, const struct xa_adv *a,
 	if (peer->last_fail_ns && now - peer->last_fail_ns < NSEC_PER_SEC)
 		return;
 	peer->last_fail_ns = now;
-	emit(c, key, XA_EV_CHECK_FAILED, reason, a->src, v->priority,
+	emit(slot, key, XA_EV_CHECK_FAILED, reason, a->src, v->priority,
 	     vrrp_interval(v, v->ver_type >> 4), now);
 }
 
@@ -423,24 +462,33 @@ XA_INLINE int handle_vrrp(struct xdp_md *ctx, const struct xa_l2 *l2, struct xa_
 		return XDP_PASS; /* maybe another VRRP speaker's; not ours to judge */
 	}
 	__u32 slot = cfg->slot;
-	struct xa_counters *c = bpf_map_lookup_elem(&counters, &slot);
 	struct xa_inst_state *st = bpf_map_lookup_elem(&states, &slot);
 	__u32 notes = 0;
 	__u32 reason = check_advert(ctx, a, cfg, st, &notes);
 	if (reason != XA_ACCEPT)
 		notes = 0; /* notes belong to accepted adverts only */
-	if (c && reason < XA_REASON_MAX) {
-		c->adverts[reason]++;
-		if (notes & (1 << XA_INTERVAL))
-			c->notes[XA_INTERVAL]++;
-		if (notes & (1 << XA_ADDR_COUNT))
-			c->notes[XA_ADDR_COUNT]++;
-		if (notes & (1 << XA_ADDR_LIST))
-			c->notes[XA_ADDR_LIST]++;
+	struct xa_peer *peer = reason == XA_ACCEPT ? bpf_map_lookup_elem(&peers, &slot) : NULL;
+	if (peer) {
+		__sync_fetch_and_add(&peer->accepted, 1);
+	} else if (reason < XA_REASON_MAX) {
+		struct xa_counters *c = counters_of(slot);
+		if (c)
+			c->adverts[reason]++;
 	}
-	if (reason == XA_ACCEPT)
-		accept_advert(ctx, a, &key, cfg, c);
-	report_mismatch(ctx, a, &key, cfg, c, reason, notes);
+	if (notes) {
+		struct xa_counters *c = counters_of(slot);
+		if (c) {
+			if (notes & (1 << XA_INTERVAL))
+				c->notes[XA_INTERVAL]++;
+			if (notes & (1 << XA_ADDR_COUNT))
+				c->notes[XA_ADDR_COUNT]++;
+			if (notes & (1 << XA_ADDR_LIST))
+				c->notes[XA_ADDR_LIST]++;
+		}
+	}
+	if (peer)
+		accept_advert(ctx, a, &key, cfg, peer, st);
+	report_mismatch(ctx, a, &key, cfg, reason, notes);
 	return cfg_socket_path ? XDP_PASS : XDP_DROP;
 }
 

@@ -4,11 +4,13 @@ import (
 	"errors"
 	"net"
 	"net/netip"
+	"runtime"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/xalived/xalived/pkg/vrrp"
+	"golang.org/x/sys/unix"
 )
 
 // TestSetInstanceErrors: bad configuration is refused with a clear error and installs nothing.
@@ -130,6 +132,9 @@ func TestRingBufferOverflow(t *testing.T) {
 	if c.Events+c.EventsLost != n || c.EventsLost == 0 || c.Adverts[vrrp.Accept] != n {
 		t.Errorf("events %d lost %d accepted %d; want %d in all, some lost", c.Events, c.EventsLost, c.Adverts[vrrp.Accept], n)
 	}
+	if g, _ := d.GlobalCounters(); g.EventsLost != c.EventsLost {
+		t.Errorf("global counters lost %d events, the instance %d", g.EventsLost, c.EventsLost)
+	}
 	// The peer record still has the latest master.
 	if p, _ := d.ReadPeer(in.Key); p.Addr != netip.AddrFrom4([4]byte{198, 51, 100, n - 1}) {
 		t.Errorf("peer %+v", p)
@@ -171,4 +176,92 @@ func TestRenewLeases(t *testing.T) {
 	if err := d.RenewLeases(keys, time.Hour); !errors.Is(err, ErrNotMaster) {
 		t.Errorf("renew with a backup in the batch: %v", err)
 	}
+}
+
+// TestVIPCache: the ARP responder's per-CPU VIP cache (bpf/neigh.h lookup_vip4) never answers
+// from a stale entry: on every CPU, after a hit has filled the cache, a new reply MAC, a VIP
+// moved to another instance and a deleted instance take effect at once.
+func TestVIPCache(t *testing.T) {
+	d := newDP(t, Options{})
+	runtime.LockOSThread()
+	defer runtime.UnlockOSThread()
+	var orig unix.CPUSet
+	if err := unix.SchedGetaffinity(0, &orig); err != nil {
+		t.Fatal(err)
+	}
+	defer func() { _ = unix.SchedSetaffinity(0, &orig) }()
+	// onEveryCPU asks twice per CPU (a fill, then a hit) and wants the same answer: the
+	// reply's source MAC, or nil when not answered.
+	onEveryCPU := func(what string, vip netip.Addr, want net.HardwareAddr) {
+		t.Helper()
+		for cpu := 0; cpu < 1024; cpu++ {
+			if !orig.IsSet(cpu) {
+				continue
+			}
+			var one unix.CPUSet
+			one.Set(cpu)
+			if err := unix.SchedSetaffinity(0, &one); err != nil {
+				t.Fatal(err)
+			}
+			for i := 0; i < 2; i++ {
+				v, out := run(t, d, arpRequest(0, peer4, vip))
+				var got net.HardwareAddr
+				if v == xdpTX {
+					got = net.HardwareAddr(out[6:12])
+				}
+				if got.String() != want.String() {
+					t.Errorf("%s: cpu %d, request %d: reply from %q, want %q", what, cpu, i, got, want)
+				}
+			}
+		}
+	}
+	macA := net.HardwareAddr{0x02, 0, 0, 0, 0, 0xa}
+	macB := net.HardwareAddr{0x02, 0, 0, 0, 0, 0xb}
+	macC := net.HardwareAddr{0x02, 0, 0, 0, 0, 0xc}
+	in := inst4()
+	in.ReplyMAC = macA
+	if err := d.SetInstance(in); err != nil {
+		t.Fatal(err)
+	}
+	if err := d.SetState(in.Key, StateMaster, time.Hour); err != nil {
+		t.Fatal(err)
+	}
+	onEveryCPU("master", vip4, macA)
+
+	in.ReplyMAC = macB
+	if err := d.SetInstance(in); err != nil {
+		t.Fatal(err)
+	}
+	onEveryCPU("new reply mac", vip4, macB)
+
+	// The VIP moves to a BACKUP instance: not answered; then that instance becomes MASTER.
+	in.VIPs = []netip.Addr{vip4b}
+	if err := d.SetInstance(in); err != nil {
+		t.Fatal(err)
+	}
+	in2 := inst4()
+	in2.Key.VRID = 52
+	in2.ReplyMAC = macC
+	if err := d.SetInstance(in2); err != nil {
+		t.Fatal(err)
+	}
+	if err := d.SetState(in2.Key, StateBackup, 0); err != nil {
+		t.Fatal(err)
+	}
+	onEveryCPU("moved to a backup", vip4, nil)
+	onEveryCPU("the remaining vip", vip4b, macB)
+	if err := d.SetState(in2.Key, StateMaster, time.Hour); err != nil {
+		t.Fatal(err)
+	}
+	onEveryCPU("moved to a master", vip4, macC)
+	c, _ := d.Counters(in2.Key)
+	if c.ARPReplies == 0 {
+		t.Errorf("replies for the moved vip not counted on its new instance: %+v", c)
+	}
+
+	if err := d.DeleteInstance(in2.Key); err != nil {
+		t.Fatal(err)
+	}
+	onEveryCPU("deleted", vip4, nil)
+	onEveryCPU("the other instance's vip", vip4b, macB)
 }

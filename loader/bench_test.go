@@ -3,6 +3,7 @@ package loader
 import (
 	"net"
 	"net/netip"
+	"slices"
 	"testing"
 	"time"
 
@@ -42,16 +43,16 @@ func progCost(b *testing.B, prog *ebpf.Program, fn func()) (runs uint64, perRun 
 // interface). Compared in one run:
 //   - the XDP responder (MASTER) against the kernel's own ARP (the VIP on the interface, behind an
 //     XDP_PASS program so veth delivers the generator's frames): replies/s and their ratio;
+//   - the ceiling of the rig: a reflector that only flips the ARP opcode, in the responder's place
+//     (generator, two veth hops and the counter with no responder work), replies/s;
 //   - ns per packet of the responder against the empty XDP_PASS program on the same interface
 //     (the floor), from the kernel's per-program run-time statistics (BPF_ENABLE_STATS).
+//
+// Rates are measured with the statistics off: with them on, every program run on the path
+// (generator, responder, counter) pays two sched_clock() reads, which on a KVM guest
+// (kvm-clock) cost more than the responder itself and would mostly measure the clock.
 func BenchmarkARP(b *testing.B) {
 	const requests = 300000
-	stats, err := ebpf.EnableStats(uint32(unix.BPF_STATS_RUN_TIME))
-	if err != nil {
-		b.Fatal(err)
-	}
-	defer stats.Close()
-
 	tp := newTopoWith(b, true)
 	frame := arpRequestFrom(tp.vbMAC, netip.MustParseAddr("198.51.100.2"), vip4)
 	if err := tp.progs.GenFrame.Update(uint32(0), frame, ebpf.UpdateAny); err != nil {
@@ -75,6 +76,48 @@ func BenchmarkARP(b *testing.B) {
 		time.Sleep(100 * time.Millisecond) // replies in flight
 		return float64(tp.peerARPReplies(b)-before) / took.Seconds()
 	}
+	// measure returns the rate with the statistics off, then the ns per run of prog with them
+	// on; each is, per b.N, the median of five bursts (the machine is shared, and one burst
+	// lasts about 100 ms).
+	measure := func(prog *ebpf.Program) (rate float64, ns time.Duration) {
+		for i := 0; i < b.N; i++ {
+			var r [5]float64
+			for j := range r {
+				r[j] = generate()
+			}
+			slices.Sort(r[:])
+			rate += r[2]
+		}
+		stats, err := ebpf.EnableStats(uint32(unix.BPF_STATS_RUN_TIME))
+		if err != nil {
+			b.Fatal(err)
+		}
+		defer stats.Close()
+		for i := 0; i < b.N; i++ {
+			var per [5]time.Duration
+			for j := range per {
+				_, per[j] = progCost(b, prog, func() { generate() })
+			}
+			slices.Sort(per[:])
+			ns += per[2]
+		}
+		return rate / float64(b.N), ns / time.Duration(b.N)
+	}
+	attach := func(prog *ebpf.Program) *link.Link {
+		var l link.Link
+		inNS(b, tp.us, func() error {
+			var err error
+			l, err = link.AttachXDP(link.XDPOptions{Program: prog, Interface: tp.ifindex})
+			return err
+		})
+		return &l
+	}
+
+	l := attach(tp.progs.XdpReflect)
+	ceiling, _ := measure(tp.progs.XdpReflect)
+	if err := (*l).Close(); err != nil {
+		b.Fatal(err)
+	}
 
 	d := tp.open(b, Options{Name: randName(), BPFFS: testBPFFS(b)})
 	in := tp.instance(macVRRP)
@@ -84,36 +127,24 @@ func BenchmarkARP(b *testing.B) {
 	if err := d.SetState(in.Key, StateMaster, time.Hour); err != nil {
 		b.Fatal(err)
 	}
-	var xdpRate, kernelRate float64
-	var xdpNs, passNs time.Duration
-	for i := 0; i < b.N; i++ {
-		_, ns := progCost(b, d.prog, func() { xdpRate += generate() })
-		xdpNs += ns
-	}
+	xdpRate, xdpNs := measure(d.prog)
 	c, _ := d.Counters(in.Key)
 	if err := d.Close(); err != nil {
 		b.Fatal(err)
 	}
 
 	tp.us.MustRun(b, "ip", "addr", "add", vip4.String()+"/32", "dev", "va")
-	inNS(b, tp.us, func() error {
-		l, err := link.AttachXDP(link.XDPOptions{Program: tp.progs.XdpPass, Interface: tp.ifindex})
-		if err != nil {
-			return err
-		}
-		b.Cleanup(func() { _ = l.Close() })
-		return nil
-	})
-	for i := 0; i < b.N; i++ {
-		_, ns := progCost(b, tp.progs.XdpPass, func() { kernelRate += generate() })
-		passNs += ns
-	}
-	n := float64(b.N)
-	b.ReportMetric(xdpRate/n, "xdp-replies/s")
-	b.ReportMetric(kernelRate/n, "kernel-replies/s")
+	l = attach(tp.progs.XdpPass)
+	b.Cleanup(func() { _ = (*l).Close() })
+	kernelRate, passNs := measure(tp.progs.XdpPass)
+
+	b.ReportMetric(xdpRate, "xdp-replies/s")
+	b.ReportMetric(kernelRate, "kernel-replies/s")
+	b.ReportMetric(ceiling, "reflector-replies/s")
 	b.ReportMetric(xdpRate/kernelRate, "xdp/kernel")
-	b.ReportMetric(float64(xdpNs.Nanoseconds())/n, "responder-ns/pkt")
-	b.ReportMetric(float64(passNs.Nanoseconds())/n, "empty-pass-ns/pkt")
+	b.ReportMetric(xdpRate/ceiling, "xdp/reflector")
+	b.ReportMetric(float64(xdpNs.Nanoseconds()), "responder-ns/pkt")
+	b.ReportMetric(float64(passNs.Nanoseconds()), "empty-pass-ns/pkt")
 	b.ReportMetric(float64(xdpNs)/float64(passNs), "responder/empty-pass")
 	b.ReportMetric(0, "ns/op")
 	b.Logf("responder answered %d requests, dropped %d", c.ARPReplies, c.LeaseDrops)

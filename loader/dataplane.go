@@ -12,6 +12,7 @@ import (
 
 	"github.com/cilium/ebpf"
 	"github.com/cilium/ebpf/link"
+	"golang.org/x/sys/unix"
 )
 
 // Options configure Open. The zero value (plus a Name) is a consuming dataplane under /sys/fs/bpf.
@@ -133,6 +134,18 @@ func configureSpec(spec *ebpf.CollectionSpec, opts Options) error {
 	if err := v.Set(sp); err != nil {
 		return fmt.Errorf("set %s: %w", xdpVarCfgSocketPath, err)
 	}
+	// Adverts are stamped with the coarse clock; their deadlines carry one tick of it.
+	var res unix.Timespec
+	if err := unix.ClockGetres(unix.CLOCK_MONOTONIC_COARSE, &res); err != nil {
+		return fmt.Errorf("coarse clock resolution: %w", err)
+	}
+	cv, ok := spec.Variables[xdpVarCfgClockSlackNs]
+	if !ok {
+		return fmt.Errorf("variable %s missing from the object", xdpVarCfgClockSlackNs)
+	}
+	if err := cv.Set(uint64(res.Nano())); err != nil {
+		return fmt.Errorf("set %s: %w", xdpVarCfgClockSlackNs, err)
+	}
 	n := opts.MaxInstances
 	if n == 0 {
 		n = 1024
@@ -145,6 +158,7 @@ func configureSpec(spec *ebpf.CollectionSpec, opts Options) error {
 	}
 	if opts.MaxVIPs != 0 {
 		spec.Maps[xdpMapVips].MaxEntries = opts.MaxVIPs
+		spec.Maps[xdpMapVips4].MaxEntries = opts.MaxVIPs
 	}
 	return nil
 }
@@ -206,10 +220,13 @@ func (d *Dataplane) adopt(spec *ebpf.CollectionSpec) error {
 	maps := map[string]**ebpf.Map{
 		xdpMapInstances: &d.maps.Instances, xdpMapStates: &d.maps.States, xdpMapPeers: &d.maps.Peers,
 		xdpMapCounters: &d.maps.Counters, xdpMapGlobal: &d.maps.Global, xdpMapVips: &d.maps.Vips,
-		xdpMapEvents: &d.maps.Events, xdpMapUnicastPeers: &d.maps.UnicastPeers,
+		xdpMapVips4: &d.maps.Vips4, xdpMapVip4Cache: &d.maps.Vip4Cache, xdpMapVipGen: &d.maps.VipGen, xdpMapEvents: &d.maps.Events, xdpMapUnicastPeers: &d.maps.UnicastPeers,
 	}
 	for name, dst := range maps {
 		m, err := ebpf.LoadPinnedMap(filepath.Join(d.dir, name), nil)
+		if errors.Is(err, os.ErrNotExist) {
+			return fmt.Errorf("adopt map %s: %w: not pinned (an older build?)", name, ErrIncompatiblePins)
+		}
 		if err != nil {
 			return fmt.Errorf("adopt map %s: %w", name, err)
 		}
@@ -284,6 +301,18 @@ func (d *Dataplane) rebuild() error {
 	if err := vit.Err(); err != nil {
 		return fmt.Errorf("read vips: %w", err)
 	}
+	var vk4 xdpXaVip4Key
+	vit = d.maps.Vips4.Iterate()
+	for vit.Next(&vk4, &v) {
+		if e := bySlot[v.Slot]; e != nil {
+			k := xdpXaVipKey{Ifindex: vk4.Ifindex, Vlan: vk4.Vlan, Family: uint8(IPv4)}
+			copy(k.Addr[:], vk4.Addr[:])
+			e.vips = append(e.vips, k)
+		}
+	}
+	if err := vit.Err(); err != nil {
+		return fmt.Errorf("read vips4: %w", err)
+	}
 	var pk xdpXaUpeerKey
 	var pv xdpXaUpeer
 	pit := d.maps.UnicastPeers.Iterate()
@@ -334,7 +363,7 @@ func (d *Dataplane) Close() error {
 		}
 	}
 	for _, m := range []*ebpf.Map{d.maps.Instances, d.maps.States, d.maps.Peers, d.maps.Counters,
-		d.maps.Global, d.maps.Vips, d.maps.Events, d.maps.UnicastPeers, d.rodata} {
+		d.maps.Global, d.maps.Vips, d.maps.Vips4, d.maps.Vip4Cache, d.maps.VipGen, d.maps.Events, d.maps.UnicastPeers, d.rodata} {
 		if m != nil {
 			if err := m.Unpin(); err != nil {
 				errs = append(errs, fmt.Errorf("unpin map: %w", err))

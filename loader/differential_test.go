@@ -10,6 +10,7 @@ import (
 
 	"github.com/cilium/ebpf/btf"
 
+	"github.com/xalived/xalived/internal/pcap"
 	"github.com/xalived/xalived/pkg/vrrp"
 )
 
@@ -248,7 +249,7 @@ func diffSeeds(t testing.TB) [][]byte {
 	var seeds [][]byte
 	for _, f := range []string{"keepalived-2.2.7-v2-ipv4-authpass.pcap", "keepalived-2.2.7-v2-ipv4-unicast.pcap",
 		"keepalived-2.2.7-v3-ipv4-100ms.pcap", "keepalived-2.2.7-v3-ipv4-vmac.pcap", "keepalived-2.2.7-v3-ipv6.pcap"} {
-		frames, err := readPcap(filepath.Join("testdata", f))
+		frames, err := pcap.ReadFile(filepath.Join("testdata", f))
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -269,6 +270,28 @@ func diffSeeds(t testing.TB) [][]byte {
 		{vrid: 54},
 		{vrid: 55},
 		{vrid: 56, src: peer6, dst: ours6},
+	} {
+		seeds = append(seeds, a.frame())
+	}
+	// Either side of the checksum's inline/bpf_loop boundary (bpf/parse.h CSUM_INLINE_WORDS,
+	// 8 words): v3 IPv4 with 6 and 7 addresses, v2 IPv4 with 4 and 5, v3 IPv6 with 2.
+	many := func(n int, v6 bool) []netip.Addr {
+		var out []netip.Addr
+		for i := range n {
+			if v6 {
+				out = append(out, netip.AddrFrom16([16]byte{0x20, 0x01, 0x0d, 0xb8, 15: byte(i + 1)}))
+			} else {
+				out = append(out, netip.AddrFrom4([4]byte{192, 0, 2, byte(100 + i)}))
+			}
+		}
+		return out
+	}
+	for _, a := range []advert{
+		{vrid: 51, addrs: many(6, false)},
+		{vrid: 51, addrs: many(7, false)},
+		{vrid: 52, version: 2, authType: 1, pass: "secret12", addrs: many(4, false)},
+		{vrid: 52, version: 2, authType: 1, pass: "secret12", addrs: many(5, false)},
+		{vrid: 51, src: peer6, addrs: many(2, true)},
 	} {
 		seeds = append(seeds, a.frame())
 	}

@@ -2,11 +2,8 @@ package loader
 
 import (
 	"encoding/binary"
-	"errors"
-	"fmt"
 	"net"
 	"net/netip"
-	"os"
 )
 
 // Frame builders for the tests: plain byte layouts after RFC 826, 791, 8200, 4861, 3768 and 5798.
@@ -224,32 +221,4 @@ func neighSolicit(vlan uint16, src, target netip.Addr, withSLLA bool) []byte {
 	d := dst.As16()
 	emac := net.HardwareAddr{0x33, 0x33, d[12], d[13], d[14], d[15]}
 	return ether(emac, macPeer, vlan, 0x86dd, icmp6(src, dst, body))
-}
-
-// readPcap returns the frames of a classic little-endian pcap file with Ethernet link type.
-func readPcap(path string) ([][]byte, error) {
-	b, err := os.ReadFile(path)
-	if err != nil {
-		return nil, err
-	}
-	if len(b) < 24 || binary.LittleEndian.Uint32(b) != 0xa1b2c3d4 {
-		return nil, errors.New("not a little-endian microsecond pcap")
-	}
-	if lt := binary.LittleEndian.Uint32(b[20:]); lt != 1 {
-		return nil, fmt.Errorf("link type %d, want ethernet", lt)
-	}
-	var out [][]byte
-	for off := 24; off < len(b); {
-		if off+16 > len(b) {
-			return nil, errors.New("truncated record header")
-		}
-		n := int(binary.LittleEndian.Uint32(b[off+8:]))
-		off += 16
-		if off+n > len(b) {
-			return nil, errors.New("truncated record")
-		}
-		out = append(out, b[off:off+n])
-		off += n
-	}
-	return out, nil
 }

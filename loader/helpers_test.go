@@ -135,3 +135,14 @@ func inst6() Instance {
 	in.ReplyMAC = macOurs
 	return in
 }
+
+// coarseTick is the resolution of CLOCK_MONOTONIC_COARSE: adverts are stamped with it, and the
+// program adds it to every master-down deadline (cfg_clock_slack_ns).
+func coarseTick(t testing.TB) time.Duration {
+	t.Helper()
+	var res unix.Timespec
+	if err := unix.ClockGetres(unix.CLOCK_MONOTONIC_COARSE, &res); err != nil {
+		t.Fatal(err)
+	}
+	return time.Duration(res.Nano())
+}

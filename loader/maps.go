@@ -71,6 +71,49 @@ func vipKey(k InstanceKey, a netip.Addr) xdpXaVipKey {
 	return xdpXaVipKey{Ifindex: k.Ifindex, Vlan: k.VLAN, Family: uint8(k.Family), Addr: addrBytes(a.Unmap())}
 }
 
+// vipEntry returns the map that holds a VIP and its key there: IPv4 addresses live in vips4
+// under a 12-byte key (cheaper to hash on every ARP request), IPv6 ones in vips.
+func (d *Dataplane) vipEntry(vk xdpXaVipKey) (*ebpf.Map, any) {
+	if vk.Family == uint8(IPv4) {
+		k4 := xdpXaVip4Key{Ifindex: vk.Ifindex, Vlan: vk.Vlan}
+		copy(k4.Addr[:], vk.Addr[:4])
+		return d.maps.Vips4, &k4
+	}
+	return d.maps.Vips, &vk
+}
+
+func (d *Dataplane) lookupVIP(vk xdpXaVipKey, v *xdpXaVip) error {
+	m, k := d.vipEntry(vk)
+	return m.Lookup(k, v)
+}
+
+func (d *Dataplane) updateVIP(vk xdpXaVipKey, v *xdpXaVip) error {
+	m, k := d.vipEntry(vk)
+	return m.Update(k, v, ebpf.UpdateAny)
+}
+
+// bumpVIPGen invalidates every entry of the ARP responder's VIP cache (bpf/maps.h vip4_cache):
+// called after any change to vips4.
+func (d *Dataplane) bumpVIPGen() error {
+	var g uint32
+	if err := d.maps.VipGen.Lookup(uint32(0), &g); err != nil {
+		return fmt.Errorf("vip generation: %w", err)
+	}
+	if err := d.maps.VipGen.Update(uint32(0), g+1, ebpf.UpdateAny); err != nil {
+		return fmt.Errorf("vip generation: %w", err)
+	}
+	return nil
+}
+
+// deleteVIP removes a VIP; one already gone is no error.
+func (d *Dataplane) deleteVIP(vk xdpXaVipKey) error {
+	m, k := d.vipEntry(vk)
+	if err := m.Delete(k); err != nil && !errors.Is(err, ebpf.ErrKeyNotExist) {
+		return err
+	}
+	return nil
+}
+
 // SetInstance installs or updates an instance's configuration and VIPs. A new instance starts
 // in INIT with an empty peer record and zeroed counters; an update keeps state, peer and timer.
 func (d *Dataplane) SetInstance(in Instance) error {
@@ -103,7 +146,7 @@ func (d *Dataplane) SetInstance(in Instance) error {
 		vk := vipKey(in.Key, a)
 		want[vk] = true
 		var cur xdpXaVip
-		if err := d.maps.Vips.Lookup(&vk, &cur); err == nil && (cur.Slot != e.slot || !existed) {
+		if err := d.lookupVIP(vk, &cur); err == nil && (cur.Slot != e.slot || !existed) {
 			return fmt.Errorf("set instance %s: address %s belongs to another instance", in.Key, a)
 		}
 	}
@@ -112,22 +155,27 @@ func (d *Dataplane) SetInstance(in Instance) error {
 	var added []xdpXaVipKey
 	for vk := range want {
 		v := xdpXaVip{Slot: e.slot, Flags: uint16(xdpXaVipFlagsXA_VIP_ANSWER), Mac: mac}
-		if err := d.maps.Vips.Update(&vk, &v, ebpf.UpdateAny); err != nil {
+		if err := d.updateVIP(vk, &v); err != nil {
 			for _, a := range added {
-				_ = d.maps.Vips.Delete(&a)
+				_ = d.deleteVIP(a)
 			}
+			_ = d.bumpVIPGen()
 			return fmt.Errorf("set instance %s: vip: %w", in.Key, err)
 		}
 		added = append(added, vk)
 	}
 	for _, vk := range e.vips {
 		if !want[vk] {
-			if err := d.maps.Vips.Delete(&vk); err != nil && !errors.Is(err, ebpf.ErrKeyNotExist) {
+			if err := d.deleteVIP(vk); err != nil {
+				_ = d.bumpVIPGen()
 				return fmt.Errorf("set instance %s: remove vip: %w", in.Key, err)
 			}
 		}
 	}
 	e.vips = added
+	if err := d.bumpVIPGen(); err != nil {
+		return fmt.Errorf("set instance %s: %w", in.Key, err)
+	}
 
 	// Unicast peers: write the wanted set, then drop stale ones.
 	wantPeers := map[xdpXaUpeerKey]bool{}
@@ -214,9 +262,13 @@ func (d *Dataplane) DeleteInstance(key InstanceKey) error {
 		return fmt.Errorf("delete instance %s: %w", key, err)
 	}
 	for _, vk := range e.vips {
-		if err := d.maps.Vips.Delete(&vk); err != nil && !errors.Is(err, ebpf.ErrKeyNotExist) {
+		if err := d.deleteVIP(vk); err != nil {
+			_ = d.bumpVIPGen()
 			return fmt.Errorf("delete instance %s: vip: %w", key, err)
 		}
+	}
+	if err := d.bumpVIPGen(); err != nil {
+		return fmt.Errorf("delete instance %s: %w", key, err)
 	}
 	for _, pk := range e.upeers {
 		if err := d.maps.UnicastPeers.Delete(&pk); err != nil && !errors.Is(err, ebpf.ErrKeyNotExist) {
@@ -362,6 +414,13 @@ func (d *Dataplane) Counters(key InstanceKey) (Counters, error) {
 	if err != nil {
 		return Counters{}, fmt.Errorf("counters %s: %w", key, err)
 	}
+	// Valid adverts count in the peer record (bpf/types.h xa_peer.accepted).
+	var p xdpXaPeer
+	if err := d.maps.Peers.Lookup(slot, &p); err != nil {
+		return Counters{}, fmt.Errorf("counters %s: peer: %w", key, err)
+	}
+	c.Adverts[0] += p.Accepted
+	c.TimerRuns = p.TimerRuns
 	return c, nil
 }
 

@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/xalived/xalived/internal/pcap"
 	"github.com/xalived/xalived/pkg/vrrp"
 )
 
@@ -43,7 +44,7 @@ func TestCaptures(t *testing.T) {
 	d := newDP(t, Options{})
 	for _, c := range cases {
 		t.Run(c.file, func(t *testing.T) {
-			frames, err := readPcap(filepath.Join("testdata", c.file))
+			frames, err := pcap.ReadFile(filepath.Join("testdata", c.file))
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -369,8 +370,8 @@ func TestElection(t *testing.T) {
 				t.Errorf("%s: peer record changed: %+v -> %+v", s.name, before, p)
 			}
 		}
-		if s.down != 0 && p.DownIn != s.down {
-			t.Errorf("%s: master-down interval %v, want %v", s.name, p.DownIn, s.down)
+		if s.down != 0 && p.DownIn != s.down+coarseTick(t) {
+			t.Errorf("%s: master-down interval %v, want %v and a coarse clock tick", s.name, p.DownIn, s.down)
 		}
 	}
 	// Nopreempt: a lower priority is accepted.
@@ -434,8 +435,29 @@ func TestMasterDownTimer(t *testing.T) {
 		t.Errorf("master down after %v, before the interval %v", got, want)
 	}
 	c, _ := d.Counters(in.Key)
-	if c.MasterDown != 1 {
-		t.Errorf("master_down counter %d", c.MasterDown)
+	if c.MasterDown != 1 || c.TimerRuns != 1 {
+		t.Errorf("master_down counter %d, timer runs %d, want 1 and 1", c.MasterDown, c.TimerRuns)
+	}
+
+	// Adverts keep coming past the first deadline: the timer is not re-armed by them but by
+	// its own callback, for what is left, and expires Master_Down_Interval after the last one.
+	var last time.Duration
+	for i := 0; i < 6; i++ {
+		last = Now() // before: the program sees the advert after this, not after run returns
+		run(t, d, advert{src: peer4, prio: 150, interval: 10}.frame())
+		time.Sleep(100 * time.Millisecond)
+	}
+	// (A test process stalled past the interval between two adverts sees an extra expiry.)
+	evs = drainEvents(t, d, 2*time.Second)
+	if len(evs) == 0 || evs[len(evs)-1].Type != EventMasterDown {
+		t.Fatalf("events %+v, want master_down last", evs)
+	}
+	if got := evs[len(evs)-1].Time - last; got < want {
+		t.Errorf("master down %v after the last advert, before the interval %v", got, want)
+	}
+	c, _ = d.Counters(in.Key)
+	if c.MasterDown < 2 || c.TimerRuns < 3 {
+		t.Errorf("master_down counter %d, timer runs %d, want 2 and at least 3 (a lazy re-arm)", c.MasterDown, c.TimerRuns)
 	}
 
 	// MASTER with a live lease: the expiry is counted but not reported.

@@ -21,6 +21,7 @@ const (
 	testprogsProgXdpCountArp = "xdp_count_arp"
 	testprogsProgXdpGen      = "xdp_gen"
 	testprogsProgXdpPass     = "xdp_pass"
+	testprogsProgXdpReflect  = "xdp_reflect"
 	testprogsProgXdpSinkArp  = "xdp_sink_arp"
 	testprogsProgXdpTx       = "xdp_tx"
 )
@@ -70,6 +71,7 @@ type testprogsProgramSpecs struct {
 	XdpCountArp *ebpf.ProgramSpec `ebpf:"xdp_count_arp"`
 	XdpGen      *ebpf.ProgramSpec `ebpf:"xdp_gen"`
 	XdpPass     *ebpf.ProgramSpec `ebpf:"xdp_pass"`
+	XdpReflect  *ebpf.ProgramSpec `ebpf:"xdp_reflect"`
 	XdpSinkArp  *ebpf.ProgramSpec `ebpf:"xdp_sink_arp"`
 	XdpTx       *ebpf.ProgramSpec `ebpf:"xdp_tx"`
 }
@@ -132,6 +134,7 @@ type testprogsPrograms struct {
 	XdpCountArp *ebpf.Program `ebpf:"xdp_count_arp"`
 	XdpGen      *ebpf.Program `ebpf:"xdp_gen"`
 	XdpPass     *ebpf.Program `ebpf:"xdp_pass"`
+	XdpReflect  *ebpf.Program `ebpf:"xdp_reflect"`
 	XdpSinkArp  *ebpf.Program `ebpf:"xdp_sink_arp"`
 	XdpTx       *ebpf.Program `ebpf:"xdp_tx"`
 }
@@ -141,6 +144,7 @@ func (p *testprogsPrograms) Close() error {
 		p.XdpCountArp,
 		p.XdpGen,
 		p.XdpPass,
+		p.XdpReflect,
 		p.XdpSinkArp,
 		p.XdpTx,
 	)

@@ -154,8 +154,8 @@ type Peer struct {
 	Addr     netip.Addr // invalid if no advert was accepted yet
 	Priority uint8
 	Interval uint16        // wire units
-	LastSeen time.Duration // CLOCK_MONOTONIC, 0 never
-	DownIn   time.Duration // master-down interval last armed
+	LastSeen time.Duration // CLOCK_MONOTONIC_COARSE (up to a tick behind CLOCK_MONOTONIC), 0 never
+	DownIn   time.Duration // master-down interval last armed, plus one coarse clock tick
 }
 
 // Counters are an instance's counters summed over CPUs.
@@ -167,6 +167,7 @@ type Counters struct {
 	NAReplies  uint64
 	LeaseDrops uint64 // ARP/NS dropped because the MASTER lease ran out
 	MasterDown uint64 // timer expiries
+	TimerRuns  uint64 // master-down timer callbacks: lazy re-arms and expiries
 	Events     uint64
 	EventsLost uint64 // ring buffer full: read the peer records
 }

@@ -104,6 +104,8 @@ type xdpXaPeer struct {
 	Interval   uint16
 	Priority   uint8
 	Pad        [5]uint8
+	Accepted   uint64
+	TimerRuns  uint64
 }
 
 type xdpXaReason uint32
@@ -156,6 +158,24 @@ type xdpXaVip struct {
 	Mac   [6]uint8
 }
 
+type xdpXaVip4Cache struct {
+	_       structs.HostLayout
+	Gen     uint32
+	Ifindex uint32
+	Vlan    uint16
+	Pad     uint16
+	Addr    [4]uint8
+	Vip     xdpXaVip
+}
+
+type xdpXaVip4Key struct {
+	_       structs.HostLayout
+	Ifindex uint32
+	Vlan    uint16
+	Pad     uint16
+	Addr    [4]uint8
+}
+
 type xdpXaVipFlags uint32
 
 const (
@@ -182,8 +202,12 @@ const (
 	xdpMapPeers           = "peers"
 	xdpMapStates          = "states"
 	xdpMapUnicastPeers    = "unicast_peers"
+	xdpMapVip4Cache       = "vip4_cache"
+	xdpMapVipGen          = "vip_gen"
 	xdpMapVips            = "vips"
+	xdpMapVips4           = "vips4"
 	xdpProgXalivedXdp     = "xalived_xdp"
+	xdpVarCfgClockSlackNs = "cfg_clock_slack_ns"
 	xdpVarCfgSocketPath   = "cfg_socket_path"
 	xdpVarUnusedEvent     = "unused_event"
 	xdpVarUnusedEventType = "unused_event_type"
@@ -249,13 +273,17 @@ type xdpMapSpecs struct {
 	Peers        *ebpf.MapSpec `ebpf:"peers"`
 	States       *ebpf.MapSpec `ebpf:"states"`
 	UnicastPeers *ebpf.MapSpec `ebpf:"unicast_peers"`
+	Vip4Cache    *ebpf.MapSpec `ebpf:"vip4_cache"`
+	VipGen       *ebpf.MapSpec `ebpf:"vip_gen"`
 	Vips         *ebpf.MapSpec `ebpf:"vips"`
+	Vips4        *ebpf.MapSpec `ebpf:"vips4"`
 }
 
 // xdpVariableSpecs contains global variables before they are loaded into the kernel.
 //
 // It can be passed ebpf.CollectionSpec.Assign.
 type xdpVariableSpecs struct {
+	CfgClockSlackNs *ebpf.VariableSpec `ebpf:"cfg_clock_slack_ns"`
 	CfgSocketPath   *ebpf.VariableSpec `ebpf:"cfg_socket_path"`
 	UnusedEvent     *ebpf.VariableSpec `ebpf:"unused_event"`
 	UnusedEventType *ebpf.VariableSpec `ebpf:"unused_event_type"`
@@ -292,7 +320,10 @@ type xdpMaps struct {
 	Peers        *ebpf.Map `ebpf:"peers"`
 	States       *ebpf.Map `ebpf:"states"`
 	UnicastPeers *ebpf.Map `ebpf:"unicast_peers"`
+	Vip4Cache    *ebpf.Map `ebpf:"vip4_cache"`
+	VipGen       *ebpf.Map `ebpf:"vip_gen"`
 	Vips         *ebpf.Map `ebpf:"vips"`
+	Vips4        *ebpf.Map `ebpf:"vips4"`
 }
 
 func (m *xdpMaps) Close() error {
@@ -304,7 +335,10 @@ func (m *xdpMaps) Close() error {
 		m.Peers,
 		m.States,
 		m.UnicastPeers,
+		m.Vip4Cache,
+		m.VipGen,
 		m.Vips,
+		m.Vips4,
 	)
 }
 
@@ -312,6 +346,7 @@ func (m *xdpMaps) Close() error {
 //
 // It can be passed to loadXdpObjects or ebpf.CollectionSpec.LoadAndAssign.
 type xdpVariables struct {
+	CfgClockSlackNs *ebpf.Variable `ebpf:"cfg_clock_slack_ns"`
 	CfgSocketPath   *ebpf.Variable `ebpf:"cfg_socket_path"`
 	UnusedEvent     *ebpf.Variable `ebpf:"unused_event"`
 	UnusedEventType *ebpf.Variable `ebpf:"unused_event_type"`

@@ -2,13 +2,18 @@ package tests
 
 import (
 	"bufio"
+	"encoding/binary"
 	"fmt"
+	"net/netip"
+	"os"
 	"os/exec"
 	"regexp"
 	"strconv"
 	"sync"
 	"testing"
 	"time"
+
+	"golang.org/x/sys/unix"
 
 	"github.com/xalived/xalived/internal/nstest"
 )
@@ -99,4 +104,49 @@ func (p *Prober) Count() int {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	return len(p.replies)
+}
+
+// sprayEcho sends ICMP echo requests to addr from n's namespace every `every` until the test
+// ends, from a paced thread (paceThread). ping cannot probe densely through an outage:
+// iputils takes -i in milliseconds and, while requests go unanswered, slows down to about one
+// request per 10 ms. The replies are not read here; a capture at the client sees them (and
+// their kernel timestamps), which also keeps a busy test process out of the measurement.
+func sprayEcho(tb testing.TB, n *Node, addr string, every time.Duration) {
+	tb.Helper()
+	dst := netip.MustParseAddr(addr).As4()
+	var fd int
+	n.Do(tb, func() {
+		var err error
+		if fd, err = unix.Socket(unix.AF_INET, unix.SOCK_RAW|unix.SOCK_CLOEXEC, unix.IPPROTO_ICMP); err != nil {
+			tb.Fatalf("echo sprayer: %v", err)
+		}
+	})
+	_ = unix.SetsockoptInt(fd, unix.SOL_SOCKET, unix.SO_RCVBUF, 4096) // replies are not read
+	// Cleanups run last first: paceThread's stops the sender before this closes the socket.
+	tb.Cleanup(func() { _ = unix.Close(fd) })
+	id := uint16(os.Getpid())
+	pkt := make([]byte, 16)
+	paceThread(tb, every, func(i int) {
+		pkt[0], pkt[1] = 8, 0 // echo request
+		binary.BigEndian.PutUint16(pkt[2:], 0)
+		binary.BigEndian.PutUint16(pkt[4:], id)
+		binary.BigEndian.PutUint16(pkt[6:], uint16(i))
+		binary.BigEndian.PutUint16(pkt[2:], inetChecksum(pkt))
+		_ = unix.Sendto(fd, pkt, 0, &unix.SockaddrInet4{Addr: dst})
+	})
+}
+
+// inetChecksum is the Internet checksum (RFC 1071) of b.
+func inetChecksum(b []byte) uint16 {
+	var sum uint32
+	for i := 0; i+1 < len(b); i += 2 {
+		sum += uint32(b[i])<<8 | uint32(b[i+1])
+	}
+	if len(b)%2 == 1 {
+		sum += uint32(b[len(b)-1]) << 8
+	}
+	for sum > 0xffff {
+		sum = sum&0xffff + sum>>16
+	}
+	return ^uint16(sum)
 }

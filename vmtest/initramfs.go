@@ -93,6 +93,7 @@ func buildInitramfs(o options, k *kernel, bins []testBinary) (string, error) {
 	a.bytes("etc/vmtest/tests", []byte(tests.String()), 0o644)
 
 	env := fmt.Sprintf("export XALIVED_VMTEST=1 XALIVED_STRICT=%s VMTEST_VERBOSE=%s\n", boolStr(o.strict), boolStr(o.verbose))
+	env += benchEnv(os.Environ())
 	a.bytes("etc/vmtest/env", []byte(env), 0o644)
 
 	out := filepath.Join(o.cache, "initramfs-"+k.Release+".cpio")
@@ -185,4 +186,30 @@ func addTree(a *archive, src, dst string) error {
 		}
 		return nil
 	})
+}
+
+// benchEnv passes the host's XALIVED_BENCH_* knobs (run counts, windows) on to the guest's tests,
+// as export lines; values other than plain words are left out.
+func benchEnv(environ []string) string {
+	var b strings.Builder
+	for _, kv := range environ {
+		k, v, ok := strings.Cut(kv, "=")
+		if !ok || !strings.HasPrefix(k, "XALIVED_BENCH_") || !plainWord(k) || !plainWord(v) {
+			continue
+		}
+		fmt.Fprintf(&b, "export %s=%s\n", k, v)
+	}
+	return b.String()
+}
+
+func plainWord(s string) bool {
+	if s == "" {
+		return false
+	}
+	for _, c := range s {
+		if !(c == '_' || c == '.' || c == ',' || c == '-' || c >= '0' && c <= '9' || c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z') {
+			return false
+		}
+	}
+	return true
 }

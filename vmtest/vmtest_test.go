@@ -93,6 +93,15 @@ func TestArchive(t *testing.T) {
 	}
 }
 
+// TestBenchEnv: the host's XALIVED_BENCH_* knobs reach the guest as export lines; other
+// variables and values that are not plain words do not.
+func TestBenchEnv(t *testing.T) {
+	got := benchEnv([]string{"XALIVED_BENCH_RELOADS=7", "HOME=/root", "XALIVED_BENCH_X=a b", "XALIVED_BENCH_Y=$(id)", "XALIVED_BENCH_WINDOW=1.5s"})
+	if want := "export XALIVED_BENCH_RELOADS=7\nexport XALIVED_BENCH_WINDOW=1.5s\n"; got != want {
+		t.Fatalf("benchEnv: %q, want %q", got, want)
+	}
+}
+
 // A package that declares only VM benchmarks has nothing to run in the test tier (no -bench), so
 // it is neither compiled nor booted there; -bench selects it.
 func TestBenchmarkOnlyPackageSelection(t *testing.T) {

@@ -5,6 +5,7 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"runtime/pprof"
 
 	"github.com/xalived/xalived/pkg/daemon"
 )
@@ -27,6 +28,20 @@ func runDaemon(o options) error {
 			name = "xalived"
 		}
 		pidFile = filepath.Join("/run/xalived", name+".pid")
+	}
+	if o.CPUProfile != "" {
+		f, err := os.Create(o.CPUProfile)
+		if err != nil {
+			log.Error("cpu profile", "err", err)
+			return &exitError{code: exitFatal}
+		}
+		defer f.Close()
+		if err := pprof.StartCPUProfile(f); err != nil {
+			log.Error("cpu profile", "err", err)
+			return &exitError{code: exitFatal}
+		}
+		defer pprof.StopCPUProfile() // on SIGTERM or xalivectl stop; a SIGKILL loses it
+		log.Info("writing a cpu profile", "file", o.CPUProfile)
 	}
 	err := daemon.Run(context.Background(), daemon.Options{
 		ConfigFile: o.ConfigFile,

@@ -76,6 +76,7 @@ func TestParseOptions(t *testing.T) {
 		{[]string{"--config-test=/tmp/out"}, func(o options) bool { return o.ConfigTest && o.TestOutput == "/tmp/out" }},
 		{[]string{"-t", "-f", "/z.conf", "-i", "main"}, func(o options) bool { return o.ConfigTest && o.ConfigFile == "/z.conf" && o.ConfigID == "main" }},
 		{[]string{"-p", "/run/x.pid", "-d", "--config-id", "b"}, func(o options) bool { return o.PidFile == "/run/x.pid" && o.DumpConf && o.ConfigID == "b" }},
+		{[]string{"-n", "--debug-cpuprofile=/tmp/x.prof"}, func(o options) bool { return o.DontFork && o.CPUProfile == "/tmp/x.prof" }},
 		{[]string{"--dump-config", "--name", "n1", "--control", "/run/c.sock", "--bpffs", "/run/bpf", "--dataplane", "socket", "--xdp-mode", "generic", "--ready-file", "/run/r"}, func(o options) bool {
 			return o.ReadyFile == "/run/r" && o.DumpConfig && o.Name == "n1" && o.Control == "/run/c.sock" && o.BPFFS == "/run/bpf" && o.Dataplane == "socket" && o.XDPMode == "generic"
 		}},
@@ -90,7 +91,7 @@ func TestParseOptions(t *testing.T) {
 			t.Errorf("%v: got %+v", c.args, o)
 		}
 	}
-	for _, bad := range [][]string{{"--dataplane", "dpdk"}, {"--xdp-mode", "x"}, {"--no-such-flag"}, {"extra-arg"}} {
+	for _, bad := range [][]string{{"--dataplane", "dpdk"}, {"--xdp-mode", "x"}, {"--no-such-flag"}, {"extra-arg"}, {"--debug-cpuprofile="}} {
 		if _, err := parseOptions(bad, &bytes.Buffer{}); err == nil {
 			t.Errorf("%v: accepted", bad)
 		}

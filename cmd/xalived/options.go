@@ -30,6 +30,9 @@ type options struct {
 	XDPMode     string // --xdp-mode native|generic|auto
 	ReadyFile   string // --ready-file (written once every instance runs)
 	ShowVersion bool   // -v, --version
+	// CPUProfile is the hidden --debug-cpuprofile=FILE: a Go CPU profile of the daemon's whole
+	// run, written when it stops (for finding where a daemon's CPU goes; not in -h).
+	CPUProfile string
 }
 
 const defaultConfigFile = "/etc/keepalived/keepalived.conf"
@@ -95,6 +98,12 @@ func parseOptions(args []string, stderr io.Writer) (options, error) {
 		case strings.HasPrefix(a, "--config-test=") || strings.HasPrefix(a, "-config-test="):
 			o.TestOutput = a[strings.IndexByte(a, '=')+1:]
 			testFlag = true
+			continue
+		case strings.HasPrefix(a, "--debug-cpuprofile="):
+			o.CPUProfile = strings.TrimPrefix(a, "--debug-cpuprofile=")
+			if o.CPUProfile == "" {
+				return o, errors.New("command line: --debug-cpuprofile needs =FILE")
+			}
 			continue
 		case strings.HasPrefix(a, "-t") && len(a) > 2 && !strings.HasPrefix(a, "--") && a[2] == '=':
 			o.TestOutput = a[3:]

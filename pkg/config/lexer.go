@@ -9,6 +9,7 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"unsafe"
 )
 
 // Limits that keep hostile input from hanging or exhausting the parser.
@@ -19,13 +20,6 @@ const (
 	maxLineBytes    = 1 << 20   // one logical line after substitution
 	maxTotalBytes   = 256 << 20 // all text produced by substitution
 )
-
-// line is one logical line after preprocessing: its words (quotes removed,
-// escapes resolved) with "{" and "}" as words of their own.
-type line struct {
-	pos   Pos
-	words []word
-}
 
 // word is one token; quoted words are never braces.
 type word struct {
@@ -54,7 +48,10 @@ type preprocessor struct {
 	configID string
 	diags    *Diagnostics
 	vars     map[string]string
-	out      []line
+	// st are the statements of the logical lines read so far (see emit).
+	st []stmt
+	// nlines counts the logical lines.
+	nlines   int
 	files    []string
 	seen     map[string]int // files currently open (include loops)
 	overflow bool
@@ -64,6 +61,15 @@ type preprocessor struct {
 	work, produced int
 	// includeCheck is the global include_check level (bit set).
 	includeCheck int
+	// sbuf is where statements' words are carved from, many to an allocation;
+	// scratch holds the words of the line being emitted.
+	sbuf    []string
+	scratch []word
+	// noFastPath sends every line through the general path (tests compare both).
+	noFastPath bool
+	// owned says the data being read was read by the preprocessor's own FS (not a caller's
+	// buffer): the main file of ParseFile, and every included file.
+	owned bool
 }
 
 const (
@@ -103,12 +109,20 @@ func (p *preprocessor) readFile(name string, depth int, from Pos) bool {
 }
 
 func (p *preprocessor) readData(name string, data []byte, depth int) {
-	if p.out == nil {
-		p.out = make([]line, 0, min(bytes.Count(data, []byte{'\n'})+1, p.maxLines))
+	if p.st == nil {
+		n := min(bytes.Count(data, []byte{'\n'})+1, p.maxLines)
+		p.st = make([]stmt, 0, n+n/4)
 	}
 	dir := filepath.Dir(name)
-	// One string for the whole file: lines and plain words are substrings.
-	rest := string(data)
+	// One string for the whole file: lines and plain words are substrings. A file read here
+	// from the real filesystem is ours alone and never written, so it need not be copied.
+	var rest string
+	if _, real := p.fs.(osFS); real && p.owned && len(data) > 0 {
+		rest = unsafe.String(unsafe.SliceData(data), len(data))
+	} else {
+		rest = string(data)
+	}
+	p.owned = true // included files are read by readFile
 	n := 0
 	var cont strings.Builder // a multi-line $DEF= \ being collected
 	var contPos Pos
@@ -126,8 +140,19 @@ func (p *preprocessor) readData(name string, data []byte, depth int) {
 			p.diag(Pos{File: name, Line: n}, Error, "line longer than %d bytes - ignored", maxLineBytes)
 			continue
 		}
-		text := strings.TrimRight(raw, "\r")
 		pos := Pos{File: name, Line: n}
+		if !collecting && !p.noFastPath {
+			// The common line: what the general path below would do to it, in one pass.
+			if words, ok := appendPlainLine(p.scratch[:0], raw); ok {
+				p.scratch = words
+				p.plain(pos)
+				if p.overflow {
+					return
+				}
+				continue
+			}
+		}
+		text := strings.TrimRight(raw, "\r")
 		if collecting {
 			t := stripComment(text)
 			t = strings.TrimRight(t, " \t")
@@ -188,6 +213,91 @@ func (p *preprocessor) readData(name string, data []byte, depth int) {
 		p.vars[contName] = cont.String()
 		_ = contPos
 	}
+}
+
+// lineClass sorts bytes for appendPlainLine.
+var lineClass = func() (t [256]uint8) {
+	for c := 0x80; c < 0x100; c++ {
+		t[c] = classNotPlain
+	}
+	for _, c := range "\r#!\"'\\$" {
+		t[c] = classNotPlain
+	}
+	for _, c := range " \t\v\f" {
+		t[c] = classSpace
+	}
+	t['{'], t['}'] = classBrace, classBrace
+	return t
+}()
+
+const (
+	classWord = iota
+	classSpace
+	classBrace
+	classNotPlain
+)
+
+// appendPlainLine splits a physical line that needs none of the preprocessor's work into words
+// (as tokenizePlain would), or reports that it is not such a line: plain lines are ASCII
+// without carriage returns, comments, quotes, escapes or parameters, and are not an include, a
+// conditional (@) or a ~SEQ/~LST.
+func appendPlainLine(words []word, raw string) ([]word, bool) {
+	start := -1
+	first := true
+	for i := 0; i < len(raw); i++ {
+		switch lineClass[raw[i]] {
+		case classWord:
+			if start < 0 {
+				start = i
+				if first {
+					first = false
+					if c := raw[i]; c == '@' || c == '~' || c == 'i' && strings.HasPrefix(raw[i:], "include") {
+						return words, false
+					}
+				}
+			}
+		case classSpace:
+			if start >= 0 {
+				words = append(words, word{text: raw[start:i]})
+				start = -1
+			}
+		case classBrace:
+			if start >= 0 {
+				words = append(words, word{text: raw[start:i]})
+				start = -1
+			}
+			first = false
+			words = append(words, word{text: raw[i : i+1]})
+		default:
+			return words, false
+		}
+	}
+	if start >= 0 {
+		words = append(words, word{text: raw[start:]})
+	}
+	return words, true
+}
+
+// plain is readData and logical for a plain line (its words in p.scratch): trimming, stripping a
+// comment and substituting change nothing, so the words go straight to emit, with the same
+// accounting.
+func (p *preprocessor) plain(pos Pos) {
+	if len(p.scratch) == 0 || p.overflow {
+		return // blank: readData skips it before logical
+	}
+	p.work++
+	if p.work > 4*p.maxLines {
+		p.diag(pos, Error, "configuration expands to too much work (more than %d line expansions)", 4*p.maxLines)
+		p.overflow = true
+		return
+	}
+	if p.nlines >= p.maxLines {
+		p.diag(pos, Error, "configuration expands to more than %d lines", p.maxLines)
+		p.overflow = true
+		return
+	}
+	p.nlines++
+	p.emit(pos, p.scratch)
 }
 
 // stripComment removes an unquoted # or ! comment.
@@ -463,19 +573,59 @@ func (p *preprocessor) logical(s string, pos Pos, dir string, depth int) {
 		}
 		return
 	}
-	words, err := tokenize(expanded)
+	words, err := p.tokenize(expanded)
 	if err != nil {
 		p.diag(pos, Warning, "%v", err)
 	}
 	if len(words) == 0 {
 		return
 	}
-	if len(p.out) >= p.maxLines {
+	if p.nlines >= p.maxLines {
 		p.diag(pos, Error, "configuration expands to more than %d lines", p.maxLines)
 		p.overflow = true
 		return
 	}
-	p.out = append(p.out, line{pos: pos, words: words})
+	p.nlines++
+	p.emit(pos, words)
+}
+
+// emit turns one logical line into statements: the words up to a brace
+// make a statement ("{" ends an open one), a "}" is a statement of its own,
+// and a "{" with no words before it is a bare open.
+func (p *preprocessor) emit(pos Pos, words []word) {
+	n := 0
+	for _, w := range words {
+		if !w.isOpen() && !w.isClose() {
+			n++
+		}
+	}
+	if cap(p.sbuf)-len(p.sbuf) < n {
+		p.sbuf = make([]string, 0, max(n, 4096))
+	}
+	// Each statement's words are a full slice expression of sbuf, which
+	// never moves within a chunk.
+	start := len(p.sbuf)
+	flush := func(open bool) {
+		if len(p.sbuf) > start {
+			w := p.sbuf[start:len(p.sbuf):len(p.sbuf)]
+			p.st = append(p.st, stmt{pos: pos, words: w, open: open})
+		} else if open {
+			p.st = append(p.st, stmt{pos: pos, bareOpen: true})
+		}
+		start = len(p.sbuf)
+	}
+	for _, w := range words {
+		switch {
+		case w.isOpen():
+			flush(true)
+		case w.isClose():
+			flush(false)
+			p.st = append(p.st, stmt{pos: pos, close: true})
+		default:
+			p.sbuf = append(p.sbuf, w.text)
+		}
+	}
+	flush(false)
 }
 
 // substitute replaces $NAME (followed by whitespace or end) and ${NAME}
@@ -855,16 +1005,45 @@ func tokenize(s string) ([]word, error) {
 	return words, err
 }
 
+// tokenize is the package's tokenize with the words of plain lines in a
+// buffer reused from line to line.
+func (p *preprocessor) tokenize(s string) ([]word, error) {
+	if strings.ContainsAny(s, "\"'\\") {
+		return tokenize(s)
+	}
+	// The words only live until emit has copied their text.
+	p.scratch = appendPlainWords(p.scratch[:0], s)
+	return p.scratch, nil
+}
+
+// countPlainWords is the number of words tokenizePlain finds in s.
+func countPlainWords(s string) int {
+	n := 0
+	in := false
+	for i := 0; i < len(s); i++ {
+		switch s[i] {
+		case ' ', '\t', '\v', '\f':
+			in = false
+		case '{', '}':
+			in = false
+			n++
+		default:
+			if !in {
+				n++
+				in = true
+			}
+		}
+	}
+	return n
+}
+
 // tokenizePlain is tokenize for lines without quotes or backslashes: the
 // words are substrings of the line.
 func tokenizePlain(s string) []word {
-	n := 0
-	for i := 0; i < len(s); i++ {
-		if s[i] == '{' || s[i] == '}' || s[i] == ' ' {
-			n++
-		}
-	}
-	words := make([]word, 0, n+1)
+	return appendPlainWords(make([]word, 0, countPlainWords(s)), s)
+}
+
+func appendPlainWords(words []word, s string) []word {
 	start := -1
 	for i := 0; i < len(s); i++ {
 		switch c := s[i]; c {

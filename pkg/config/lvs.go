@@ -198,27 +198,31 @@ func (p *parser) virtualServer(s stmt) {
 	if !p.enter(s) {
 		return
 	}
-	st := &lvsState{}
-	var rsStates []*rsState
-	tb := p.vsTable(vs, st, &rsStates)
-	p.body(tb, false)
+	x := &vsCtx{vs: vs}
+	bodyT(p, vsTable, x)
 	if !ok {
 		return
 	}
-	p.vsDefaults(vs, st, rsStates)
+	p.vsDefaults(vs, &x.st, x.rss)
 	p.cfg.VirtualServers = append(p.cfg.VirtualServers, vs)
 }
 
-func (p *parser) vsTable(vs *VirtualServer, st *lvsState, rss *[]*rsState) table {
-	dur := func(dst **Duration, lo, hi float64) handler {
-		return handler{fn: func(p *parser, s stmt) {
-			if d, ok := p.secArg(s, lo, hi); ok {
-				*dst = &d
-			}
-		}}
+// vsCtx is what a virtual_server block builds.
+type vsCtx struct {
+	vs  *VirtualServer
+	st  lvsState
+	rss []*rsState
+}
+
+// vsTable is the keyword table of virtual_server blocks, built once.
+var vsTable = newVSTable()
+
+func newVSTable() tableT[*vsCtx] {
+	dur := func(get func(*vsCtx) **Duration, lo, hi float64) entry[*vsCtx] { return durField(get, lo, hi) }
+	flag := func(get func(*VirtualServer) *bool) entry[*vsCtx] {
+		return entry[*vsCtx]{fn: func(p *parser, s stmt, x *vsCtx) { *get(x.vs) = true }}
 	}
-	flag := func(dst *bool) handler { return handler{fn: func(p *parser, s stmt) { *dst = true }} }
-	algo := handler{fn: func(p *parser, s stmt) {
+	algo := entry[*vsCtx]{fn: func(p *parser, s stmt, x *vsCtx) {
 		w, ok := p.str(s)
 		if !ok {
 			return
@@ -227,53 +231,53 @@ func (p *parser) vsTable(vs *VirtualServer, st *lvsState, rss *[]*rsState) table
 			p.errorf(s.pos, "invalid lvs_scheduler '%s' - ignoring", w)
 			return
 		}
-		vs.LBAlgo = w
-		st.lbAlgoSet = true
+		x.vs.LBAlgo = w
+		x.st.lbAlgoSet = true
 	}}
-	kind := handler{fn: func(p *parser, s stmt) {
+	kind := entry[*vsCtx]{fn: func(p *parser, s stmt, x *vsCtx) {
 		w, ok := p.str(s)
 		if !ok {
 			return
 		}
 		switch strings.ToUpper(w) {
 		case "NAT", "DR":
-			vs.LBKind = strings.ToUpper(w)
-			st.lbKindSet = true
+			x.vs.LBKind = strings.ToUpper(w)
+			x.st.lbKindSet = true
 		case "TUN":
-			vs.LBKind = "TUN"
-			st.lbKindSet = true
-			p.tunnelOpts(s, vs)
+			x.vs.LBKind = "TUN"
+			x.st.lbKindSet = true
+			p.tunnelOpts(s, x.vs)
 		default:
 			p.errorf(s.pos, "PARSER : unknown [%s] routing method for virtual server.", w)
 		}
 	}}
-	tb := table{
-		"delay_loop": {fn: func(p *parser, s stmt) {
+	tb := tableT[*vsCtx]{
+		"delay_loop": {fn: func(p *parser, s stmt, x *vsCtx) {
 			if d, ok := p.secArg(s, 0.000001, 1<<31); ok {
-				vs.DelayLoop = d
-				st.delayLoop = &d
+				x.vs.DelayLoop = d
+				x.st.delayLoop = &d
 			}
 		}},
 		"lb_algo":    algo,
 		"lvs_sched":  algo,
 		"lb_kind":    kind,
 		"lvs_method": kind,
-		"protocol": {fn: func(p *parser, s stmt) {
+		"protocol": {fn: func(p *parser, s stmt, x *vsCtx) {
 			w, ok := p.str(s)
 			if !ok {
 				return
 			}
 			switch strings.ToUpper(w) {
 			case "TCP", "UDP", "SCTP":
-				vs.Protocol = strings.ToUpper(w)
-				st.protoSet = true
+				x.vs.Protocol = strings.ToUpper(w)
+				x.st.protoSet = true
 			default:
 				p.errorf(s.pos, "unknown protocol %s - ignoring", w)
 			}
 		}},
-		"persistence_timeout": {fn: func(p *parser, s stmt) {
+		"persistence_timeout": {fn: func(p *parser, s stmt, x *vsCtx) {
 			if len(s.words) < 2 {
-				vs.PersistenceTimeout = Seconds(360)
+				x.vs.PersistenceTimeout = Seconds(360)
 				return
 			}
 			n, err := strconv.ParseUint(s.words[1], 10, 32)
@@ -281,9 +285,9 @@ func (p *parser) vsTable(vs *VirtualServer, st *lvsState, rss *[]*rsState) table
 				p.errorf(s.pos, "persistence_timeout invalid")
 				return
 			}
-			vs.PersistenceTimeout = Seconds(float64(n))
+			x.vs.PersistenceTimeout = Seconds(float64(n))
 		}},
-		"persistence_granularity": {fn: func(p *parser, s stmt) {
+		"persistence_granularity": {fn: func(p *parser, s stmt, x *vsCtx) {
 			w, ok := p.str(s)
 			if !ok {
 				return
@@ -294,27 +298,27 @@ func (p *parser) vsTable(vs *VirtualServer, st *lvsState, rss *[]*rsState) table
 					return
 				}
 			}
-			vs.PersistenceGranularity = w
+			x.vs.PersistenceGranularity = w
 		}},
-		"persistence_engine": {fn: func(p *parser, s stmt) { vs.PersistenceEngine, _ = p.str(s) }},
-		"ha_suspend":         flag(&vs.HASuspend),
-		"alpha":              flag(&vs.Alpha),
-		"omega":              flag(&vs.Omega),
-		"quorum": {fn: func(p *parser, s stmt) {
+		"persistence_engine": {fn: func(p *parser, s stmt, x *vsCtx) { x.vs.PersistenceEngine, _ = p.str(s) }},
+		"ha_suspend":         flag(func(vs *VirtualServer) *bool { return &vs.HASuspend }),
+		"alpha":              flag(func(vs *VirtualServer) *bool { return &vs.Alpha }),
+		"omega":              flag(func(vs *VirtualServer) *bool { return &vs.Omega }),
+		"quorum": {fn: func(p *parser, s stmt, x *vsCtx) {
 			if n, ok := p.intArg(s, 1, 1<<32-1); ok {
-				vs.Quorum = n
+				x.vs.Quorum = n
 			} else {
 				p.errorf(s.pos, "quorum %s must be in [1, 4294967295] - setting to 1", strings.Join(s.args(), " "))
 			}
 		}},
-		"hysteresis": {fn: func(p *parser, s stmt) {
+		"hysteresis": {fn: func(p *parser, s stmt, x *vsCtx) {
 			if n, ok := p.intArg(s, 0, 1<<31-1); ok {
-				vs.Hysteresis = n
+				x.vs.Hysteresis = n
 			}
 		}},
-		"quorum_up":   {fn: func(p *parser, s stmt) { vs.QuorumUp = p.script(s) }},
-		"quorum_down": {fn: func(p *parser, s stmt) { vs.QuorumDown = p.script(s) }},
-		"sorry_server": {fn: func(p *parser, s stmt) {
+		"quorum_up":   {fn: func(p *parser, s stmt, x *vsCtx) { x.vs.QuorumUp = p.script(s) }},
+		"quorum_down": {fn: func(p *parser, s stmt, x *vsCtx) { x.vs.QuorumDown = p.script(s) }},
+		"sorry_server": {fn: func(p *parser, s stmt, x *vsCtx) {
 			if !p.need(s, 1) {
 				return
 			}
@@ -326,36 +330,36 @@ func (p *parser) vsTable(vs *VirtualServer, st *lvsState, rss *[]*rsState) table
 			if len(s.words) > 2 {
 				rs.Port, _ = p.port(s.pos, s.words[2])
 			}
-			vs.SorryServer = rs
+			x.vs.SorryServer = rs
 		}},
-		"sorry_server_inhibit": flag(&vs.SorryServerInhibit),
-		"sorry_server_lvs_method": {fn: func(p *parser, s stmt) {
+		"sorry_server_inhibit": flag(func(vs *VirtualServer) *bool { return &vs.SorryServerInhibit }),
+		"sorry_server_lvs_method": {fn: func(p *parser, s stmt, x *vsCtx) {
 			w, ok := p.str(s)
 			if !ok {
 				return
 			}
 			switch strings.ToUpper(w) {
 			case "NAT", "DR", "TUN":
-				if vs.SorryServer != nil {
-					vs.SorryServer.LVSMethod = strings.ToUpper(w)
+				if x.vs.SorryServer != nil {
+					x.vs.SorryServer.LVSMethod = strings.ToUpper(w)
 				}
 			default:
 				p.errorf(s.pos, "PARSER : unknown [%s] routing method for sorry server.", w)
 			}
 		}},
-		"inhibit_on_failure": flag(&vs.InhibitOnFailure),
-		"connect_timeout":    dur(&vs.ConnectTimeout, 0.000001, 1<<31),
-		"delay_before_retry": dur(&vs.DelayBeforeRetry, 0, 1<<31),
-		"warmup":             dur(&vs.Warmup, 0, 1<<31),
-		"retry": {fn: func(p *parser, s stmt) {
+		"inhibit_on_failure": flag(func(vs *VirtualServer) *bool { return &vs.InhibitOnFailure }),
+		"connect_timeout":    dur(func(x *vsCtx) **Duration { return &x.vs.ConnectTimeout }, 0.000001, 1<<31),
+		"delay_before_retry": dur(func(x *vsCtx) **Duration { return &x.vs.DelayBeforeRetry }, 0, 1<<31),
+		"warmup":             dur(func(x *vsCtx) **Duration { return &x.vs.Warmup }, 0, 1<<31),
+		"retry": {fn: func(p *parser, s stmt, x *vsCtx) {
 			if n, ok := p.intArg(s, 0, 1<<31-1); ok {
-				vs.Retry = &n
+				x.vs.Retry = &n
 			}
 		}},
-		"virtualhost": {fn: func(p *parser, s stmt) { vs.Virtualhost, _ = p.str(s) }},
-		"smtp_alert":  {fn: func(p *parser, s stmt) { v := p.boolArg(s); vs.SMTPAlert = &v }},
-		"snmp_name":   {fn: func(p *parser, s stmt) { vs.SNMPName, _ = p.str(s) }},
-		"ip_family": {fn: func(p *parser, s stmt) {
+		"virtualhost": {fn: func(p *parser, s stmt, x *vsCtx) { x.vs.Virtualhost, _ = p.str(s) }},
+		"smtp_alert":  {fn: func(p *parser, s stmt, x *vsCtx) { v := p.boolArg(s); x.vs.SMTPAlert = &v }},
+		"snmp_name":   {fn: func(p *parser, s stmt, x *vsCtx) { x.vs.SNMPName, _ = p.str(s) }},
+		"ip_family": {fn: func(p *parser, s stmt, x *vsCtx) {
 			w, ok := p.str(s)
 			if !ok {
 				return
@@ -364,23 +368,23 @@ func (p *parser) vsTable(vs *VirtualServer, st *lvsState, rss *[]*rsState) table
 				p.errorf(s.pos, "unknown ip_family %s", w)
 				return
 			}
-			vs.IPFamily = w
+			x.vs.IPFamily = w
 		}},
-		"ops": {fn: func(p *parser, s stmt) { vs.OPS = true }},
+		"ops": {fn: func(p *parser, s stmt, x *vsCtx) { x.vs.OPS = true }},
 		// 2.2.7 accepts (and ignores) weight in a virtual server.
-		"weight": {fn: func(p *parser, s stmt) {
-			vs.Other = append(vs.Other, Setting{Pos: s.pos, Keyword: s.kw(), Args: append([]string(nil), s.args()...)})
+		"weight": {fn: func(p *parser, s stmt, x *vsCtx) {
+			x.vs.Other = append(x.vs.Other, Setting{Pos: s.pos, Keyword: s.kw(), Args: append([]string(nil), s.args()...)})
 		}},
-		"hashed": {fn: func(p *parser, s stmt) { vs.Hashed = true }},
-		"real_server": {block: true, fn: func(p *parser, s stmt) {
+		"hashed": {fn: func(p *parser, s stmt, x *vsCtx) { x.vs.Hashed = true }},
+		"real_server": {block: true, fn: func(p *parser, s stmt, x *vsCtx) {
 			if rs, rst := p.realServer(s); rs != nil {
-				vs.RealServers = append(vs.RealServers, rs)
-				*rss = append(*rss, rst)
+				x.vs.RealServers = append(x.vs.RealServers, rs)
+				x.rss = append(x.rss, rst)
 			}
 		}},
 	}
 	for _, f := range []string{"flag-1", "flag-2", "flag-3", "sh-port", "sh-fallback", "mh-port", "mh-fallback"} {
-		tb[f] = handler{fn: func(p *parser, s stmt) { vs.SchedFlags = append(vs.SchedFlags, s.kw()) }}
+		tb[f] = entry[*vsCtx]{fn: func(p *parser, s stmt, x *vsCtx) { x.vs.SchedFlags = append(x.vs.SchedFlags, s.kw()) }}
 	}
 	return tb
 }

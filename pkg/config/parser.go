@@ -25,43 +25,6 @@ func (s stmt) kw() string { return s.words[0] }
 // args returns the words after the keyword.
 func (s stmt) args() []string { return s.words[1:] }
 
-// flatten turns preprocessed lines into statements.
-func flatten(lines []line) []stmt {
-	out := make([]stmt, 0, len(lines)+len(lines)/4)
-	total := 0
-	for _, l := range lines {
-		total += len(l.words)
-	}
-	// All statements' words share one backing array (capacity is exact, so
-	// it never moves); each statement gets a full slice expression.
-	backing := make([]string, 0, total)
-	for _, l := range lines {
-		start := len(backing)
-		emit := func(open bool) {
-			if len(backing) > start {
-				w := backing[start:len(backing):len(backing)]
-				out = append(out, stmt{pos: l.pos, words: w, open: open})
-			} else if open {
-				out = append(out, stmt{pos: l.pos, bareOpen: true})
-			}
-			start = len(backing)
-		}
-		for _, w := range l.words {
-			switch {
-			case w.isOpen():
-				emit(true)
-			case w.isClose():
-				emit(false)
-				out = append(out, stmt{pos: l.pos, close: true})
-			default:
-				backing = append(backing, w.text)
-			}
-		}
-		emit(false)
-	}
-	return out
-}
-
 // parser walks the statements. Handlers are looked up by keyword in
 // per-block tables.
 type parser struct {
@@ -491,7 +454,7 @@ func ParseFile(path string, opts Options) (*Config, Diagnostics, error) {
 	if err != nil {
 		return nil, nil, fmt.Errorf("config %s: %w", path, err)
 	}
-	return parse(path, abs, data, opts)
+	return parse(path, abs, data, true, opts)
 }
 
 // Parse parses configuration text as if read from a file named name
@@ -506,10 +469,12 @@ func Parse(name string, data []byte, opts Options) (*Config, Diagnostics, error)
 			abs = a
 		}
 	}
-	return parse(name, abs, data, opts)
+	return parse(name, abs, data, false, opts)
 }
 
-func parse(name, abs string, data []byte, opts Options) (*Config, Diagnostics, error) {
+// parse parses data, read from name (abs); owned says data was read by ParseFile, not handed
+// in by a caller who may reuse the buffer.
+func parse(name, abs string, data []byte, owned bool, opts Options) (*Config, Diagnostics, error) {
 	if opts.ConfigID == "" {
 		opts.ConfigID = DefaultConfigID()
 	}
@@ -520,10 +485,11 @@ func parse(name, abs string, data []byte, opts Options) (*Config, Diagnostics, e
 	}
 	pp.seen[abs] = 1
 	pp.files = append(pp.files, name)
+	pp.owned = owned
 	pp.readData(name, data, 0)
 	// Included files are reported with the path as matched; the main file
 	// keeps the name it was given.
-	p := &parser{st: flatten(pp.out), opts: opts}
+	p := &parser{st: pp.st, opts: opts}
 	p.diags = diags
 	cfg := newConfig(opts.ConfigID)
 	cfg.Files = pp.files

@@ -125,8 +125,16 @@ func init() {
 	urlTable = newURLTable()
 }
 
+// rsAlloc holds what reading one real_server allocates, in one allocation.
+type rsAlloc struct {
+	rs  RealServer
+	st  rsState
+	ctx rsCtx
+}
+
 func (p *parser) realServer(s stmt) (*RealServer, *rsState) {
-	rs := &RealServer{Pos: s.pos, Weight: 1}
+	a := &rsAlloc{rs: RealServer{Pos: s.pos, Weight: 1}}
+	rs := &a.rs
 	ok := true
 	if len(s.words) < 2 {
 		p.errorf(s.pos, "real_server: missing address")
@@ -144,8 +152,9 @@ func (p *parser) realServer(s stmt) (*RealServer, *rsState) {
 	if !p.enter(s) {
 		return nil, nil
 	}
-	st := &rsState{}
-	bodyT(p, rsTable, &rsCtx{rs: rs, st: st})
+	st := &a.st
+	a.ctx = rsCtx{rs: rs, st: st}
+	bodyT(p, rsTable, &a.ctx)
 	if !ok {
 		return nil, nil
 	}

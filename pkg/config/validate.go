@@ -2,6 +2,7 @@ package config
 
 import (
 	"math"
+	"net/netip"
 	"time"
 )
 
@@ -291,16 +292,31 @@ func (p *parser) vsDefaults(vs *VirtualServer, st *lvsState, rss []*rsState) {
 		vs.OPS = false
 	}
 	// Real servers: inherit and default.
-	seen := map[string]bool{}
+	// Addresses carry no zone here (p.addr drops it), so equal address and port is equal text.
+	var seen map[netip.AddrPort]bool
+	if len(vs.RealServers) > 16 {
+		seen = make(map[netip.AddrPort]bool, len(vs.RealServers))
+	}
 	keep := vs.RealServers[:0]
 	keepSt := rss[:0]
 	for i, rs := range vs.RealServers {
-		key := rs.Address.String() + ":" + itoa(int(rs.Port))
-		if seen[key] {
-			p.lateErrorf(rs.Pos, "VS %s: real server %s is duplicated - removing second rs", vsName(vs), key)
+		ap := netip.AddrPortFrom(rs.Address, rs.Port)
+		dup := false
+		if seen != nil {
+			dup = seen[ap]
+			seen[ap] = true
+		} else {
+			for _, k := range keep {
+				if k.Address == rs.Address && k.Port == rs.Port {
+					dup = true
+					break
+				}
+			}
+		}
+		if dup {
+			p.lateErrorf(rs.Pos, "VS %s: real server %s is duplicated - removing second rs", vsName(vs), rs.Address.String()+":"+itoa(int(rs.Port)))
 			continue
 		}
-		seen[key] = true
 		keep = append(keep, rs)
 		keepSt = append(keepSt, rss[i])
 	}

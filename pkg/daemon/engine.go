@@ -11,6 +11,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/xalived/xalived/pkg/config"
@@ -46,15 +47,48 @@ type realEngine struct {
 	syncd    *syncDaemons
 	xdp      *xdpPlane // nil on the socket dataplane
 
-	mu       sync.Mutex // guards what reloads change
-	plan     *plan
-	rx       map[listenKey]*rxRun
+	mu   sync.Mutex // guards what reloads change
+	plan *plan
+	rx   map[listenKey]*rxRun
+	// polls is what the router polls before a master-down (router.Options.Poll): the open
+	// receivers with the interface their packets are delivered for. Swapped whole by
+	// syncReceivers; read by the router goroutine without e.mu, which a reload holds while
+	// it waits for that goroutine.
+	polls    atomic.Pointer[[]rxPoll]
 	trackers *trackerSet
 	vmacMade map[string]netif.VMAC
 	closed   bool
 }
 
+type rxPoll struct {
+	r     *vrrpsock.Receiver
+	iface string
+}
+
+// poll reads what waits in every receiver now (router.Options.Poll).
+func (e *realEngine) poll(deliver func([]router.Received)) {
+	ps := e.polls.Load()
+	if ps == nil {
+		return
+	}
+	for _, p := range *ps {
+		// A receiver closed by a reload meanwhile reports nothing: its packets are gone anyway.
+		_ = p.r.Poll(func(pks []vrrpsock.Packet) { deliver(toReceived(p.iface, pks)) })
+	}
+}
+
+// toReceived turns what a receiver read on the interface named iface into router packets
+// (the payloads are fresh: the router takes them as they are).
+func toReceived(iface string, pks []vrrpsock.Packet) []router.Received {
+	batch := make([]router.Received, len(pks))
+	for i, pk := range pks {
+		batch[i] = router.Received{Interface: iface, Meta: vrrp.Meta{Src: pk.Src, Dst: pk.Dst, TTL: pk.TTL}, Payload: pk.Payload}
+	}
+	return batch
+}
+
 type rxRun struct {
+	iface  string
 	groups []netip.Addr
 	r      *vrrpsock.Receiver
 	cancel context.CancelFunc
@@ -152,8 +186,29 @@ func newRealEngine(ctx context.Context, d *Daemon) (engine, error) {
 	}}
 	e.notif.setPlan(p)
 	h := &host{ctx: ctx, ann: e.ann, vmacs: e.vmacs}
+	sched, err := schedulingFrom(&cfg.Global)
+	if err != nil {
+		return nil, err
+	}
+	if err := sched.applyProcess(); err != nil {
+		log.Warn("process tuning", "err", err)
+	}
+	var threadSetup func() error
+	if setup := sched.threadSetup(); setup != nil {
+		threadSetup = func() error {
+			if err := setup(); err != nil {
+				log.Warn("vrrp thread stays in the normal scheduling class", "err", err)
+			}
+			return nil
+		}
+	}
 	tr, nf, ro := e.xdp.wrap(&transport{s: e.sender}, e.notif, router.Options{
-		OnError: func(err error) { log.Warn("vrrp", "err", err) },
+		ThreadSetup: threadSetup,
+		OnError:     func(err error) { log.Warn("vrrp", "err", err) },
+		Poll:        e.poll,
+		OnMasterDown: func(c *router.InstanceConfig, late time.Duration) {
+			log.Debug("master-down timer fired", "instance", c.Name, "late", late)
+		},
 	})
 	e.r, err = router.New(p.router, tr, h, nf, ro)
 	if err != nil {
@@ -329,6 +384,21 @@ func (e *realEngine) dropVMACs(p *plan) {
 	}
 }
 
+// rxCoalesce spaces the advert reads while adverts arrive densely (vrrpsock.ListenConfig): a
+// tenth of the shortest advert interval configured, between 1 and 5 ms. A keepalived master of
+// 255 instances at 10 ms sends 25,500 adverts a second, evenly spread; read as they come, each
+// wakes the reader and the router. At 1 ms they cost a thousand wake-ups a second. The delay
+// never makes a takeover: the router polls the sockets before a master-down timer fires.
+func rxCoalesce(p *plan) time.Duration {
+	shortest := time.Duration(0)
+	for _, in := range p.router.Instances {
+		if shortest == 0 || in.Interval < shortest {
+			shortest = in.Interval
+		}
+	}
+	return min(max(shortest/10, time.Millisecond), 5*time.Millisecond)
+}
+
 // syncReceivers opens a receiver per (interface, family) of p and closes the others. The caller
 // holds e.mu.
 func (e *realEngine) syncReceivers(p *plan) error {
@@ -353,34 +423,31 @@ func (e *realEngine) syncReceivers(p *plan) error {
 			e.log.Warn("cannot listen for adverts yet", "interface", k.iface, "err", err)
 			continue
 		}
-		rcv, err := vrrpsock.Listen(vrrpsock.ListenConfig{IfIndex: ifc.Index, IPv6: k.ipv6, Groups: groups})
+		rcv, err := vrrpsock.Listen(vrrpsock.ListenConfig{IfIndex: ifc.Index, IPv6: k.ipv6, Groups: groups, Coalesce: rxCoalesce(p)})
 		if err != nil {
 			errs = append(errs, err)
 			continue
 		}
 		ctx, cancel := context.WithCancel(e.ctx)
-		run := &rxRun{groups: groups, r: rcv, cancel: cancel, done: make(chan struct{})}
+		run := &rxRun{iface: k.deliver, groups: groups, r: rcv, cancel: cancel, done: make(chan struct{})}
 		name := k.deliver
 		go func() {
 			defer close(run.done)
 			// One Deliver per recvmmsg batch: under load packets queue up, and one queue
 			// entry per batch instead of per packet keeps the router's queue from overflowing.
 			// The payloads are fresh slices: the router takes them without another copy.
-			err := rcv.RunBatch(ctx, func(pks []vrrpsock.Packet) {
-				batch := make([]router.Received, len(pks))
-				for i, pk := range pks {
-					batch[i] = router.Received{Interface: name,
-						Meta:    vrrp.Meta{Src: pk.Src, Dst: pk.Dst, TTL: pk.TTL},
-						Payload: pk.Payload}
-				}
-				e.r.DeliverOwned(batch)
-			})
+			err := rcv.RunBatch(ctx, func(pks []vrrpsock.Packet) { e.r.DeliverOwned(toReceived(name, pks)) })
 			if err != nil && ctx.Err() == nil {
 				e.log.Error("advert receiver", "interface", name, "err", err)
 			}
 		}()
 		e.rx[k] = run
 	}
+	ps := make([]rxPoll, 0, len(e.rx))
+	for _, run := range e.rx {
+		ps = append(ps, rxPoll{r: run.r, iface: run.iface})
+	}
+	e.polls.Store(&ps)
 	return errors.Join(errs...)
 }
 

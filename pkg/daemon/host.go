@@ -178,20 +178,16 @@ func (h *host) UpdateVIPs(old, nw *router.InstanceConfig) error {
 func (h *host) GARP(in *router.InstanceConfig, count int) error {
 	d := dataOf(in)
 	var list []netif.Announcement
-	infos := map[string]netif.Info{}
 	var errs []error
 	for _, v := range d.vips {
-		info, ok := infos[v.Dev]
-		if !ok {
-			var err error
-			info, err = netif.InterfaceByName(v.Dev)
-			if err != nil {
-				errs = append(errs, err)
-				continue
-			}
-			infos[v.Dev] = info
+		// The link cache: a burst must not cost a netlink dump of the interface and its
+		// addresses (hundreds with many VIPs) per instance.
+		index, mac, err := netif.LinkAddr(v.Dev)
+		if err != nil {
+			errs = append(errs, err)
+			continue
 		}
-		an := netif.Announcement{IfIndex: info.Index, MAC: info.MAC, Addr: v.Prefix.Addr()}
+		an := netif.Announcement{IfIndex: index, MAC: mac, Addr: v.Prefix.Addr()}
 		if an.Addr.Is6() {
 			an.Router, _ = netif.IPv6Forwarding(v.Dev)
 		}

@@ -5,9 +5,11 @@ import (
 	"net/netip"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/xalived/xalived/pkg/config"
 	"github.com/xalived/xalived/pkg/netif"
+	"github.com/xalived/xalived/pkg/router"
 	"github.com/xalived/xalived/pkg/vrrp"
 )
 
@@ -138,5 +140,26 @@ func TestBuildPlanNoSource(t *testing.T) {
 	_, err := buildPlan(parse(t, conf), fakeLookup(false), nil)
 	if !errors.Is(err, errNoSource) || !strings.Contains(err.Error(), "k.conf:") {
 		t.Fatalf("err = %v, want errNoSource with FILE:LINE", err)
+	}
+}
+
+// TestRxCoalesce: reads are spaced by a tenth of the shortest advert interval, 1 to 5 ms.
+func TestRxCoalesce(t *testing.T) {
+	for _, c := range []struct {
+		intervals []time.Duration
+		want      time.Duration
+	}{
+		{[]time.Duration{time.Second, 10 * time.Millisecond}, time.Millisecond},
+		{[]time.Duration{20 * time.Millisecond}, 2 * time.Millisecond},
+		{[]time.Duration{time.Second}, 5 * time.Millisecond},
+		{nil, time.Millisecond},
+	} {
+		p := &plan{}
+		for _, iv := range c.intervals {
+			p.router.Instances = append(p.router.Instances, router.InstanceConfig{Interval: iv})
+		}
+		if got := rxCoalesce(p); got != c.want {
+			t.Errorf("intervals %v: coalesce %v, want %v", c.intervals, got, c.want)
+		}
 	}
 }

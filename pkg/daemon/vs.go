@@ -6,6 +6,7 @@ import (
 	"log/slog"
 	"net"
 	"net/netip"
+	"strings"
 	"sync"
 	"time"
 
@@ -30,11 +31,13 @@ const suspendPoll = time.Second
 type vsRunner struct {
 	cfg    *config.Config
 	log    *slog.Logger
+	disp   *notify.Dispatcher // nil in tests
 	sched  *check.Scheduler
 	static []control.VirtualServer // when the checkers could not start
 	rec    *lvs.Reconciler         // nil without IPVS
 	ipvs   bool                    // rec was set at start (for status, which may race with stop)
 	names  map[check.VSKey]string  // checker key -> lvs.VirtualServerName
+	keys   []check.VSKey           // checker key of each virtual server
 	cancel context.CancelFunc
 	wg     sync.WaitGroup
 
@@ -57,8 +60,12 @@ var ipvsOnce sync.Once
 // that stay configured are never removed by a reload.
 func startVirtualServers(ctx context.Context, cfg *config.Config, disp *notify.Dispatcher, log *slog.Logger, prev *vsRunner) *vsRunner {
 	ctx, cancel := context.WithCancel(ctx)
-	v := &vsRunner{cfg: cfg, log: log, cancel: cancel, names: map[check.VSKey]string{},
-		health: map[lvs.RealServerID]bool{}, weight: map[lvs.RealServerID]int{}, quorum: map[string]bool{}}
+	nrs := 0
+	for _, vs := range cfg.VirtualServers {
+		nrs += len(vs.RealServers)
+	}
+	v := &vsRunner{cfg: cfg, log: log, disp: disp, cancel: cancel, names: make(map[check.VSKey]string, len(cfg.VirtualServers)),
+		health: make(map[lvs.RealServerID]bool, nrs), weight: make(map[lvs.RealServerID]int, nrs), quorum: map[string]bool{}}
 	var oldSched *check.Scheduler
 	if prev != nil {
 		prev.cancel()
@@ -73,11 +80,21 @@ func startVirtualServers(ctx context.Context, cfg *config.Config, disp *notify.D
 		}
 		return v
 	}
+	if prev != nil && v.rec != nil {
+		v.applyKnown(prev)
+	}
 	if v.rec == nil {
 		rec, err := lvs.New(lvs.Options{})
 		switch {
 		case err == nil:
 			v.rec = rec
+			if prev == nil && cfg.Global.LVSFlush {
+				if err := rec.Flush(); err != nil {
+					log.Error("lvs_flush", "err", err)
+				} else {
+					log.Info("lvs_flush: IPVS table flushed")
+				}
+			}
 		case errors.Is(err, lvs.ErrNoIPVS):
 			ipvsOnce.Do(func() {
 				log.Warn("no IPVS in this kernel: virtual servers are health-checked and reported, not programmed; VRRP runs normally", "err", err)
@@ -97,6 +114,7 @@ func startVirtualServers(ctx context.Context, cfg *config.Config, disp *notify.D
 		for i := range specs {
 			specs[i].HASuspend = cfg.VirtualServers[i].HASuspend
 			v.names[specs[i].Key] = lvs.VirtualServerName(cfg.VirtualServers[i])
+			v.keys = append(v.keys, specs[i].Key)
 		}
 		v.sched, err = check.New(specs, v.checkConfig(disp))
 	}
@@ -143,6 +161,39 @@ func startVirtualServers(ctx context.Context, cfg *config.Config, disp *notify.D
 	return v
 }
 
+// applyKnown is the first step of a reload: when every real server of the new configuration was
+// a real server of the previous one, the kernel gets the new configuration at once, with the
+// health the previous checkers reported, before the new checkers are built (on 10,000 real
+// servers that takes longer than the change itself). The new checkers inherit those states, so
+// the Apply that follows their start changes nothing unless a real server's checkers changed
+// too. A reload that adds a real server waits for the checkers: its initial state (alpha) is
+// theirs to say, and guessing it could add a server only to remove it again. Weights are the
+// configured ones, except where a MISC_CHECK or FILE_CHECK may have set a dynamic weight: that
+// one is kept until the checkers say.
+func (v *vsRunner) applyKnown(prev *vsRunner) {
+	weight := map[lvs.RealServerID]int{}
+	for _, vs := range v.cfg.VirtualServers {
+		name := lvs.VirtualServerName(vs)
+		for _, rs := range vs.RealServers {
+			id := lvs.RealServerID{VS: name, Address: rs.Address, Port: rs.Port}
+			if _, ok := prev.health[id]; !ok {
+				return
+			}
+			for _, c := range rs.Checkers {
+				if c.Type == config.CheckMisc || c.Type == config.CheckFile {
+					if w, ok := prev.weight[id]; ok {
+						weight[id] = w
+					}
+				}
+			}
+		}
+	}
+	v.health, v.weight = prev.health, weight
+	v.apply(false)
+	v.health = make(map[lvs.RealServerID]bool, len(prev.health))
+	v.weight = make(map[lvs.RealServerID]int, len(prev.weight))
+}
+
 // checkConfig is the checkers' configuration from global_defs: script_user (keepalived_script
 // by default), enable_script_security, rs_init_notifies, and ha_suspend's address test.
 func (v *vsRunner) checkConfig(disp *notify.Dispatcher) check.Config {
@@ -181,17 +232,17 @@ func (v *vsRunner) startLoop(ctx context.Context, events <-chan check.Event) {
 			case <-ctx.Done():
 				return
 			case ev := <-events:
-				v.record(ev)
+				changed := v.record(ev)
 			drain:
 				for {
 					select {
 					case ev := <-events:
-						v.record(ev)
+						changed = v.record(ev) || changed
 					default:
 						break drain
 					}
 				}
-				if v.rec != nil {
+				if changed && v.rec != nil {
 					v.apply(false)
 				}
 			case <-poll:
@@ -205,14 +256,23 @@ func (v *vsRunner) startLoop(ctx context.Context, events <-chan check.Event) {
 	}()
 }
 
-func (v *vsRunner) record(ev check.Event) {
-	v.log.Info("real server", "rs", ev.RS.String(), "alive", ev.Alive, "weight", ev.Weight)
+// record notes a checker's verdict and reports whether it changes what v knew. The first event
+// of every real server repeats the state v took from the checkers at start (or across a
+// reload): on 10,000 real servers, logging and applying those would only cost time.
+func (v *vsRunner) record(ev check.Event) bool {
 	name, ok := v.names[ev.RS.VS]
 	if !ok {
-		return
+		v.log.Info("real server", "rs", ev.RS.String(), "alive", ev.Alive, "weight", ev.Weight)
+		return false
 	}
 	id := lvs.RealServerID{VS: name, Address: ev.RS.Addr, Port: ev.RS.Port}
+	h, known := v.health[id]
+	if known && h == ev.Alive && v.weight[id] == ev.Weight {
+		return false
+	}
+	v.log.Info("real server", "rs", ev.RS.String(), "alive", ev.Alive, "weight", ev.Weight)
 	v.health[id], v.weight[id] = ev.Alive, ev.Weight
+	return true
 }
 
 // apply computes the desired IPVS state from the configuration and the health so far and has
@@ -352,6 +412,7 @@ func (v *vsRunner) status() ([]control.VirtualServer, bool) {
 func (v *vsRunner) stop() {
 	v.cancel()
 	v.wg.Wait()
+	v.omega()
 	if v.rec == nil {
 		return
 	}
@@ -363,4 +424,44 @@ func (v *vsRunner) stop() {
 	}
 	v.rec.Close()
 	v.rec = nil
+}
+
+// omega runs, for the virtual servers with omega set, what keepalived runs at shutdown: the
+// notify_down of every real server still up (with its lvs FIFO line), then quorum_down when the
+// virtual server had quorum. Without omega nothing runs at shutdown. No mail is sent.
+func (v *vsRunner) omega() {
+	if v.sched == nil || v.disp == nil {
+		return
+	}
+	for i, s := range v.sched.Status() {
+		vs := v.cfg.VirtualServers[i]
+		if !vs.Omega {
+			continue
+		}
+		if i >= len(v.keys) {
+			return
+		}
+		key := v.keys[i]
+		proto := strings.ToLower(key.Protocol)
+		if proto == "" {
+			proto = "tcp"
+		}
+		downs := map[netip.AddrPort]*config.Script{}
+		for _, c := range vs.RealServers {
+			downs[netip.AddrPortFrom(c.Address, c.Port)] = c.NotifyDown
+		}
+		for _, rs := range s.RealServers {
+			a, err := netip.ParseAddr(rs.Address)
+			if !rs.Healthy || err != nil {
+				continue
+			}
+			script, _ := notify.ScriptFromConfig(downs[netip.AddrPortFrom(a, rs.Port)])
+			v.disp.RealServer(notify.RealServerEvent{RS: notify.ServiceName(rs.Address, proto, rs.Port), VS: key.String(),
+				Script: script, Reason: "shutdown (omega)"})
+		}
+		if s.QuorumUp {
+			script, _ := notify.ScriptFromConfig(vs.QuorumDown)
+			v.disp.VirtualServer(key.String(), false, script, false, "=> shutdown (omega) for VS "+key.String()+" <=")
+		}
+	}
 }

@@ -52,7 +52,7 @@ type xdpPlane struct {
 	links    map[string]int                       // attached interface name -> ifindex
 	groups   map[string]*groupSock                // multicast memberships by interface/family
 	resume   map[loader.InstanceKey]time.Duration // live MASTER leases found at adoption: until
-	lost     uint64                               // events lost, summed over instances (last poll)
+	lost     uint64                               // events lost, from the global counters (last poll)
 	closed   bool
 	stopBG   context.CancelFunc
 	bg       sync.WaitGroup
@@ -724,6 +724,18 @@ func (x *xdpPlane) pollLost() {
 		key  loader.InstanceKey
 		cfg  router.InstanceConfig
 	}
+	// One lookup a second in the steady state: the global counters count every lost event, and
+	// the instances' counters are read only when that moved.
+	g, err := x.dp.GlobalCounters()
+	x.mu.Lock()
+	if err == nil && g.EventsLost == x.lost {
+		x.mu.Unlock()
+		return
+	}
+	if err == nil {
+		x.lost = g.EventsLost
+	}
+	x.mu.Unlock()
 	var work []todo
 	x.mu.Lock()
 	for _, it := range x.insts {

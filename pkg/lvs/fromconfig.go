@@ -26,11 +26,11 @@ func VirtualServerName(vs *config.VirtualServer) string {
 	}
 	switch vs.Kind {
 	case "fwmark":
-		return fmt.Sprintf("FWM %d", vs.Fwmark)
+		return "FWM " + strconv.FormatUint(uint64(vs.Fwmark), 10)
 	case "group":
-		return fmt.Sprintf("group %s %s", vs.Group, proto)
+		return "group " + vs.Group + " " + proto
 	}
-	return fmt.Sprintf("%s %s", proto, netip.AddrPortFrom(vs.Address, vs.Port))
+	return proto + " " + netip.AddrPortFrom(vs.Address, vs.Port).String()
 }
 
 // Inputs are what the desired state depends on besides the configuration.
@@ -117,7 +117,8 @@ func (p Plan) QuorumChanges(prev map[string]bool) (up, down []string) {
 //   - ha_suspend: a service whose virtual address this node does not hold is left out;
 //   - a virtual_server_group becomes one service per address (ranges expanded) and per fwmark.
 func FromConfig(cfg *config.Config, in Inputs) (Plan, error) {
-	var p Plan
+	p := Plan{Services: make([]Service, 0, len(cfg.VirtualServers)),
+		VirtualServers: make([]VirtualServerState, 0, len(cfg.VirtualServers))}
 	var errs []error
 	groups := map[string]*config.VirtualServerGroup{}
 	for _, g := range cfg.VirtualServerGroups {
@@ -228,8 +229,9 @@ func (p *Plan) add(vs *config.VirtualServer, groups map[string]*config.VirtualSe
 	}
 
 	// Real servers: health and weight.
-	var live []Destination
+	live := make([]Destination, 0, len(vs.RealServers)+1)
 	var inhibited []Destination
+	st.RealServers = make([]RealServerState, 0, len(vs.RealServers)+1)
 	for _, rs := range vs.RealServers {
 		id := RealServerID{VS: name, Address: rs.Address, Port: rs.Port}
 		healthy, known := in.Health[id]
@@ -297,10 +299,13 @@ func (p *Plan) add(vs *config.VirtualServer, groups map[string]*config.VirtualSe
 		p.VirtualServers = append(p.VirtualServers, st)
 		return nil
 	}
-	for _, k := range keys {
+	for i, k := range keys {
 		s := tmpl
 		s.Key = k
-		s.Destinations = append([]Destination(nil), dests...)
+		s.Destinations = dests
+		if i > 0 {
+			s.Destinations = append([]Destination(nil), dests...)
+		}
 		p.Services = append(p.Services, s)
 	}
 	p.VirtualServers = append(p.VirtualServers, st)

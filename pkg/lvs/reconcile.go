@@ -50,10 +50,12 @@ type Reconciler struct {
 	w     *writer      // writes, batched
 	opts  Options
 	owned map[Key]bool
-	// applied is what the last Apply put in the kernel per service (normalized). A service whose
-	// desired state equals it, and whose attributes the kernel still reports unchanged, is not
-	// re-read destination by destination; Resync clears it to force a full comparison.
+	// applied is what the last Apply put in the kernel per service (normalized). Apply sends the
+	// difference between it and the new desired state without reading the kernel; Resync clears
+	// it to force a full comparison.
 	applied map[Key]Service
+	// dumps counts reads of the whole service list (tests check that a reload does none).
+	dumps int
 }
 
 // New opens IPVS in the given namespace. On a kernel without IPVS it returns an error that
@@ -108,46 +110,201 @@ func (r *Reconciler) Owned() []Key {
 	return keys
 }
 
-// Apply makes the kernel hold the desired services: it reads the kernel's table, adds what is
-// missing, updates in place what differs (scheduler, flags, persistence; destination weight,
-// forwarding method, thresholds), removes services and destinations of ours that are no longer
-// desired, and leaves every service that is not ours alone. A failure on one service does not
-// stop the others; all failures are returned joined.
+// Apply makes the kernel hold the desired services: it adds what is missing, updates in place
+// what differs (scheduler, flags, persistence; destination weight, forwarding method,
+// thresholds), removes services and destinations of ours that are no longer desired, and leaves
+// every service that is not ours alone. A failure on one service does not stop the others; all
+// failures are returned joined.
 //
-// The service list is always read from the kernel. Destinations are read for every service the
-// first time, and afterwards only for services whose desired state changed since this
-// reconciler last applied them: a reload that changes one weight reads and writes one service.
-// Resync compares every destination again (call it periodically to undo changes made behind
-// our back).
+// The first Apply reads the kernel's whole table and compares every service. Afterwards Apply
+// trusts what it applied: it compares the desired state with the previous desired state and sends
+// only the difference, without dumping the table (a reload that changes one weight sends one
+// request). Services it has not applied yet are read from the kernel one by one (the whole table
+// when there are many), and a request the kernel refuses because the table changed behind our
+// back makes Apply compare that service with the kernel again. Resync compares every service and
+// destination with the kernel (call it periodically to undo changes made behind our back).
 func (r *Reconciler) Apply(desired []Service) (Changes, error) {
 	return r.apply(desired, false)
 }
 
-// Resync is Apply with every destination of every service read back from the kernel.
+// Resync is Apply with every service and destination read back from the kernel.
 func (r *Reconciler) Resync(desired []Service) (Changes, error) {
 	return r.apply(desired, true)
 }
 
+// maxSingleReads is how many services Apply reads from the kernel one by one before it reads the
+// whole table instead.
+const maxSingleReads = 32
+
 func (r *Reconciler) apply(desired []Service, full bool) (Changes, error) {
-	if err := Validate(desired); err != nil {
+	want, err := normalizeAll(desired)
+	if err != nil {
 		return Changes{}, fmt.Errorf("desired ipvs state: %w", err)
-	}
-	want := make(map[Key]Service, len(desired))
-	for _, s := range desired {
-		n := s.normalize()
-		want[n.Key] = n
 	}
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	if r.h == nil {
 		return Changes{}, errClosed
 	}
+	if full {
+		clear(r.applied)
+	}
+	if !full && len(r.applied) > 0 {
+		unknown := 0
+		for k := range want {
+			if _, ok := r.applied[k]; !ok {
+				unknown++
+			}
+		}
+		if unknown <= maxSingleReads {
+			ch, failed, err := r.applyIncremental(want)
+			if len(failed) == 0 {
+				return ch, err
+			}
+			// The kernel refused changes to some services (the table changed behind our back):
+			// compare those with the kernel and report what remains wrong.
+			for k := range failed {
+				delete(r.applied, k)
+			}
+			ch2, err2 := r.applyRead(want)
+			return add(ch, ch2), err2
+		}
+	}
+	return r.applyRead(want)
+}
+
+// normalizeAll validates and normalizes the desired services, keyed.
+func normalizeAll(desired []Service) (map[Key]Service, error) {
+	want := make(map[Key]Service, len(desired))
+	for _, s := range desired {
+		n := s.normalize()
+		if err := n.validate(); err != nil {
+			return nil, err
+		}
+		if _, dup := want[n.Key]; dup {
+			return nil, fmt.Errorf("service %s: listed twice", n.Key)
+		}
+		want[n.Key] = n
+	}
+	return want, nil
+}
+
+func add(a, b Changes) Changes {
+	return Changes{a.ServicesAdded + b.ServicesAdded, a.ServicesUpdated + b.ServicesUpdated, a.ServicesRemoved + b.ServicesRemoved,
+		a.DestsAdded + b.DestsAdded, a.DestsUpdated + b.DestsUpdated, a.DestsRemoved + b.DestsRemoved}
+}
+
+// applyIncremental sends the difference between the previous desired state (r.applied) and want
+// without reading the table, except single services not applied before. It returns the keys of
+// the services whose requests failed; their state is unknown and must be read again.
+func (r *Reconciler) applyIncremental(want map[Key]Service) (Changes, map[Key]bool, error) {
+	var ops []op
+	var errs []error
+	failed := map[Key]bool{}
+	ownedBefore := len(r.owned)
+	// Remove ours that are no longer wanted first: frees addresses for re-use. A service of ours
+	// that is already gone fails with ESRCH, which is what we want.
+	var gone []Key
+	for k := range r.owned {
+		if _, ok := want[k]; ok {
+			continue
+		}
+		svc, ok := r.applied[k]
+		if !ok {
+			svc = Service{Key: k}
+		}
+		delete(r.applied, k)
+		gone = append(gone, k)
+		ops = append(ops, op{cmd: cmdDelService, svc: svc})
+	}
+	dops, touched, unknown := diffApplied(r.applied, want)
+	ops = append(ops, dops...)
+	for _, k := range touched {
+		r.owned[k] = true
+		delete(r.applied, k)
+	}
+	for _, k := range unknown {
+		s := want[k]
+		r.owned[k] = true
+		hs, err := r.h.GetService(toMoby(s))
+		if err != nil {
+			hs = nil // not in the kernel (ESRCH), or unreadable: adding it says which
+		}
+		sops, err := r.diffService(s, hs)
+		if err != nil {
+			errs = append(errs, fmt.Errorf("service %s: %w", k, err))
+			failed[k] = true
+			continue
+		}
+		ops = append(ops, sops...)
+		touched = append(touched, k)
+	}
+	done, werrs := r.w.run(ops)
+	unattributed := false
+	for _, e := range werrs {
+		var oe *opError
+		switch {
+		case !errors.As(e, &oe):
+			unattributed = true
+		case oe.op.cmd == cmdDelService && errors.Is(oe.err, unix.ESRCH):
+			continue // already gone
+		default:
+			failed[oe.key] = true
+		}
+		errs = append(errs, e)
+	}
+	for _, k := range touched {
+		if !failed[k] {
+			r.applied[k] = want[k]
+		}
+	}
+	for _, k := range gone {
+		if !failed[k] {
+			delete(r.owned, k)
+		}
+	}
+	if len(r.owned) != ownedBefore || len(gone) > 0 {
+		if err := r.saveState(); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	if unattributed {
+		// A write failed without naming its service (the socket): read everything again.
+		for _, k := range touched {
+			failed[k] = true
+		}
+	}
+	return count(done), failed, joinLimited(errs)
+}
+
+// diffApplied compares the desired services with those applied before: it returns the requests
+// that change the applied ones into the desired ones, the keys of the services those requests
+// touch, and the keys of the desired services not applied before (both sorted).
+func diffApplied(applied, want map[Key]Service) (ops []op, touched, unknown []Key) {
+	for k, s := range want {
+		prev, ok := applied[k]
+		switch {
+		case !ok:
+			unknown = append(unknown, k)
+		case !prev.equal(s):
+			touched = append(touched, k)
+		}
+	}
+	slices.SortFunc(touched, Key.compare)
+	slices.SortFunc(unknown, Key.compare)
+	for _, k := range touched {
+		s, prev := want[k], applied[k]
+		ops = append(ops, diffDests(s, prev.sameAttrs(s), prev.Destinations)...)
+	}
+	return ops, touched, unknown
+}
+
+// applyRead reads the kernel's service list and compares every desired service with it; the
+// destinations of a service are read unless it is unchanged since it was last applied.
+func (r *Reconciler) applyRead(want map[Key]Service) (Changes, error) {
 	have, err := r.readServices()
 	if err != nil {
 		return Changes{}, err
-	}
-	if full {
-		clear(r.applied)
 	}
 	var ops []op
 	var errs []error
@@ -171,8 +328,7 @@ func (r *Reconciler) apply(desired []Service, full bool) (Changes, error) {
 		s := want[k]
 		r.owned[k] = true
 		hs := have[k]
-		if prev, ok := r.applied[k]; ok && hs != nil && prev.sameAttrs(fromMoby(hs)) &&
-			prev.sameAttrs(s) && slices.Equal(prev.Destinations, s.Destinations) {
+		if prev, ok := r.applied[k]; ok && hs != nil && prev.sameAttrs(fromMoby(hs)) && prev.equal(s) {
 			continue
 		}
 		delete(r.applied, k)
@@ -215,20 +371,27 @@ func (r *Reconciler) apply(desired []Service, full bool) (Changes, error) {
 
 // diffService returns the requests that turn the kernel's service hs (nil when absent) into s.
 func (r *Reconciler) diffService(s Service, hs *ipvs.Service) ([]op, error) {
-	var ops []op
 	if hs == nil {
+		ops := make([]op, 0, 1+len(s.Destinations))
 		ops = append(ops, op{cmd: cmdNewService, svc: s})
 		for i := range s.Destinations {
 			ops = append(ops, op{cmd: cmdNewDest, svc: s, dest: &s.Destinations[i]})
 		}
 		return ops, nil
 	}
-	if !s.sameAttrs(fromMoby(hs)) {
-		ops = append(ops, op{cmd: cmdSetService, svc: s})
-	}
 	have, err := r.w.dests(s)
 	if err != nil {
 		return nil, err
+	}
+	return diffDests(s, s.sameAttrs(fromMoby(hs)), have), nil
+}
+
+// diffDests returns the requests that turn a service holding the destinations have (and the
+// same attributes as s when sameAttrs) into s.
+func diffDests(s Service, sameAttrs bool, have []Destination) []op {
+	var ops []op
+	if !sameAttrs {
+		ops = append(ops, op{cmd: cmdSetService, svc: s})
 	}
 	hd := make(map[DestKey]Destination, len(have))
 	for _, d := range have {
@@ -247,7 +410,7 @@ func (r *Reconciler) diffService(s Service, hs *ipvs.Service) ([]op, error) {
 	for _, d := range hd {
 		ops = append(ops, op{cmd: cmdDelDest, svc: s, dest: &d})
 	}
-	return ops, nil
+	return ops
 }
 
 func count(done []op) Changes {
@@ -306,6 +469,22 @@ func (r *Reconciler) Shutdown() (Changes, error) {
 	return count(done), joinLimited(errs)
 }
 
+// Flush empties the kernel's IPVS table, every service ours or not (keepalived's lvs_flush at
+// start); nothing is owned afterwards.
+func (r *Reconciler) Flush() error {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.h == nil {
+		return errClosed
+	}
+	if err := r.h.Flush(); err != nil {
+		return fmt.Errorf("flush ipvs table: %w", err)
+	}
+	clear(r.applied)
+	clear(r.owned)
+	return r.saveState()
+}
+
 // Read returns the kernel's whole IPVS table (ours and others'), sorted, with destinations.
 func (r *Reconciler) Read() ([]Service, error) {
 	r.mu.Lock()
@@ -332,6 +511,7 @@ func (r *Reconciler) Read() ([]Service, error) {
 }
 
 func (r *Reconciler) readServices() (map[Key]*ipvs.Service, error) {
+	r.dumps++
 	list, err := r.h.GetServices()
 	if err != nil {
 		return nil, fmt.Errorf("read ipvs services: %w", err)

@@ -228,31 +228,43 @@ func (d Destination) same(o Destination) bool {
 	return d == o
 }
 
+// equal reports whether two normalized services are the same (hashed flag aside).
+func (s Service) equal(o Service) bool {
+	return s.Key == o.Key && s.sameAttrs(o) && slices.Equal(s.Destinations, o.Destinations)
+}
+
 // Validate reports a desired state IPVS cannot hold: duplicate services or destinations, a
 // service without an address or mark, a negative weight.
 func Validate(services []Service) error {
-	seen := map[Key]bool{}
+	seen := make(map[Key]bool, len(services))
 	for _, s := range services {
 		n := s.normalize()
-		if n.FWMark == 0 && !n.Address.IsValid() {
-			return fmt.Errorf("service %s: no address and no fwmark", s.Key)
+		if err := n.validate(); err != nil {
+			return err
 		}
 		if seen[n.Key] {
 			return fmt.Errorf("service %s: listed twice", n.Key)
 		}
 		seen[n.Key] = true
-		dests := map[DestKey]bool{}
-		for _, d := range n.Destinations {
-			if !d.Address.IsValid() {
-				return fmt.Errorf("service %s: destination without address", n.Key)
-			}
-			if d.Weight < 0 {
-				return fmt.Errorf("service %s: destination %s: negative weight %d", n.Key, d.Address, d.Weight)
-			}
-			if dests[d.Key()] {
-				return fmt.Errorf("service %s: destination %s listed twice", n.Key, netip.AddrPortFrom(d.Address, d.Port))
-			}
-			dests[d.Key()] = true
+	}
+	return nil
+}
+
+// validate checks one normalized service (its destinations are sorted, so a duplicate is next
+// to its twin).
+func (n Service) validate() error {
+	if n.FWMark == 0 && !n.Address.IsValid() {
+		return fmt.Errorf("service %s: no address and no fwmark", n.Key)
+	}
+	for i, d := range n.Destinations {
+		if !d.Address.IsValid() {
+			return fmt.Errorf("service %s: destination without address", n.Key)
+		}
+		if d.Weight < 0 {
+			return fmt.Errorf("service %s: destination %s: negative weight %d", n.Key, d.Address, d.Weight)
+		}
+		if i > 0 && d.Key() == n.Destinations[i-1].Key() {
+			return fmt.Errorf("service %s: destination %s listed twice", n.Key, netip.AddrPortFrom(d.Address, d.Port))
 		}
 	}
 	return nil

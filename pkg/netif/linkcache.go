@@ -1,6 +1,8 @@
 package netif
 
 import (
+	"fmt"
+	"net"
 	"sync"
 	"sync/atomic"
 
@@ -92,4 +94,17 @@ func withLink(name string, f func(netlink.Link) error) error {
 		forgetLink(name, 0)
 	}
 	return err
+}
+
+// LinkAddr returns the index and hardware address of the named interface from the link
+// cache: what announcing a VIP needs, without asking the kernel per announcement (nor listing
+// the interface's addresses, hundreds with many VIPs, as InterfaceByName does). A Watcher
+// keeps the cache current when links come, go or change name.
+func LinkAddr(name string) (index int, mac net.HardwareAddr, err error) {
+	l, err := cachedLink(name)
+	if err != nil {
+		return 0, nil, fmt.Errorf("interface %s: %w", name, err)
+	}
+	a := l.Attrs()
+	return a.Index, a.HardwareAddr, nil
 }

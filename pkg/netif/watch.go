@@ -66,6 +66,7 @@ type Watcher struct {
 type linkState struct {
 	name string
 	up   bool
+	mac  string // hardware address: GARPs take it from the link cache
 }
 
 // NewWatcher subscribes to link and address notifications in the calling thread's namespace
@@ -90,7 +91,8 @@ func NewWatcher() (*Watcher, error) {
 	}
 	for _, l := range links {
 		a := l.Attrs()
-		w.links[a.Index] = linkState{name: a.Name, up: a.RawFlags&unix.IFF_UP != 0 && a.RawFlags&unix.IFF_RUNNING != 0}
+		w.links[a.Index] = linkState{name: a.Name, up: a.RawFlags&unix.IFF_UP != 0 && a.RawFlags&unix.IFF_RUNNING != 0,
+			mac: string(a.HardwareAddr)}
 	}
 	return w, nil
 }
@@ -172,18 +174,25 @@ func (w *Watcher) linkEvent(m syscall.NetlinkMessage) (Event, bool) {
 	}
 	index := int(int32(binary.NativeEndian.Uint32(m.Data[4:8])))
 	flags := binary.NativeEndian.Uint32(m.Data[8:12])
-	name := ""
+	name, mac, haveMAC := "", "", false
 	for _, a := range routeAttrs(m.Data[unix.SizeofIfInfomsg:]) {
-		if a.typ == unix.IFLA_IFNAME {
+		switch a.typ {
+		case unix.IFLA_IFNAME:
 			name = string(trimNUL(a.value))
+		case unix.IFLA_ADDRESS:
+			mac, haveMAC = string(a.value), true
 		}
 	}
 	old, known := w.links[index]
 	if name == "" {
 		name = old.name
 	}
-	if !known || m.Header.Type == unix.RTM_DELLINK || name != old.name {
-		forgetLink(name, index) // appeared, vanished or renamed: VIP paths look it up again
+	if !haveMAC {
+		mac = old.mac
+	}
+	if !known || m.Header.Type == unix.RTM_DELLINK || name != old.name || mac != old.mac {
+		// Appeared, vanished, renamed or readdressed: VIP paths and GARPs look it up again.
+		forgetLink(name, index)
 		if known && old.name != name {
 			forgetLink(old.name, 0)
 		}
@@ -196,7 +205,7 @@ func (w *Watcher) linkEvent(m syscall.NetlinkMessage) (Event, bool) {
 		return Event{Kind: LinkVanished, IfIndex: index, IfName: name}, true
 	}
 	up := flags&unix.IFF_UP != 0 && flags&unix.IFF_RUNNING != 0
-	w.links[index] = linkState{name: name, up: up}
+	w.links[index] = linkState{name: name, up: up, mac: mac}
 	e := Event{IfIndex: index, IfName: name, Up: up}
 	switch {
 	case !known:

@@ -213,3 +213,34 @@ func TestHostWorkCoalesces(t *testing.T) {
 		}
 	}
 }
+
+// TestPolledAdvertBeatsDueMasterDown: when a master-down timer comes due, the router first
+// polls the receive path (Options.Poll); adverts found there count before the silence does,
+// even if the goroutine that delivers them never ran (here it never does).
+func TestPolledAdvertBeatsDueMasterDown(t *testing.T) {
+	const interval = 20 * time.Millisecond // master-down ≈ 72 ms
+	b := testInstance("B", 1, 100, "198.51.100.2")
+	b.Interval = interval
+	var polls atomic.Int64
+	opts := Options{Poll: func(deliver func([]Received)) {
+		polls.Add(1)
+		deliver([]Received{advertFrom(t, 1, interval)})
+	}}
+	r, err := New(Config{Instances: []InstanceConfig{b}}, &countTransport{}, nopHost{}, nopHost{}, opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	r.Deliver(advertFrom(t, 1, interval))
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- r.Run(ctx) }()
+	t.Cleanup(func() { cancel(); <-done })
+	time.Sleep(20 * 4 * interval)
+	s := instanceStatus(t, r, "B")
+	if s.State != "BACKUP" || s.Transitions != 1 {
+		t.Fatalf("B is %s after %d transitions, want BACKUP after 1: the polled adverts did not count", s.State, s.Transitions)
+	}
+	if n := polls.Load(); n < 5 {
+		t.Errorf("polled %d times in 20 master-down intervals, want one per interval", n)
+	}
+}

@@ -100,6 +100,19 @@ type Options struct {
 	// their master-down timer (at) or stops it (at is zero). It runs on the router's
 	// goroutine and must not block (a map update).
 	MasterDownTimer func(inst *InstanceConfig, at time.Time)
+	// OnMasterDown, if set, is told when an instance's master-down timer fired and how late
+	// the router ran it (now minus the deadline), on the router's goroutine; it must not
+	// block (the daemon logs it at debug level, to find where a failover's time goes).
+	OnMasterDown func(inst *InstanceConfig, late time.Duration)
+	// Poll, if set, is called on the router's goroutine before a due master-down timer fires
+	// (once per wake-up, again if the wake-up has run for a millisecond since): it reads what waits in the receive path without blocking and
+	// hands it to deliver, which processes it at once; then the router takes what the
+	// Deliver queue holds (Poll should return only once packets its receive path had already
+	// read were delivered). A process that the machine kept from
+	// running for longer than the master-down interval then counts the adverts that arrived
+	// meanwhile before it decides the master is gone (the receiving goroutine may not have run
+	// yet either). deliver takes the packets and their Payloads, as DeliverOwned does.
+	Poll func(deliver func([]Received))
 }
 
 // Router runs VRRP instances. Create it with New, then call Run.
@@ -134,6 +147,10 @@ type Router struct {
 	// started: the instances ran their startup; before, received packets wait in early.
 	started bool
 	early   []Received
+	// rxAdvert holds the advert being received (see receive).
+	rxAdvert vrrp.Advert
+	// polledAt: when Options.Poll last ran in this wake-up (zero: not yet).
+	polledAt time.Time
 }
 
 // New validates cfg and returns a router that is not running yet.
@@ -224,6 +241,7 @@ func (r *Router) Run(ctx context.Context) error {
 		// master-down while the master's adverts sit in the queue.
 		r.now = time.Now()
 		r.drain(r.opts.QueueLen)
+		r.polledAt = time.Time{}
 		r.fireDue()
 		r.flush()
 	}

@@ -17,6 +17,16 @@ func newRawSocket(family, proto int, name string) (*os.File, error) {
 	return os.NewFile(uintptr(fd), name), nil
 }
 
+// newBlockingRawSocket opens a blocking raw socket: its *os.File stays out of the runtime
+// poller, so reads block in the kernel (see Receiver.run).
+func newBlockingRawSocket(family, proto int, name string) (*os.File, error) {
+	fd, err := unix.Socket(family, unix.SOCK_RAW|unix.SOCK_CLOEXEC, proto)
+	if err != nil {
+		return nil, fmt.Errorf("raw socket %s: %w", name, err)
+	}
+	return os.NewFile(uintptr(fd), name), nil
+}
+
 // control runs fn on the socket's descriptor.
 func control(f *os.File, fn func(fd int) error) error {
 	rc, err := f.SyscallConn()
