@@ -256,7 +256,7 @@ func (s *Scheduler) Run(ctx context.Context) error {
 		for _, ck := range r.checkers {
 			first := start
 			if w := *ck.spec.Warmup; w > 0 {
-				first = start.Add(time.Duration(rng.Int64N(int64(w))))
+				first = start.Add(warmupOffset(rng, w))
 			}
 			wg.Add(1)
 			go func() {
@@ -272,6 +272,21 @@ func (s *Scheduler) Run(ctx context.Context) error {
 	}()
 	wg.Wait()
 	return nil
+}
+
+// phaseGrid is the granularity of the random warmup offsets. Checkers whose runs fall in the
+// same slot wake together and run in one busy period of the process instead of one each:
+// every idle-to-busy transition costs the runtime thread wakeups and a burst of its monitor's
+// 20 us sleeps, which on a slow or emulated CPU weigh more than the checks themselves.
+const phaseGrid = 10 * time.Millisecond
+
+// warmupOffset is a random start offset in [0, w), on the phase grid when w spans more than a
+// few slots of it.
+func warmupOffset(rng *rand.Rand, w time.Duration) time.Duration {
+	if w < 4*phaseGrid {
+		return time.Duration(rng.Int64N(int64(w)))
+	}
+	return time.Duration(rng.Int64N(int64(w/phaseGrid))) * phaseGrid
 }
 
 // nextDue plans the run after one that was due at due and ended at end: retries follow the
