@@ -278,7 +278,7 @@ func (s *Scheduler) Run(ctx context.Context) error {
 // same slot wake together and run in one busy period of the process instead of one each:
 // every idle-to-busy transition costs the runtime thread wakeups and a burst of its monitor's
 // 20 us sleeps, which on a slow or emulated CPU weigh more than the checks themselves.
-const phaseGrid = 10 * time.Millisecond
+const phaseGrid = 50 * time.Millisecond
 
 // warmupOffset is a random start offset in [0, w), on the phase grid when w spans more than a
 // few slots of it.
