@@ -26,6 +26,9 @@ import (
 )
 
 const (
+	// benchPathEnv picks the probes BenchmarkScheduler10k measures: "std" (the net.Dialer /
+	// net/http baseline) or "raw" (ours); unset, the outer run measures both.
+	benchPathEnv  = "XALIVED_CHECK_BENCH_PATH"
 	serveEnv      = "XALIVED_CHECK_SERVE"
 	benchPorts    = 8
 	benchAddrs    = 16
@@ -79,14 +82,36 @@ func BenchmarkScheduler10k(b *testing.B) {
 		// the whole ephemeral range (both per-namespace sysctls).
 		ns.MustRun(b, "sysctl", "-qw", "net.ipv4.tcp_tw_reuse=1", "net.ipv4.ip_local_port_range=1024 65000", "net.core.somaxconn=4096")
 		startBenchServer(b, ns)
-		var extra []string
-		if p := os.Getenv("XALIVED_CHECK_CPUPROFILE"); p != "" {
-			extra = append(extra, "-test.cpuprofile="+p)
+		// The baseline (the net.Dialer / net/http probes) runs first, against the same servers.
+		paths := []string{"std", "raw"}
+		if p := os.Getenv(benchPathEnv); p != "" {
+			paths = []string{p}
 		}
-		for _, l := range strings.Split(inNetns(b, ns, extra...), "\n") {
-			if strings.Contains(l, "Benchmark") || strings.Contains(l, "lateness") {
-				b.Log(strings.TrimSpace(l))
+		perCheck := map[string]float64{}
+		for _, path := range paths {
+			extra := []string{}
+			if p := os.Getenv("XALIVED_CHECK_CPUPROFILE"); p != "" {
+				extra = append(extra, "-test.cpuprofile="+p+"."+path)
 			}
+			b.Setenv(benchPathEnv, path)
+			for _, l := range strings.Split(inNetns(b, ns, extra...), "\n") {
+				if strings.Contains(l, "Benchmark") || strings.Contains(l, "lateness") {
+					b.Log(path + ": " + strings.TrimSpace(l))
+				}
+				if f := strings.Fields(l); len(f) > 0 && strings.Contains(l, "BenchmarkScheduler10k") {
+					for i := 1; i < len(f); i++ {
+						if f[i] == "cpu-us/check" {
+							perCheck[path], _ = strconv.ParseFloat(f[i-1], 64)
+						}
+					}
+				}
+			}
+		}
+		for path, v := range perCheck {
+			b.ReportMetric(v, path+"-cpu-us/check")
+		}
+		if perCheck["std"] > 0 && perCheck["raw"] > 0 {
+			b.ReportMetric(perCheck["raw"]/perCheck["std"], "raw/std-cpu")
 		}
 		return
 	}
@@ -136,6 +161,9 @@ func BenchmarkScheduler10k(b *testing.B) {
 	if err != nil {
 		b.Fatal(err)
 	}
+	if os.Getenv(benchPathEnv) == "std" {
+		s.baseline = stdProbe
+	}
 	go func() {
 		for range s.Events() {
 		}
@@ -183,8 +211,9 @@ func BenchmarkScheduler10k(b *testing.B) {
 }
 
 // BenchmarkProbeCost measures what one probe costs the checker process, independent of the
-// schedule and of the machine's load: heap bytes and allocations per TCP_CHECK and HTTP_GET
-// (2,000 probes each against a local server in a namespace).
+// schedule and of the machine's load: CPU, heap bytes and allocations per TCP_CHECK and
+// HTTP_GET (2,000 probes each against a local server in a namespace, one after the other), for
+// our probes and for the net.Dialer / net/http baseline (std-...).
 func BenchmarkProbeCost(b *testing.B) {
 	if !isInner(b) {
 		testenv.RequireRoot(b)
@@ -207,17 +236,24 @@ func BenchmarkProbeCost(b *testing.B) {
 		b.Fatal(err)
 	}
 	const n = 2000
-	for i, name := range []string{"tcp", "http"} {
-		ck := s.rss[i].checkers[0]
+	for k, name := range []string{"tcp", "http", "std-tcp", "std-http"} {
+		s.baseline = nil
+		if k >= 2 {
+			s.baseline = stdProbe
+		}
+		ck := s.rss[k%2].checkers[0]
 		var before, after runtime.MemStats
 		runtime.GC()
 		runtime.ReadMemStats(&before)
+		cpu0 := rusageCPU()
 		for j := 0; j < n; j++ {
 			if o, err := s.probe(context.Background(), ck); !o.OK {
 				b.Fatalf("%s probe: %v", name, err)
 			}
 		}
+		cpu := rusageCPU() - cpu0
 		runtime.ReadMemStats(&after)
+		b.ReportMetric(float64(cpu.Microseconds())/n, name+"-cpu-us/check")
 		b.ReportMetric(float64(after.TotalAlloc-before.TotalAlloc)/n, name+"-B/check")
 		b.ReportMetric(float64(after.Mallocs-before.Mallocs)/n, name+"-allocs/check")
 	}

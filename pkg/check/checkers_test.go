@@ -128,6 +128,32 @@ func (s *servers) start(t testing.TB) {
 		}
 		_, _ = w.Write([]byte(okBody))
 	})
+	// /chunked flushes its body in two parts: chunked to HTTP/1.1, until close to HTTP/1.0.
+	mux.HandleFunc("/chunked", func(w http.ResponseWriter, r *http.Request) {
+		_, _ = w.Write([]byte(okBody))
+		w.(http.Flusher).Flush()
+		_, _ = w.Write([]byte(okBody))
+	})
+	// /stall sends its headers and half of its body, then nothing for 5 s.
+	mux.HandleFunc("/stall", func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Length", strconv.Itoa(2*len(okBody)))
+		_, _ = w.Write([]byte(okBody))
+		w.(http.Flusher).Flush()
+		select {
+		case <-r.Context().Done():
+		case <-time.After(5 * time.Second):
+		}
+	})
+	// /short promises more body than it sends, then closes.
+	mux.HandleFunc("/short", func(w http.ResponseWriter, r *http.Request) {
+		c, bw, err := w.(http.Hijacker).Hijack()
+		if err != nil {
+			return
+		}
+		_, _ = bw.WriteString("HTTP/1.0 200 OK\r\nContent-Length: 100\r\n\r\n" + okBody)
+		_ = bw.Flush()
+		_ = c.Close()
+	})
 	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second}
 	ln4, ln6 := listen(t, "tcp", serverIP4+":8080"), listen(t, "tcp", "["+serverIP6+"]:8080")
 	go func() { _ = srv.Serve(ln4) }()
@@ -325,6 +351,11 @@ func TestCheckersAgainstRealServers(t *testing.T) {
 		{"HTTP_GET without the virtualhost", serverIP4, 0, httpSpec(HTTP, 8080, URL{Path: "/vhost"}), false, 0},
 		{"HTTP_GET regex matches", serverIP4, 0, httpSpec(HTTP, 8080, URL{Path: "/", Regex: regexp.MustCompile("from the real")}), true, 0},
 		{"HTTP_GET regex_no_match", serverIP4, 0, httpSpec(HTTP, 8080, URL{Path: "/", Regex: regexp.MustCompile("hello"), RegexNoMatch: true}), false, 0},
+		{"HTTP_GET chunked body (1.1), digest", serverIP4, 0, withVhost(httpSpec(HTTP, 8080, URL{Path: "/chunked", Digest: md5hex(okBody + okBody)}), "1.1", "", false), true, 0},
+		{"HTTP_GET body until close (1.0), digest", serverIP4, 0, httpSpec(HTTP, 8080, URL{Path: "/chunked", Digest: md5hex(okBody + okBody)}), true, 0},
+		{"HTTP_GET chunked body (1.1), wrong digest", serverIP4, 0, withVhost(httpSpec(HTTP, 8080, URL{Path: "/chunked", Digest: md5hex(okBody)}), "1.1", "", false), false, 0},
+		{"HTTP_GET body stalls, no digest", serverIP4, 0, httpSpec(HTTP, 8080, URL{Path: "/stall"}), false, timeout},
+		{"HTTP_GET body shorter than Content-Length", serverIP4, 0, httpSpec(HTTP, 8080, URL{Path: "/short"}), false, 0},
 		{"HTTP_GET accept, never answer", serverIP4, 0, httpSpec(HTTP, 8081, root), false, timeout},
 		{"HTTP_GET slow-loris response", serverIP4, 0, httpSpec(HTTP, 8082, root), false, timeout},
 		{"HTTP_GET hung host", hungIP4, 0, httpSpec(HTTP, 8080, root), false, timeout},

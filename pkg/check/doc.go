@@ -20,7 +20,13 @@
 //     (slow loris) or stalls a TLS handshake fails at that deadline. An HTTP_GET / SSL_GET that
 //     is DOWN checks one url per delay_loop until all have passed, unless fast_recovery, as
 //     keepalived does; an UP one checks every url on every run. dial.go applies bindto,
-//     bind_port, bind_if (SO_BINDTODEVICE) and fwmark (SO_MARK).
+//     bind_port, bind_if (SO_BINDTODEVICE) and fwmark (SO_MARK) for net.Dialer (SMTP, DNS,
+//     UDP); rawdial.go and rawsys.go do the same for TCP_CHECK, HTTP_GET and SSL_GET on a
+//     socket of their own (raw non-blocking system calls, the runtime poller only when a
+//     probe has to wait, no timer unless it waits), and httpwire.go is their HTTP/1.x
+//     exchange: a request built once per url, the response read through one pooled buffer
+//     (Content-Length, chunked or until close; MD5 only when a digest is configured; the
+//     body is read to its end, at most 64 MiB, either way).
 //   - scheduler.go: one goroutine per checker sleeping on its own timer, so a slow check never
 //     delays another; runs keep a fixed delay_loop grid, retries follow a failure by
 //     delay_before_retry, and a check still running at its next slot is never started twice
@@ -32,7 +38,10 @@
 //     is not on this host.
 //   - http.go also has GenHash, the `genhash` helper (`xalivectl genhash URL`).
 //
-// Benchmarks: BenchmarkScheduler10k (host: 10,000 real servers, lateness and CPU) and
+// Benchmarks: BenchmarkScheduler10k (host: 10,000 real servers, lateness and CPU; it runs the
+// net.Dialer / net/http probes of bench_baseline_test.go first as the baseline, ratio
+// raw/std-cpu), BenchmarkProbeCost (CPU, bytes and allocations of one probe, ours and the
+// baseline's) and
 // BenchmarkVMCheckersVsKeepalived (vmtest guest: the same configuration through xalived's
 // checkers and keepalived -C side by side, CPU per check and the ratio; `go run ./vmtest
 // -run '^$' -bench CheckersVsKeepalived`).

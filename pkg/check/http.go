@@ -1,7 +1,6 @@
 package check
 
 import (
-	"bufio"
 	"bytes"
 	"context"
 	"crypto/md5"
@@ -12,36 +11,33 @@ import (
 	"fmt"
 	"io"
 	"net"
-	"net/http"
+	"net/netip"
 	"net/url"
 	"os"
 	"strconv"
 	"strings"
-	"sync"
 	"time"
 )
 
 // maxBody bounds what an HTTP check reads of a body (and hashes).
 const maxBody = 64 << 20
 
-// Thousands of checks a second: reuse the response reader and the copy buffer instead of
-// allocating 4 KiB + 32 KiB of garbage per check.
-var (
-	readerPool = sync.Pool{New: func() any { return bufio.NewReaderSize(nil, 4096) }}
-	copyPool   = sync.Pool{New: func() any { b := make([]byte, 16<<10); return &b }}
-)
-
 // httpResult is what one url fetch saw.
 type httpResult struct {
 	Status int
-	Digest string // hex MD5 of the body
+	Digest string // hex MD5 of the body, when asked for
 	Body   []byte // kept only when a regex needs it
 }
 
-// probeHTTP checks every url in order; all must pass.
-func probeHTTP(ctx context.Context, s Spec, tlsCfg *tls.Config) (Outcome, error) {
-	for _, u := range s.HTTP.URLs {
-		res, err := fetch(ctx, s.Common, s.HTTP, u, tlsCfg)
+// probeHTTP checks every url in order; all must pass. reqs, when not nil, holds each url's
+// prebuilt request (buildRequest).
+func probeHTTP(ctx context.Context, s Spec, tlsCfg *tls.Config, reqs [][]byte) (Outcome, error) {
+	for i, u := range s.HTTP.URLs {
+		var req []byte
+		if i < len(reqs) {
+			req = reqs[i]
+		}
+		res, err := fetch(ctx, s.Common, s.HTTP, u, req, u.Digest != "", tlsCfg)
 		if err != nil {
 			return Outcome{}, fmt.Errorf("url %s: %w", u.Path, err)
 		}
@@ -58,22 +54,26 @@ func probeHTTP(ctx context.Context, s Spec, tlsCfg *tls.Config) (Outcome, error)
 	return Outcome{OK: true}, nil
 }
 
-// fetch sends one GET the way keepalived does (request line with http_protocol, Host header
-// from virtualhost or the address, a Connection: close for 1.0C and 1.1) and reads the whole
-// response; ctx's deadline bounds connect, TLS handshake, headers and body together.
-func fetch(ctx context.Context, c Common, h *HTTPSpec, u URL, tlsCfg *tls.Config) (httpResult, error) {
-	conn, err := dial(ctx, "tcp", c)
+// fetch sends one GET the way keepalived does (buildRequest; req when prebuilt) and reads the
+// whole response (up to maxBody bytes of body, hashed when digest is set); ctx's deadline
+// bounds connect, TLS handshake, headers and body together.
+func fetch(ctx context.Context, c Common, h *HTTPSpec, u URL, req []byte, digest bool, tlsCfg *tls.Config) (httpResult, error) {
+	sc, err := dialTCP(ctx, c)
 	if err != nil {
 		return httpResult{}, err
 	}
-	defer conn.Close()
-	stop := withDeadline(ctx, conn)
-	defer stop()
-	vhost := u.VirtualHost
-	if vhost == "" {
-		vhost = h.VirtualHost
+	defer sc.Close()
+	// The response is never there before the request: the socket joins the poller now (and
+	// crypto/tls, which may close it from another goroutine when ctx ends, needs it there).
+	if err := sc.waitable(); err != nil {
+		return httpResult{}, err
 	}
+	var conn io.ReadWriter = sc
 	if tlsCfg != nil {
+		vhost := u.VirtualHost
+		if vhost == "" {
+			vhost = h.VirtualHost
+		}
 		cfg := tlsCfg.Clone()
 		if h.EnableSNI {
 			switch {
@@ -83,55 +83,43 @@ func fetch(ctx context.Context, c Common, h *HTTPSpec, u URL, tlsCfg *tls.Config
 				cfg.ServerName = vhost
 			}
 		}
-		tc := tls.Client(conn, cfg)
+		sc.remote = net.TCPAddrFromAddrPort(netip.AddrPortFrom(c.ConnectIP, c.ConnectPort))
+		tc := tls.Client(sc, cfg)
 		if err := tc.HandshakeContext(ctx); err != nil {
 			return httpResult{}, fmt.Errorf("tls handshake: %w", err)
 		}
 		conn = tc
 	}
-	host := vhost
-	if host == "" {
-		host = net.JoinHostPort(c.ConnectIP.String(), strconv.Itoa(int(c.ConnectPort)))
-		if c.ConnectIP.Is4() {
-			host = c.ConnectIP.String() + ":" + strconv.Itoa(int(c.ConnectPort))
-		}
+	if req == nil {
+		req = buildRequest(c, h, u)
 	}
-	proto := "HTTP/1.0"
-	closeHdr := ""
-	switch h.Protocol {
-	case "1.1":
-		proto, closeHdr = "HTTP/1.1", "Connection: close\r\n"
-	case "1.0C":
-		closeHdr = "Connection: close\r\n"
-	}
-	req := "GET " + u.Path + " " + proto + "\r\nUser-Agent: KeepAliveClient\r\nHost: " + host + "\r\n" + closeHdr + "\r\n"
-	if _, err := io.WriteString(conn, req); err != nil {
+	if _, err := conn.Write(req); err != nil {
 		return httpResult{}, fmt.Errorf("send request: %w", err)
 	}
-	br := readerPool.Get().(*bufio.Reader)
-	br.Reset(conn)
-	defer func() { br.Reset(nil); readerPool.Put(br) }()
-	resp, err := http.ReadResponse(br, &http.Request{Method: http.MethodGet})
+	bp := wireBufPool.Get().(*[]byte)
+	defer wireBufPool.Put(bp)
+	w := wireReader{r: conn, buf: *bp}
+	head, err := w.readHead()
 	if err != nil {
 		return httpResult{}, fmt.Errorf("read response: %w", err)
 	}
-	defer resp.Body.Close()
-	sum := md5.New()
-	var w io.Writer = sum
-	var body *bytes.Buffer
+	var sink bodySink
+	if digest {
+		sink.sum = md5.New()
+	}
 	if u.Regex != nil {
-		body = new(bytes.Buffer)
-		w = io.MultiWriter(sum, body)
+		sink.keep = new(bytes.Buffer)
 	}
-	buf := copyPool.Get().(*[]byte)
-	n, err := io.CopyBuffer(w, io.LimitReader(resp.Body, maxBody), *buf)
-	copyPool.Put(buf)
-	if err != nil && !(errors.Is(err, io.ErrUnexpectedEOF) && !h.TLSCompliant && resp.ContentLength < 0) {
-		return httpResult{}, fmt.Errorf("read body after %d bytes: %w", n, err)
+	err = w.readBody(head, &sink)
+	if err != nil && !(errors.Is(err, io.ErrUnexpectedEOF) && !h.TLSCompliant && head.length < 0) {
+		return httpResult{}, fmt.Errorf("read body after %d bytes: %w", sink.n, err)
 	}
-	res := httpResult{Status: resp.StatusCode, Digest: hex.EncodeToString(sum.Sum(nil))}
-	if body != nil {
-		res.Body = body.Bytes()
+	res := httpResult{Status: head.status}
+	if sink.sum != nil {
+		res.Digest = hex.EncodeToString(sink.sum.Sum(nil))
+	}
+	if sink.keep != nil {
+		res.Body = sink.keep.Bytes()
 	}
 	return res, nil
 }
@@ -227,7 +215,7 @@ func GenHash(ctx context.Context, rawURL string, opt GenHashOptions) (status int
 	if opt.VirtualHost == "" && tlsCfg != nil && net.ParseIP(u.Hostname()) == nil {
 		tlsCfg.ServerName = u.Hostname()
 	}
-	res, err := fetch(ctx, Common{ConnectIP: addrs[0].Unmap(), ConnectPort: uint16(p)}, h, URL{Path: u.RequestURI()}, tlsCfg)
+	res, err := fetch(ctx, Common{ConnectIP: addrs[0].Unmap(), ConnectPort: uint16(p)}, h, URL{Path: u.RequestURI()}, nil, true, tlsCfg)
 	if err != nil {
 		return 0, "", fmt.Errorf("genhash %s: %w", rawURL, err)
 	}

@@ -65,6 +65,7 @@ type checker struct {
 	rs     *rsRun
 	tls    *tls.Config
 	script notify.Script
+	reqs   [][]byte // HTTP_GET / SSL_GET: each url's request, built once
 
 	// recoverURL is the next url to check while an HTTP_GET/SSL_GET recovers without
 	// fast_recovery (only its own goroutine touches it).
@@ -112,6 +113,10 @@ type Scheduler struct {
 	out    chan Event
 
 	runs, skipped, failures, suspends atomic.Uint64
+
+	// baseline, when set, runs TCP_CHECK / HTTP_GET probes instead of the built-in ones under a
+	// context.WithTimeout (the benchmark's reference: the net.Dialer / net/http path).
+	baseline func(ctx context.Context, ck *checker) (Outcome, error)
 }
 
 // suspended applies ha_suspend: the virtual server's address is not on this host.
@@ -139,6 +144,11 @@ func New(vss []VirtualServer, cfg Config) (*Scheduler, error) {
 					return nil, fmt.Errorf("virtual server %s real server %s checker %d: %w", vs.Key, r.key, ci+1, err)
 				}
 				ck := &checker{spec: spec, rs: r, state: InitialState(spec.Common)}
+				if spec.Kind == HTTP || spec.Kind == SSL {
+					for _, u := range spec.HTTP.URLs {
+						ck.reqs = append(ck.reqs, buildRequest(spec.Common, spec.HTTP, u))
+					}
+				}
 				switch spec.Kind {
 				case SSL:
 					t, err := clientTLS(spec.HTTP)
@@ -246,7 +256,7 @@ func (s *Scheduler) Run(ctx context.Context) error {
 		for _, ck := range r.checkers {
 			first := start
 			if w := *ck.spec.Warmup; w > 0 {
-				first = start.Add(time.Duration(rng.Int64N(int64(w))))
+				first = start.Add(warmupOffset(rng, w))
 			}
 			wg.Add(1)
 			go func() {
@@ -262,6 +272,21 @@ func (s *Scheduler) Run(ctx context.Context) error {
 	}()
 	wg.Wait()
 	return nil
+}
+
+// phaseGrid is the granularity of the random warmup offsets. Checkers whose runs fall in the
+// same slot wake together and run in one busy period of the process instead of one each:
+// every idle-to-busy transition costs the runtime thread wakeups and a burst of its monitor's
+// 20 us sleeps, which on a slow or emulated CPU weigh more than the checks themselves.
+const phaseGrid = 50 * time.Millisecond
+
+// warmupOffset is a random start offset in [0, w), on the phase grid when w spans more than a
+// few slots of it.
+func warmupOffset(rng *rand.Rand, w time.Duration) time.Duration {
+	if w < 4*phaseGrid {
+		return time.Duration(rng.Int64N(int64(w)))
+	}
+	return time.Duration(rng.Int64N(int64(w/phaseGrid))) * phaseGrid
 }
 
 // nextDue plans the run after one that was due at due and ended at end: retries follow the
@@ -294,8 +319,10 @@ func (s *Scheduler) loop(ctx context.Context, ck *checker, due time.Time) {
 			timer.Reset(time.Until(due))
 			continue
 		}
+		// Clock reads are few on purpose (they are system calls on some virtual machines):
+		// the start, the end, and the end again for planning unless a reap took time.
 		startT := time.Now()
-		o, err := s.probe(ctx, ck)
+		o, err := s.probeAt(ctx, ck, startT)
 		if ctx.Err() != nil {
 			if o.reap != nil {
 				o.reap()
@@ -308,10 +335,12 @@ func (s *Scheduler) loop(ctx context.Context, ck *checker, due time.Time) {
 		}
 		delay, st := s.apply(ck, o, err, startT, end.Sub(startT))
 		retrying := st.Up && st.Failures > 0
+		planned := end
 		if o.reap != nil {
 			o.reap() // a timed-out script is gone before its next run is planned
+			planned = time.Now()
 		}
-		next, skipped := nextDue(due, time.Now(), delay, retrying)
+		next, skipped := nextDue(due, planned, delay, retrying)
 		s.runs.Add(1)
 		s.skipped.Add(uint64(skipped))
 		if !o.OK {
@@ -322,15 +351,29 @@ func (s *Scheduler) loop(ctx context.Context, ck *checker, due time.Time) {
 				Skipped: skipped, Up: st.Up, Retrying: retrying, LogAllFailures: ck.spec.LogAllFailures})
 		}
 		due = next
-		timer.Reset(time.Until(due))
+		timer.Reset(due.Sub(planned))
 	}
 }
 
 // probe runs one check under its deadline.
 func (s *Scheduler) probe(ctx context.Context, ck *checker) (Outcome, error) {
+	return s.probeAt(ctx, ck, time.Now())
+}
+
+// probeAt is probe for a check that starts at now.
+func (s *Scheduler) probeAt(ctx context.Context, ck *checker, now time.Time) (Outcome, error) {
 	sp := ck.spec
 	timeout := sp.ConnectTimeout
-	if sp.Kind == MISC {
+	switch sp.Kind {
+	case TCP, HTTP, SSL:
+		if s.baseline == nil || sp.Kind == SSL {
+			// The socket's deadline bounds these probes: no timer per probe for the context.
+			return s.run(deadlineCtx{Context: ctx, dl: now.Add(timeout)}, ck)
+		}
+		pctx, cancel := context.WithTimeout(ctx, timeout)
+		defer cancel()
+		return s.baseline(pctx, ck)
+	case MISC:
 		timeout = sp.Misc.Timeout + 2*miscGrace
 	}
 	pctx, cancel := context.WithTimeout(ctx, timeout)
@@ -387,9 +430,10 @@ func (s *Scheduler) apply(ck *checker, o Outcome, err error, at time.Time, took 
 	if err != nil {
 		ck.lastErr = err.Error()
 	}
-	states := make([]CheckerState, len(r.checkers))
-	for i, c := range r.checkers {
-		states[i] = c.state
+	var buf [4]CheckerState // no allocation per run for up to 4 checkers
+	states := buf[:0]
+	for _, c := range r.checkers {
+		states = append(states, c.state)
 	}
 	prev := r.state
 	r.state = Aggregate(r.cfg.Weight, states)
@@ -609,13 +653,13 @@ func (s *Scheduler) probeHTTPRecovering(ctx context.Context, ck *checker) (Outco
 	sp := ck.spec
 	if sp.HTTP.FastRecovery || len(sp.HTTP.URLs) < 2 || ck.state.Up {
 		ck.recoverURL = 0
-		return probeHTTP(ctx, sp, ck.tls)
+		return probeHTTP(ctx, sp, ck.tls, ck.reqs)
 	}
 	one := sp
 	h := *sp.HTTP
 	h.URLs = sp.HTTP.URLs[ck.recoverURL : ck.recoverURL+1]
 	one.HTTP = &h
-	o, err := probeHTTP(ctx, one, ck.tls)
+	o, err := probeHTTP(ctx, one, ck.tls, ck.reqs[ck.recoverURL:ck.recoverURL+1])
 	if err != nil || !o.OK {
 		ck.recoverURL = 0
 		return o, err

@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"context"
 	"encoding/json"
+	"math/rand/v2"
 	"net"
 	"net/netip"
 	"os"
@@ -279,4 +280,24 @@ func countProcs(path string) int {
 		n++
 	}
 	return n
+}
+
+// Warmup offsets stay in [0, warmup) and, for warmups of several slots, on the phase grid (so
+// that checkers share wakeups); every slot gets used.
+func TestWarmupOffsetGrid(t *testing.T) {
+	rng := rand.New(rand.NewPCG(1, 2))
+	seen := map[time.Duration]bool{}
+	for i := 0; i < 5000; i++ {
+		d := warmupOffset(rng, time.Second)
+		if d < 0 || d >= time.Second || d%phaseGrid != 0 {
+			t.Fatalf("offset %v: want a multiple of %v in [0, 1s)", d, phaseGrid)
+		}
+		seen[d] = true
+	}
+	if len(seen) != int(time.Second/phaseGrid) {
+		t.Fatalf("%d slots used, want %d", len(seen), time.Second/phaseGrid)
+	}
+	if d := warmupOffset(rng, 15*time.Millisecond); d < 0 || d >= 15*time.Millisecond {
+		t.Fatalf("short warmup offset %v", d)
+	}
 }

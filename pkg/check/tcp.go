@@ -9,7 +9,7 @@ var aLongTimeAgo = time.Unix(1, 0)
 
 // probeTCP succeeds when a TCP connection is established within the deadline.
 func probeTCP(ctx context.Context, s Spec) (Outcome, error) {
-	conn, err := dial(ctx, "tcp", s.Common)
+	conn, err := dialTCP(ctx, s.Common)
 	if err != nil {
 		return Outcome{}, err
 	}
