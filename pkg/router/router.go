@@ -123,6 +123,7 @@ type Router struct {
 	opts      Options
 
 	in      chan func()
+	ctl     chan func() // status calls: served before queued packets, so xalivectl answers during a storm
 	stop    chan struct{}
 	stopped sync.Once
 	done    chan struct{}
@@ -170,7 +171,7 @@ func New(cfg Config, t Transport, h Host, n Notifier, opts Options) (*Router, er
 	}
 	r := &Router{
 		transport: t, host: h, notifier: n, opts: opts,
-		in: make(chan func(), opts.QueueLen), stop: make(chan struct{}), done: make(chan struct{}),
+		in: make(chan func(), opts.QueueLen), ctl: make(chan func()), stop: make(chan struct{}), done: make(chan struct{}),
 		byName: map[string]*instance{}, trackers: map[string]*tracker{},
 		hostQueue: newWorker(),
 	}
@@ -234,6 +235,8 @@ func (r *Router) Run(ctx context.Context) error {
 		case f := <-r.in:
 			r.now = time.Now()
 			f()
+		case f := <-r.ctl:
+			f()
 		case <-t.C:
 		}
 		// Packets that queued up while this goroutine waited for a CPU count before the
@@ -249,6 +252,12 @@ func (r *Router) Run(ctx context.Context) error {
 
 func (r *Router) drain(n int) {
 	for range n {
+		select {
+		case f := <-r.ctl:
+			f()
+			continue
+		default:
+		}
 		select {
 		case f := <-r.in:
 			// Each item at its own time: one that stalled (a blocking hook, a lost CPU)
@@ -278,10 +287,15 @@ func (r *Router) Shutdown(ctx context.Context) error {
 
 // call runs f on the router goroutine and waits for it.
 func (r *Router) call(ctx context.Context, f func()) error {
+	return r.callVia(ctx, r.in, f)
+}
+
+// callVia runs f on the router's goroutine through queue q and waits for it.
+func (r *Router) callVia(ctx context.Context, q chan func(), f func()) error {
 	ran := make(chan struct{})
 	wrapped := func() { f(); close(ran) }
 	select {
-	case r.in <- wrapped:
+	case q <- wrapped:
 	case <-r.done:
 		return errors.New("router: not running")
 	case <-ctx.Done():
@@ -419,7 +433,7 @@ func (r *Router) Reload(ctx context.Context, cfg Config) error {
 // Status returns a snapshot of every instance.
 func (r *Router) Status(ctx context.Context) (Snapshot, error) {
 	var s Snapshot
-	err := r.call(ctx, func() { s = r.snapshot() })
+	err := r.callVia(ctx, r.ctl, func() { s = r.snapshot() })
 	return s, err
 }
 

@@ -725,3 +725,38 @@ func TestExternalMasterDown(t *testing.T) {
 	eventually(t, "master", func() bool { return st().State == "MASTER" })
 	r.MasterDown("nope") // unknown names are ignored
 }
+
+// TestStatusNotBehindQueue: a status call is answered before work already queued (a storm of
+// adverts), so xalivectl answers while the router is busy.
+func TestStatusNotBehindQueue(t *testing.T) {
+	nw := &memNet{}
+	a := nw.start(t, "198.51.100.1", Config{Instances: []InstanceConfig{testInstance("VI_1", 1, 150, "198.51.100.1")}})
+	eventually(t, "A master", a.inState(t, "VI_1", "MASTER"))
+	var ran atomic.Int64
+	release := make(chan struct{})
+	// The first item blocks the router until released; the rest wait behind it in the queue.
+	if !a.r.post(func() { <-release; ran.Add(1) }) {
+		t.Fatal("queue full")
+	}
+	const queued = 500
+	for range queued {
+		if !a.r.post(func() { time.Sleep(time.Millisecond); ran.Add(1) }) {
+			t.Fatal("queue full")
+		}
+	}
+	got := make(chan int64, 1)
+	go func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		if _, err := a.r.Status(ctx); err != nil {
+			t.Error(err)
+		}
+		got <- ran.Load()
+	}()
+	close(release)
+	// Each queued item takes a millisecond: answered behind the queue, Status would see all
+	// of them done; ahead of it, a few at most (the call may reach the router a little late).
+	if n := <-got; n > queued/2 {
+		t.Fatalf("status answered only after %d of %d queued items ran", n, queued+1)
+	}
+}
