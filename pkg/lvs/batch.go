@@ -162,12 +162,7 @@ func (w *writer) batch(ops []op) (done []op, errs []error) {
 // appendRequest encodes one IPVS request with NLM_F_ACK.
 func appendRequest(b []byte, family uint16, seq uint32, o op) []byte {
 	start := len(b)
-	b = binary.NativeEndian.AppendUint32(b, 0) // length, patched below
-	b = binary.NativeEndian.AppendUint16(b, family)
-	b = binary.NativeEndian.AppendUint16(b, unix.NLM_F_REQUEST|unix.NLM_F_ACK)
-	b = binary.NativeEndian.AppendUint32(b, seq)
-	b = binary.NativeEndian.AppendUint32(b, 0)
-	b = append(b, o.cmd, ipvsGenlVersion, 0, 0)
+	b = appendHeader(b, family, seq, o.cmd)
 
 	full := o.cmd == cmdNewService || o.cmd == cmdSetService
 	if o.cmd == cmdGetDest {
@@ -219,6 +214,17 @@ func appendRequest(b []byte, family uint16, seq uint32, o op) []byte {
 	}
 	binary.NativeEndian.PutUint32(b[start:], uint32(len(b)-start))
 	return b
+}
+
+// appendHeader starts an IPVS generic netlink request with NLM_F_ACK; the caller patches the
+// length (first 4 bytes from where it started) when the message is complete.
+func appendHeader(b []byte, family uint16, seq uint32, cmd uint8) []byte {
+	b = binary.NativeEndian.AppendUint32(b, 0)
+	b = binary.NativeEndian.AppendUint16(b, family)
+	b = binary.NativeEndian.AppendUint16(b, unix.NLM_F_REQUEST|unix.NLM_F_ACK)
+	b = binary.NativeEndian.AppendUint32(b, seq)
+	b = binary.NativeEndian.AppendUint32(b, 0)
+	return append(b, cmd, ipvsGenlVersion, 0, 0)
 }
 
 func attrHeader(b []byte, typ uint16) []byte {
@@ -283,25 +289,33 @@ const (
 // dests dumps the destinations of one service. moby/ipvs v1.1.0 reads neither the tunnel type
 // nor its port and flags, so destinations are read here, with the same socket the writes use.
 func (w *writer) dests(s Service) ([]Destination, error) {
-	w.buf = w.buf[:0]
+	var out []Destination
+	w.buf = appendRequest(w.buf[:0], w.family, w.seq, op{cmd: cmdGetDest, svc: s})
+	err := w.dump(w.buf, attrDest, func(v []byte) { out = append(out, parseDest(v, s.Family)) })
+	if err != nil {
+		return nil, fmt.Errorf("read destinations of %s: %w", s.Key, err)
+	}
+	return out, nil
+}
+
+// dump sends req (one request, its sequence number w.seq) as a dump and calls fn with the
+// value of every top-level attribute of type typ in the replies.
+func (w *writer) dump(req []byte, typ uint16, fn func([]byte)) error {
 	seq := w.seq
 	w.seq++
-	w.buf = appendRequest(w.buf, w.family, seq, op{cmd: cmdGetDest, svc: s})
-	// A dump, not an acknowledged request.
-	binary.NativeEndian.PutUint16(w.buf[6:], unix.NLM_F_REQUEST|unix.NLM_F_DUMP)
-	if err := unix.Sendto(w.fd, w.buf, 0, &unix.SockaddrNetlink{Family: unix.AF_NETLINK}); err != nil {
-		return nil, fmt.Errorf("ipvs netlink send: %w", err)
+	binary.NativeEndian.PutUint16(req[6:], unix.NLM_F_REQUEST|unix.NLM_F_DUMP)
+	if err := unix.Sendto(w.fd, req, 0, &unix.SockaddrNetlink{Family: unix.AF_NETLINK}); err != nil {
+		return fmt.Errorf("ipvs netlink send: %w", err)
 	}
-	var out []Destination
 	rb := make([]byte, 1<<16)
 	for {
 		n, _, err := unix.Recvfrom(w.fd, rb, 0)
 		if err != nil {
-			return nil, fmt.Errorf("ipvs netlink receive: %w", err)
+			return fmt.Errorf("ipvs netlink receive: %w", err)
 		}
 		msgs, err := syscall.ParseNetlinkMessage(rb[:n])
 		if err != nil {
-			return nil, fmt.Errorf("ipvs netlink reply: %w", err)
+			return fmt.Errorf("ipvs netlink reply: %w", err)
 		}
 		for _, m := range msgs {
 			if m.Header.Seq != seq {
@@ -309,20 +323,49 @@ func (w *writer) dests(s Service) ([]Destination, error) {
 			}
 			switch m.Header.Type {
 			case unix.NLMSG_DONE:
-				return out, nil
+				return nil
 			case unix.NLMSG_ERROR:
 				if code := int32(binary.NativeEndian.Uint32(m.Data[:4])); code != 0 {
-					return nil, fmt.Errorf("read destinations of %s: %w", s.Key, unix.Errno(-code))
+					return unix.Errno(-code)
 				}
-				return out, nil
+				return nil
 			}
 			if len(m.Data) < 4 {
 				continue
 			}
-			for typ, v := range attrs(m.Data[4:]) {
-				if typ == attrDest {
-					out = append(out, parseDest(v, s.Family))
+			for t, v := range attrs(m.Data[4:]) {
+				if t == typ {
+					fn(v)
 				}
+			}
+		}
+	}
+}
+
+// request sends req (one acknowledged request, its sequence number w.seq) and returns the
+// kernel's verdict as an errno.
+func (w *writer) request(req []byte) error {
+	seq := w.seq
+	w.seq++
+	if err := unix.Sendto(w.fd, req, 0, &unix.SockaddrNetlink{Family: unix.AF_NETLINK}); err != nil {
+		return fmt.Errorf("ipvs netlink send: %w", err)
+	}
+	rb := make([]byte, 4096)
+	for {
+		n, _, err := unix.Recvfrom(w.fd, rb, 0)
+		if err != nil {
+			return fmt.Errorf("ipvs netlink receive: %w", err)
+		}
+		msgs, err := syscall.ParseNetlinkMessage(rb[:n])
+		if err != nil {
+			return fmt.Errorf("ipvs netlink reply: %w", err)
+		}
+		for _, m := range msgs {
+			if m.Header.Type == unix.NLMSG_ERROR && m.Header.Seq == seq && len(m.Data) >= 4 {
+				if code := int32(binary.NativeEndian.Uint32(m.Data[:4])); code != 0 {
+					return unix.Errno(-code)
+				}
+				return nil
 			}
 		}
 	}

@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"net/netip"
-	"syscall"
 
 	"golang.org/x/sys/unix"
 )
@@ -91,42 +90,14 @@ func SyncDaemons(nsPath string) ([]SyncDaemon, error) {
 		return nil, err
 	}
 	defer w.close()
-	b := daemonMessage(nil, w.family, w.seq, cmdGetDaemon, nil)
-	binary.NativeEndian.PutUint16(b[6:], unix.NLM_F_REQUEST|unix.NLM_F_DUMP)
-	if err := unix.Sendto(w.fd, b, 0, &unix.SockaddrNetlink{Family: unix.AF_NETLINK}); err != nil {
-		return nil, fmt.Errorf("ipvs netlink send: %w", err)
-	}
 	var out []SyncDaemon
-	rb := make([]byte, 1<<14)
-	for {
-		n, _, err := unix.Recvfrom(w.fd, rb, 0)
-		if err != nil {
-			return nil, fmt.Errorf("ipvs netlink receive: %w", err)
-		}
-		msgs, err := syscall.ParseNetlinkMessage(rb[:n])
-		if err != nil {
-			return nil, fmt.Errorf("ipvs netlink reply: %w", err)
-		}
-		for _, m := range msgs {
-			switch m.Header.Type {
-			case unix.NLMSG_DONE:
-				return out, nil
-			case unix.NLMSG_ERROR:
-				if code := int32(binary.NativeEndian.Uint32(m.Data[:4])); code != 0 {
-					return nil, fmt.Errorf("list sync daemons: %w", unix.Errno(-code))
-				}
-				return out, nil
-			}
-			if len(m.Data) < 4 {
-				continue
-			}
-			for typ, v := range attrs(m.Data[4:]) {
-				if typ == attrDaemon {
-					out = append(out, parseDaemon(v))
-				}
-			}
-		}
+	err = w.dump(daemonMessage(nil, w.family, w.seq, cmdGetDaemon, nil), attrDaemon, func(v []byte) {
+		out = append(out, parseDaemon(v))
+	})
+	if err != nil {
+		return nil, fmt.Errorf("list sync daemons: %w", err)
 	}
+	return out, nil
 }
 
 func parseDaemon(b []byte) SyncDaemon {
@@ -174,41 +145,13 @@ func daemonRequest(nsPath string, cmd uint8, d SyncDaemon) error {
 		return err
 	}
 	defer w.close()
-	b := daemonMessage(nil, w.family, w.seq, cmd, &d)
-	if err := unix.Sendto(w.fd, b, 0, &unix.SockaddrNetlink{Family: unix.AF_NETLINK}); err != nil {
-		return fmt.Errorf("ipvs netlink send: %w", err)
-	}
-	rb := make([]byte, 4096)
-	for {
-		n, _, err := unix.Recvfrom(w.fd, rb, 0)
-		if err != nil {
-			return fmt.Errorf("ipvs netlink receive: %w", err)
-		}
-		msgs, err := syscall.ParseNetlinkMessage(rb[:n])
-		if err != nil {
-			return fmt.Errorf("ipvs netlink reply: %w", err)
-		}
-		for _, m := range msgs {
-			if m.Header.Type == unix.NLMSG_ERROR && m.Header.Seq == w.seq && len(m.Data) >= 4 {
-				if code := int32(binary.NativeEndian.Uint32(m.Data[:4])); code != 0 {
-					return unix.Errno(-code)
-				}
-				return nil
-			}
-		}
-	}
+	return w.request(daemonMessage(nil, w.family, w.seq, cmd, &d))
 }
 
 // daemonMessage encodes an IPVS daemon command; d is nil for a dump.
 func daemonMessage(b []byte, family uint16, seq uint32, cmd uint8, d *SyncDaemon) []byte {
-	ne := binary.NativeEndian
 	start := len(b)
-	b = ne.AppendUint32(b, 0)
-	b = ne.AppendUint16(b, family)
-	b = ne.AppendUint16(b, unix.NLM_F_REQUEST|unix.NLM_F_ACK)
-	b = ne.AppendUint32(b, seq)
-	b = ne.AppendUint32(b, 0)
-	b = append(b, cmd, ipvsGenlVersion, 0, 0)
+	b = appendHeader(b, family, seq, cmd)
 	if d != nil {
 		nest := len(b)
 		b = attrHeader(b, attrDaemon)
@@ -237,6 +180,6 @@ func daemonMessage(b []byte, family uint16, seq uint32, cmd uint8, d *SyncDaemon
 		}
 		b = endNest(b, nest)
 	}
-	ne.PutUint32(b[start:], uint32(len(b)-start))
+	binary.NativeEndian.PutUint32(b[start:], uint32(len(b)-start))
 	return b
 }
