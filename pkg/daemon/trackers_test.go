@@ -97,17 +97,17 @@ func TestFileTrackerNotified(t *testing.T) {
 	waitFor(t, "value 3 after an atomic replace", func() bool { r, _ := c.last(); return !r.OK && r.Value == 3 })
 }
 
-// TestProcessTrackerNotified gives the tracker an hour-long timer: only the proc connector can
-// report the process starting and ending.
-func TestProcessTrackerNotified(t *testing.T) {
-	testenv.RequireRoot(t)
+// checkProcessTracker starts a tracker polling every `every` for `sleep arg`, then starts and
+// kills such a process and waits for the tracker to see both.
+func checkProcessTracker(t *testing.T, every time.Duration, arg string) {
+	t.Helper()
 	c := &collector{}
-	pt := &processTracker{name: "p", process: "sleep", args: []string{"27.1828"}, quorum: 1,
-		every: time.Hour, procRoot: "/proc", selfPID: os.Getpid()}
+	pt := &processTracker{name: "p", process: "sleep", args: []string{arg}, quorum: 1,
+		every: every, procRoot: "/proc", selfPID: os.Getpid()}
 	s := startTrackers(context.Background(), []tracker{pt}, c.emit)
 	defer s.stop()
 	waitFor(t, "initially absent", func() bool { r, n := c.last(); return n == 1 && !r.OK })
-	cmd := exec.Command("sleep", "27.1828")
+	cmd := exec.Command("sleep", arg)
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
@@ -117,19 +117,13 @@ func TestProcessTrackerNotified(t *testing.T) {
 	waitFor(t, "process gone", func() bool { r, _ := c.last(); return !r.OK })
 }
 
+// TestProcessTrackerNotified gives the tracker an hour-long timer: only the proc connector can
+// report the process starting and ending.
+func TestProcessTrackerNotified(t *testing.T) {
+	testenv.RequireRoot(t)
+	checkProcessTracker(t, time.Hour, "27.1828")
+}
+
 func TestProcessTracker(t *testing.T) {
-	c := &collector{}
-	pt := &processTracker{name: "p", process: "sleep", args: []string{"31.4159"}, quorum: 1,
-		every: 5 * time.Millisecond, procRoot: "/proc", selfPID: os.Getpid()}
-	s := startTrackers(context.Background(), []tracker{pt}, c.emit)
-	defer s.stop()
-	waitFor(t, "initially absent", func() bool { r, n := c.last(); return n == 1 && !r.OK })
-	cmd := exec.Command("sleep", "31.4159")
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	waitFor(t, "process seen", func() bool { r, _ := c.last(); return r.OK && r.Value == 1 })
-	_ = cmd.Process.Kill()
-	_ = cmd.Wait()
-	waitFor(t, "process gone", func() bool { r, _ := c.last(); return !r.OK })
+	checkProcessTracker(t, 5*time.Millisecond, "31.4159")
 }
