@@ -26,14 +26,15 @@ type syncDaemons struct {
 	cfg      *config.LVSSyncDaemon
 	vrid     uint8 // of the followed instance: the default sync id
 	state    vrrp.State
-	applied  *appliedSync
+	applied  appliedSync
 	noIPVS   bool
 	lastErrs string
 }
 
+// appliedSync is what the kernel runs: running[1] the master thread, running[0] the backup.
 type appliedSync struct {
-	master, backup bool
-	cfg            lvs.SyncDaemon
+	running [2]bool
+	cfg     lvs.SyncDaemon
 }
 
 func startSyncDaemons(log *slog.Logger) *syncDaemons {
@@ -98,47 +99,35 @@ func (s *syncDaemons) apply() {
 	if noIPVS {
 		return
 	}
-	want := &appliedSync{}
+	var want appliedSync
 	if cfg != nil && state != vrrp.StateStop {
 		want.cfg = lvs.SyncDaemon{Interface: cfg.Interface, SyncID: uint8(cfg.SyncID), MaxLen: uint16(cfg.MaxLen),
 			Port: uint16(cfg.Port), TTL: uint8(cfg.TTL), Group: cfg.Group}
 		if cfg.SyncID == 0 {
 			want.cfg.SyncID = vrid
 		}
-		want.master = cfg.Instance == "" || state == vrrp.StateMaster
-		want.backup = cfg.Instance == "" || state != vrrp.StateMaster
-	}
-	if prev == nil {
-		prev = &appliedSync{}
+		want.running[1] = cfg.Instance == "" || state == vrrp.StateMaster
+		want.running[0] = cfg.Instance == "" || state != vrrp.StateMaster
 	}
 	var errs []error
 	changed := prev.cfg != want.cfg
 	// Stop first: the kernel refuses a second thread of a role, and a changed setting needs a
 	// restart.
-	for _, role := range []bool{true, false} {
-		had, wants := prev.backup, want.backup
-		if role {
-			had, wants = prev.master, want.master
-		}
-		if had && (!wants || changed) {
-			if err := lvs.StopSyncDaemon("", role); err != nil {
+	for role := range 2 {
+		if prev.running[role] && (!want.running[role] || changed) {
+			if err := lvs.StopSyncDaemon("", role == 1); err != nil {
 				errs = append(errs, err)
 			}
 		}
 	}
-	for _, role := range []bool{true, false} {
-		had, wants := prev.backup, want.backup
-		if role {
-			had, wants = prev.master, want.master
-		}
-		if wants && (!had || changed) {
+	for role := range 2 {
+		if want.running[role] && (!prev.running[role] || changed) {
 			d := want.cfg
-			d.Master = role
+			d.Master = role == 1
 			if err := lvs.StartSyncDaemon("", d); err != nil {
 				errs = append(errs, err)
 			} else {
-				s.log.Info("lvs sync daemon started", "role", map[bool]string{true: "master", false: "backup"}[role],
-					"interface", d.Interface, "syncid", d.SyncID)
+				s.log.Info("started " + d.String())
 			}
 		}
 	}
@@ -151,14 +140,14 @@ func (s *syncDaemons) apply() {
 		return
 	}
 	s.applied = want
-	if err != nil && err.Error() != s.lastErrs {
-		s.log.Warn("lvs_sync_daemon", "err", err)
-	}
+	msg := ""
 	if err != nil {
-		s.lastErrs = err.Error()
-	} else {
-		s.lastErrs = ""
+		msg = err.Error()
 	}
+	if msg != "" && msg != s.lastErrs {
+		s.log.Warn("lvs_sync_daemon", "err", err) // once per distinct failure, not per state change
+	}
+	s.lastErrs = msg
 }
 
 // close stops the goroutine and the kernel threads it started.
