@@ -80,3 +80,31 @@ func startKeepalived(t testing.TB, ns *nstest.NS, conf string) {
 	ns.Start(t, "keepalived", "-n", "-l", "-D", "-P", "-f", file,
 		"-p", filepath.Join(dir, "keepalived.pid"), "-r", filepath.Join(dir, "vrrp.pid"))
 }
+
+// newSender opens a Sender inside ns, closed when the test ends.
+func newSender(t testing.TB, ns *nstest.NS) *Sender {
+	t.Helper()
+	var snd *Sender
+	ns.Do(t, func() {
+		var err error
+		if snd, err = NewSender(); err != nil {
+			t.Fatal(err)
+		}
+	})
+	t.Cleanup(func() { _ = snd.Close() })
+	return snd
+}
+
+// listenIn opens a Receiver inside ns, closed when the test ends.
+func listenIn(t testing.TB, ns *nstest.NS, cfg ListenConfig) *Receiver {
+	t.Helper()
+	var r *Receiver
+	ns.Do(t, func() {
+		var err error
+		if r, err = Listen(cfg); err != nil {
+			t.Fatal(err)
+		}
+	})
+	t.Cleanup(func() { _ = r.Close() })
+	return r
+}

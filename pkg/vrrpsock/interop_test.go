@@ -16,14 +16,7 @@ import (
 func TestKeepalivedAcceptsOurAdverts(t *testing.T) {
 	a, b := pair(t)
 	aIdx := ifIndex(t, a, "eth0")
-	var snd *Sender
-	a.Do(t, func() {
-		var err error
-		if snd, err = NewSender(); err != nil {
-			t.Fatal(err)
-		}
-	})
-	t.Cleanup(func() { _ = snd.Close() })
+	snd := newSender(t, a)
 	kvip4 := netip.MustParseAddr("198.51.100.200")
 	kvip6 := netip.MustParseAddr("2001:db8::200")
 	adv4 := withInterval(vrrpV3(71, 200, srcA4, GroupV4, kvip4), 10, srcA4, GroupV4)

@@ -16,25 +16,9 @@ import (
 func TestReceiveBuffer(t *testing.T) {
 	a, b := pair(t)
 	aIdx, bIdx := ifIndex(t, a, "eth0"), ifIndex(t, b, "eth0")
-	var snd *Sender
-	var big, small *Receiver
-	a.Do(t, func() {
-		var err error
-		if snd, err = NewSender(); err != nil {
-			t.Fatal(err)
-		}
-	})
-	t.Cleanup(func() { _ = snd.Close() })
-	b.Do(t, func() {
-		var err error
-		if big, err = Listen(ListenConfig{IfIndex: bIdx}); err != nil {
-			t.Fatal(err)
-		}
-		if small, err = Listen(ListenConfig{IfIndex: bIdx, RecvBuffer: 1}); err != nil {
-			t.Fatal(err)
-		}
-	})
-	t.Cleanup(func() { _ = big.Close(); _ = small.Close() })
+	snd := newSender(t, a)
+	big := listenIn(t, b, ListenConfig{IfIndex: bIdx})
+	small := listenIn(t, b, ListenConfig{IfIndex: bIdx, RecvBuffer: 1})
 	if err := control(big.f, func(fd int) error {
 		// The kernel reports twice the size asked for; SO_RCVBUFFORCE passes rmem_max.
 		n, err := unix.GetsockoptInt(fd, unix.SOL_SOCKET, unix.SO_RCVBUF)
@@ -95,22 +79,8 @@ func TestReceiveBuffer(t *testing.T) {
 func TestRunBatch(t *testing.T) {
 	a, b := pair(t)
 	aIdx, bIdx := ifIndex(t, a, "eth0"), ifIndex(t, b, "eth0")
-	var snd *Sender
-	var r *Receiver
-	a.Do(t, func() {
-		var err error
-		if snd, err = NewSender(); err != nil {
-			t.Fatal(err)
-		}
-	})
-	t.Cleanup(func() { _ = snd.Close() })
-	b.Do(t, func() {
-		var err error
-		if r, err = Listen(ListenConfig{IfIndex: bIdx}); err != nil {
-			t.Fatal(err)
-		}
-	})
-	t.Cleanup(func() { _ = r.Close() })
+	snd := newSender(t, a)
+	r := listenIn(t, b, ListenConfig{IfIndex: bIdx})
 	out := make([]Outgoing, 100)
 	for i := range out {
 		out[i] = Outgoing{IfIndex: aIdx, Src: srcA4, Dst: GroupV4, Payload: vrrpV3(byte(i+1), 100, srcA4, GroupV4, vip4)}
@@ -190,25 +160,11 @@ func TestPacer(t *testing.T) {
 func TestCoalesce(t *testing.T) {
 	a, b := pair(t)
 	aIdx, bIdx := ifIndex(t, a, "eth0"), ifIndex(t, b, "eth0")
-	var snd *Sender
+	snd := newSender(t, a)
 	var rs [2]*Receiver // with and without Coalesce
-	a.Do(t, func() {
-		var err error
-		if snd, err = NewSender(); err != nil {
-			t.Fatal(err)
-		}
-	})
-	t.Cleanup(func() { _ = snd.Close() })
-	b.Do(t, func() {
-		for i, every := range []time.Duration{2 * time.Millisecond, 0} {
-			r, err := Listen(ListenConfig{IfIndex: bIdx, Coalesce: every})
-			if err != nil {
-				t.Fatal(err)
-			}
-			rs[i] = r
-			t.Cleanup(func() { _ = r.Close() })
-		}
-	})
+	for i, every := range []time.Duration{2 * time.Millisecond, 0} {
+		rs[i] = listenIn(t, b, ListenConfig{IfIndex: bIdx, Coalesce: every})
+	}
 	const n = 200
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
@@ -261,22 +217,8 @@ func TestCoalesce(t *testing.T) {
 func TestPoll(t *testing.T) {
 	a, b := pair(t)
 	aIdx, bIdx := ifIndex(t, a, "eth0"), ifIndex(t, b, "eth0")
-	var snd *Sender
-	var r *Receiver
-	a.Do(t, func() {
-		var err error
-		if snd, err = NewSender(); err != nil {
-			t.Fatal(err)
-		}
-	})
-	t.Cleanup(func() { _ = snd.Close() })
-	b.Do(t, func() {
-		var err error
-		if r, err = Listen(ListenConfig{IfIndex: bIdx}); err != nil {
-			t.Fatal(err)
-		}
-	})
-	t.Cleanup(func() { _ = r.Close() })
+	snd := newSender(t, a)
+	r := listenIn(t, b, ListenConfig{IfIndex: bIdx})
 	calls := 0
 	if err := r.Poll(func([]Packet) { calls++ }); err != nil || calls != 0 {
 		t.Fatalf("poll of an empty socket: %d calls, %v", calls, err)

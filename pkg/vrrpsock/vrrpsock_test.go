@@ -509,15 +509,8 @@ func TestLinkLocalUnicast(t *testing.T) {
 	a, b := pair(t)
 	aIdx, bIdx := ifIndex(t, a, "eth0"), ifIndex(t, b, "eth0")
 	llB := netip.MustParseAddr("fe80::2")
-	var snd *Sender
 	var r *Receiver
-	a.Do(t, func() {
-		var err error
-		if snd, err = NewSender(); err != nil {
-			t.Fatal(err)
-		}
-	})
-	t.Cleanup(func() { _ = snd.Close() })
+	snd := newSender(t, a)
 	b.Do(t, func() {
 		var err error
 		if r, err = Listen(ListenConfig{IfIndex: bIdx, IPv6: true, Groups: []netip.Addr{}}); err != nil {
