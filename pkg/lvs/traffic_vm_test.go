@@ -56,9 +56,16 @@ func lan(t *testing.T, n int, configure func(rs *nstest.NS, i int)) (dir, client
 	return dir, client, r, rss
 }
 
+// answers counts the answers per real server of one spread; retries is how many requests had
+// to be tried again (each took a turn of the rotation without an answer).
+type answers struct {
+	got     map[string]int
+	retries int
+}
+
 // spread fetches http://VIP/id count times from the client (a child process of this binary in
 // the client's namespace, a new connection each time) and counts the answers per server.
-func spread(t *testing.T, client *nstest.NS, count int) map[string]int {
+func spread(t *testing.T, client *nstest.NS, count int) answers {
 	t.Helper()
 	exe, err := os.Executable()
 	must(t, err)
@@ -77,14 +84,8 @@ func spread(t *testing.T, client *nstest.NS, count int) map[string]int {
 	for _, l := range strings.Fields(string(out)) {
 		got[l]++
 	}
-	// A retried request took one turn of the rotation without an answer: allow each server
-	// that much slack.
-	lastRetries = strings.Count(stderr.String(), "RETRY")
-	return got
+	return answers{got: got, retries: strings.Count(stderr.String(), "RETRY")}
 }
-
-// lastRetries is how many requests the last spread had to retry.
-var lastRetries int
 
 // fetchMain GETs HELPER_URL HELPER_COUNT times without keep-alive and prints each body. A
 // request that gets no answer within 10 s is tried again on a new connection, at most twice
@@ -123,13 +124,14 @@ func fetchMain() int {
 	return 0
 }
 
-func checkRR(t *testing.T, got map[string]int, n, each int) {
+func checkRR(t *testing.T, a answers, n, each int) {
 	t.Helper()
+	got := a.got
 	if len(got) != n {
 		t.Fatalf("answers came from %v, want %d servers", got, n)
 	}
 	for rs, c := range got {
-		if c < each-lastRetries || c > each+lastRetries {
+		if c < each-a.retries || c > each+a.retries { // a retried request may have cost a server its turn
 			t.Fatalf("rr: %s answered %d of %d requests, want %d each: %v", rs, c, n*each, each, got)
 		}
 	}
