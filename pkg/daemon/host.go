@@ -179,6 +179,7 @@ func (h *host) GARP(in *router.InstanceConfig, count int) error {
 	d := dataOf(in)
 	var list []netif.Announcement
 	var errs []error
+	isRouter := map[string]bool{}
 	for _, v := range d.vips {
 		// The link cache: a burst must not cost a netlink dump of the interface and its
 		// addresses (hundreds with many VIPs) per instance.
@@ -189,7 +190,12 @@ func (h *host) GARP(in *router.InstanceConfig, count int) error {
 		}
 		an := netif.Announcement{IfIndex: index, MAC: mac, Addr: v.Prefix.Addr()}
 		if an.Addr.Is6() {
-			an.Router, _ = netif.IPv6Forwarding(v.Dev)
+			fwd, seen := isRouter[v.Dev]
+			if !seen {
+				fwd, _ = netif.IPv6Forwarding(v.Dev) // a sysctl read: once per device, not per VIP
+				isRouter[v.Dev] = fwd
+			}
+			an.Router = fwd
 		}
 		list = append(list, an)
 	}
