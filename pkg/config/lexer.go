@@ -70,6 +70,10 @@ type preprocessor struct {
 	// owned says the data being read was read by the preprocessor's own FS (not a caller's
 	// buffer): the main file of ParseFile, and every included file.
 	owned bool
+	// track, when set, records the main file's lines for Incremental (see lineTrack);
+	// sawInclude says an include directive was met (Incremental then always parses in full).
+	track      *lineTrack
+	sawInclude bool
 }
 
 const (
@@ -123,12 +127,16 @@ func (p *preprocessor) readData(name string, data []byte, depth int) {
 		rest = string(data)
 	}
 	p.owned = true // included files are read by readFile
+	tr := p.track
+	p.track = nil // only the main file is tracked, not the files it includes
+	total := len(rest)
 	n := 0
 	var cont strings.Builder // a multi-line $DEF= \ being collected
 	var contPos Pos
 	var contName string
 	collecting := false
 	for len(rest) > 0 {
+		off := total - len(rest)
 		var raw string
 		if i := strings.IndexByte(rest, '\n'); i >= 0 {
 			raw, rest = rest[:i], rest[i+1:]
@@ -136,6 +144,9 @@ func (p *preprocessor) readData(name string, data []byte, depth int) {
 			raw, rest = rest, ""
 		}
 		n++
+		if tr != nil {
+			tr.add(off, len(p.st))
+		}
 		if len(raw) > maxLineBytes {
 			p.diag(Pos{File: name, Line: n}, Error, "line longer than %d bytes - ignored", maxLineBytes)
 			continue
@@ -145,6 +156,9 @@ func (p *preprocessor) readData(name string, data []byte, depth int) {
 			// The common line: what the general path below would do to it, in one pass.
 			if words, ok := appendPlainLine(p.scratch[:0], raw); ok {
 				p.scratch = words
+				if tr != nil {
+					tr.direct[n-1] = true
+				}
 				p.plain(pos)
 				if p.overflow {
 					return
@@ -338,6 +352,7 @@ func includeLine(s string) (kw, arg string, ok bool) {
 }
 
 func (p *preprocessor) include(kw, arg, dir string, pos Pos, depth int) {
+	p.sawInclude = true
 	if arg == "" {
 		p.diag(pos, Error, "%s: no file name", kw)
 		return

@@ -5,6 +5,7 @@ import (
 	"net/netip"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 )
@@ -46,6 +47,8 @@ type parser struct {
 	stopped bool
 	// instStates parallels cfg.Instances.
 	instStates []*instanceState
+	// track, when set, records what Incremental needs to re-parse one block later.
+	track *parseTrack
 }
 
 // handler handles one keyword statement. block says the keyword takes a
@@ -145,6 +148,10 @@ func (p *parser) body(t table, top bool) {
 		if !h.block && s.open {
 			h.fn(p, s)
 			p.errorf(s.pos, "unexpected '{' - ignoring")
+			continue
+		}
+		if top && p.track != nil && s.kw() == "virtual_server" {
+			p.track.block(p, s, h.fn)
 			continue
 		}
 		h.fn(p, s)
@@ -475,11 +482,21 @@ func Parse(name string, data []byte, opts Options) (*Config, Diagnostics, error)
 // parse parses data, read from name (abs); owned says data was read by ParseFile, not handed
 // in by a caller who may reuse the buffer.
 func parse(name, abs string, data []byte, owned bool, opts Options) (*Config, Diagnostics, error) {
+	p := parseTracked(name, abs, data, owned, opts, nil)
+	return p.cfg, p.diags, p.diags.Err()
+}
+
+// parseTracked is parse; with tr set it also records in tr what Incremental needs.
+// The parser returned holds the model (cfg) and the sorted diagnostics.
+func parseTracked(name, abs string, data []byte, owned bool, opts Options, tr *parseTrack) *parser {
 	if opts.ConfigID == "" {
 		opts.ConfigID = DefaultConfigID()
 	}
 	var diags Diagnostics
 	pp := &preprocessor{fs: opts.FS, configID: opts.ConfigID, diags: &diags, vars: map[string]string{}, seen: map[string]int{}, maxLines: opts.MaxLines}
+	if tr != nil {
+		pp.track = &tr.lines
+	}
 	if pp.maxLines <= 0 {
 		pp.maxLines = maxLines
 	}
@@ -489,7 +506,7 @@ func parse(name, abs string, data []byte, owned bool, opts Options) (*Config, Di
 	pp.readData(name, data, 0)
 	// Included files are reported with the path as matched; the main file
 	// keeps the name it was given.
-	p := &parser{st: pp.st, opts: opts}
+	p := &parser{st: pp.st, opts: opts, track: tr}
 	p.diags = diags
 	cfg := newConfig(opts.ConfigID)
 	cfg.Files = pp.files
@@ -498,9 +515,16 @@ func parse(name, abs string, data []byte, owned bool, opts Options) (*Config, Di
 	if p.unbalanced > 0 {
 		p.lateErrorf(p.lastPos(), "there are %d missing '}'s or extra '{'s", p.unbalanced)
 	}
+	if tr != nil {
+		tr.pp = pp
+		tr.parseDiags = len(p.diags)
+	}
 	p.finish()
+	if tr != nil {
+		tr.unsorted = slices.Clone(p.diags)
+	}
 	sortDiags(p.diags)
-	return cfg, p.diags, p.diags.Err()
+	return p
 }
 
 // sortDiags keeps diagnostics stable: by file order of appearance is

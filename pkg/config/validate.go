@@ -3,6 +3,7 @@ package config
 import (
 	"math"
 	"net/netip"
+	"slices"
 	"time"
 )
 
@@ -637,25 +638,45 @@ func (p *parser) finish() {
 	for _, g := range c.VirtualServerGroups {
 		groups[g.Name] = true
 	}
+	if p.track != nil {
+		p.track.finPre = len(p.diags)
+	}
 	for _, vs := range c.VirtualServers {
-		if vs.Kind == "group" && !groups[vs.Group] {
-			p.lateErrorf(vs.Pos, "virtual server group %s does not exist", vs.Group)
-		}
-		for _, rs := range vs.RealServers {
-			for _, ch := range rs.Checkers {
-				if ch.File != nil && !files[ch.File.TrackFile] {
-					p.lateErrorf(ch.Pos, "FILE_CHECK: track_file %s not found", ch.File.TrackFile)
-				}
-				if ch.BFD != nil && !bfds[ch.BFD.Name] {
-					p.lateErrorf(ch.Pos, "BFD_CHECK: bfd_instance %s not found", ch.BFD.Name)
-				}
+		n := len(p.diags)
+		p.vsRefs(vs, groups, files, bfds)
+		if p.track != nil {
+			var mine []Diagnostic
+			if len(p.diags) > n {
+				mine = slices.Clone(p.diags[n:]) // p.diags gets sorted in place
 			}
+			p.track.finVS = append(p.track.finVS, mine)
 		}
 	}
 	if c.Global.RouterID == "" {
 		c.Global.RouterID = hostname()
+		if p.track != nil {
+			p.track.routerIDDefault = true
+		}
 	}
 	if p.opts.HostChecks {
 		p.hostChecks()
+	}
+}
+
+// vsRefs reports the references of a virtual server to other blocks that do not exist: its
+// virtual_server_group, and its checkers' track_file and bfd_instance.
+func (p *parser) vsRefs(vs *VirtualServer, groups, files, bfds map[string]bool) {
+	if vs.Kind == "group" && !groups[vs.Group] {
+		p.lateErrorf(vs.Pos, "virtual server group %s does not exist", vs.Group)
+	}
+	for _, rs := range vs.RealServers {
+		for _, ch := range rs.Checkers {
+			if ch.File != nil && !files[ch.File.TrackFile] {
+				p.lateErrorf(ch.Pos, "FILE_CHECK: track_file %s not found", ch.File.TrackFile)
+			}
+			if ch.BFD != nil && !bfds[ch.BFD.Name] {
+				p.lateErrorf(ch.Pos, "BFD_CHECK: bfd_instance %s not found", ch.BFD.Name)
+			}
+		}
 	}
 }
