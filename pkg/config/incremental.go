@@ -146,7 +146,7 @@ func (in *Incremental) load(name, abs string, data []byte, owned bool) (*Config,
 		case s.routerIDDefault && hostname() != s.cfg.Global.RouterID:
 			why = "host name changed"
 		default:
-			if bytes.Equal(s.data, data) {
+			if len(s.data) == len(data) && commonPrefix(s.data, data) == len(data) {
 				in.LastPath = "unchanged"
 				return s.cfg, slices.Clone(s.diags), s.diags.Err()
 			}
@@ -180,12 +180,8 @@ func (in *Incremental) load(name, abs string, data []byte, owned bool) (*Config,
 // Otherwise it says why not, and s is unchanged.
 func (in *Incremental) block(s *snapshot, data []byte, owned bool) (bool, string) {
 	old := s.data
-	pre := 0
-	for n := min(len(old), len(data)); pre < n && old[pre] == data[pre]; pre++ {
-	}
-	suf := 0
-	for n := min(len(old), len(data)) - pre; suf < n && old[len(old)-1-suf] == data[len(data)-1-suf]; suf++ {
-	}
+	pre := commonPrefix(old, data)
+	suf := commonSuffix(old[pre:], data[pre:])
 	if suf == 0 {
 		return false, "the last line changed"
 	}
@@ -342,4 +338,32 @@ func refNames[T any](xs []T, name func(T) string) map[string]bool {
 		m[name(x)] = true
 	}
 	return m
+}
+
+// chunk is how many bytes commonPrefix and commonSuffix compare at once.
+const chunk = 256
+
+// commonPrefix is the length of the longest common prefix of a and b, found a chunk at a time
+// (bytes.Equal is vectorised).
+func commonPrefix(a, b []byte) int {
+	n := min(len(a), len(b))
+	i := 0
+	for ; i+chunk <= n && bytes.Equal(a[i:i+chunk], b[i:i+chunk]); i += chunk {
+	}
+	for i < n && a[i] == b[i] {
+		i++
+	}
+	return i
+}
+
+// commonSuffix is the length of the longest common suffix of a and b.
+func commonSuffix(a, b []byte) int {
+	n := min(len(a), len(b))
+	i := 0
+	for ; i+chunk <= n && bytes.Equal(a[len(a)-i-chunk:len(a)-i], b[len(b)-i-chunk:len(b)-i]); i += chunk {
+	}
+	for i < n && a[len(a)-1-i] == b[len(b)-1-i] {
+		i++
+	}
+	return i
 }

@@ -44,6 +44,7 @@ type realEngine struct {
 	watchWG  sync.WaitGroup
 	watchStp context.CancelFunc
 	vs       *vsRunner
+	inc      *config.Incremental // the configuration's last parse, so a reload re-parses what changed
 	syncd    *syncDaemons
 	xdp      *xdpPlane // nil on the socket dataplane
 
@@ -97,8 +98,8 @@ type rxRun struct {
 
 // loadConfig parses the configuration file, logs warnings and returns errors as
 // "FILE:LINE: message" lines.
-func loadConfig(opts Options, log *slog.Logger) (*config.Config, error) {
-	cfg, diags, err := config.ParseFile(opts.ConfigFile, config.Options{ConfigID: opts.ConfigID})
+func loadConfig(inc *config.Incremental, opts Options, log *slog.Logger) (*config.Config, error) {
+	cfg, diags, err := inc.ParseFile(opts.ConfigFile)
 	var bad []string
 	for _, dg := range diags {
 		if dg.Severity == config.Error {
@@ -120,11 +121,12 @@ func lookupInterface(name string) (netif.Info, error) { return netif.InterfaceBy
 
 func newRealEngine(ctx context.Context, d *Daemon) (engine, error) {
 	log := d.log
-	cfg, err := loadConfig(d.opts, log)
+	inc := config.NewIncremental(config.Options{ConfigID: d.opts.ConfigID})
+	cfg, err := loadConfig(inc, d.opts, log)
 	if err != nil {
 		return nil, err
 	}
-	e := &realEngine{d: d, log: log, ctx: ctx, vmacs: &netif.VMACs{}, rx: map[listenKey]*rxRun{}, vmacMade: map[string]netif.VMAC{}}
+	e := &realEngine{d: d, log: log, ctx: ctx, vmacs: &netif.VMACs{}, rx: map[listenKey]*rxRun{}, vmacMade: map[string]netif.VMAC{}, inc: inc}
 	ok := false
 	defer func() {
 		if !ok {
@@ -576,10 +578,12 @@ func (e *realEngine) Stats() any {
 }
 
 func (e *realEngine) Reload(ctx context.Context) error {
-	cfg, err := loadConfig(e.d.opts, e.log)
+	t0 := time.Now()
+	cfg, err := loadConfig(e.inc, e.d.opts, e.log)
 	if err != nil {
 		return err
 	}
+	tParse := time.Since(t0)
 	p, err := buildPlan(cfg, lookupInterface, notify.RunAs)
 	if err != nil {
 		return err
@@ -614,9 +618,12 @@ func (e *realEngine) Reload(ctx context.Context) error {
 		e.log.Warn("reload: receivers", "err", err)
 	}
 	e.dropVMACs(p)
+	tVRRP := time.Since(t0) - tParse
 	// The new runner stops the old one, inherits its checkers' states and its IPVS services.
 	e.vs = startVirtualServers(e.ctx, cfg, e.disp, e.log, e.vs)
 	e.syncd.configure(cfg) // without lvs_sync_daemon now, this stops the threads
+	e.log.Info("reload: timing", "parse", tParse, "parse_path", e.inc.LastPath, "vrrp", tVRRP,
+		"ipvs_known", e.vs.knownTook, "virtual_servers_planned", e.vs.planned, "total", time.Since(t0))
 	return nil
 }
 

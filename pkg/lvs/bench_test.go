@@ -89,4 +89,46 @@ func BenchmarkReloadPath(b *testing.B) {
 			}
 		}
 	})
+	// The daemon's path: config.Incremental re-parses the changed block, the Planner computes
+	// that virtual server again, and the difference is one request. Each iteration flips the
+	// weight back and forth.
+	b.Run("incremental", func(b *testing.B) {
+		b.ReportAllocs()
+		inc := config.NewIncremental(config.Options{ConfigID: "bench"})
+		var pl Planner
+		cfg, _, err := inc.Parse("keepalived.conf", base)
+		if err != nil {
+			b.Fatal(err)
+		}
+		p, err := pl.Plan(cfg, Inputs{})
+		if err != nil {
+			b.Fatal(err)
+		}
+		applied, err := normalizeAll(p.Services)
+		if err != nil {
+			b.Fatal(err)
+		}
+		texts := [2][]byte{changed, base}
+		i := 0
+		for b.Loop() {
+			cfg, _, err := inc.Parse("keepalived.conf", texts[i%2])
+			if err != nil || inc.LastPath != "block" {
+				b.Fatalf("parse: %v, %s", err, inc.LastPath)
+			}
+			p, err := pl.Plan(cfg, Inputs{})
+			if err != nil || pl.Computed != 1 {
+				b.Fatalf("plan: %v, %d computed", err, pl.Computed)
+			}
+			want, err := normalizeAll(p.Services)
+			if err != nil {
+				b.Fatal(err)
+			}
+			ops, touched, unknown := diffApplied(applied, want)
+			if len(ops) != 1 || len(touched) != 1 || len(unknown) != 0 {
+				b.Fatalf("one-line change: %d requests, %d services touched, %d unknown", len(ops), len(touched), len(unknown))
+			}
+			applied = want
+			i++
+		}
+	})
 }

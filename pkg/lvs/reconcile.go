@@ -54,6 +54,9 @@ type Reconciler struct {
 	// difference between it and the new desired state without reading the kernel; Resync clears
 	// it to force a full comparison.
 	applied map[Key]Service
+	// last is the desired list of the last Apply that succeeded (applied holds it, normalized),
+	// for applySame; nil when unknown.
+	last []Service
 	// dumps counts reads of the whole service list (tests check that a reload does none).
 	dumps int
 }
@@ -123,6 +126,9 @@ func (r *Reconciler) Owned() []Key {
 // when there are many), and a request the kernel refuses because the table changed behind our
 // back makes Apply compare that service with the kernel again. Resync compares every service and
 // destination with the kernel (call it periodically to undo changes made behind our back).
+//
+// The reconciler keeps the Destinations slices of desired (when already in order) as the state
+// it applied: the caller must not modify them afterwards.
 func (r *Reconciler) Apply(desired []Service) (Changes, error) {
 	return r.apply(desired, false)
 }
@@ -137,14 +143,32 @@ func (r *Reconciler) Resync(desired []Service) (Changes, error) {
 const maxSingleReads = 32
 
 func (r *Reconciler) apply(desired []Service, full bool) (Changes, error) {
-	want, err := normalizeAll(desired)
-	if err != nil {
-		return Changes{}, fmt.Errorf("desired ipvs state: %w", err)
-	}
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	if r.h == nil {
 		return Changes{}, errClosed
+	}
+	var pre Changes
+	if !full && r.last != nil {
+		ch, done, err := r.applySame(desired)
+		if done {
+			return ch, err
+		}
+		pre = ch
+	}
+	r.last = nil
+	ch, err := r.applyWant(desired, full)
+	if err == nil {
+		r.last = desired
+	}
+	return add(pre, ch), err
+}
+
+// applyWant is apply through the keyed comparison.
+func (r *Reconciler) applyWant(desired []Service, full bool) (Changes, error) {
+	want, err := normalizeAll(desired)
+	if err != nil {
+		return Changes{}, fmt.Errorf("desired ipvs state: %w", err)
 	}
 	if full {
 		clear(r.applied)
@@ -171,6 +195,71 @@ func (r *Reconciler) apply(desired []Service, full bool) (Changes, error) {
 		}
 	}
 	return r.applyRead(want)
+}
+
+// applySame is Apply for desired services listed like the last ones applied without error
+// (r.last): the same keys in the same order, as a reload or a change of health gives. It compares
+// them position by position, without building a map of the whole state, and sends the
+// difference. done is false (with nothing sent) when the list is not the same, or when the kernel
+// refused a request: the caller then compares with the keyed path, which reads those services
+// from the kernel.
+func (r *Reconciler) applySame(desired []Service) (Changes, bool, error) {
+	last := r.last
+	if len(last) != len(desired) {
+		return Changes{}, false, nil
+	}
+	var changed []int
+	for i := range desired {
+		d, l := &desired[i], &last[i]
+		if d.Key != l.Key {
+			return Changes{}, false, nil
+		}
+		if !sameRaw(d, l) {
+			changed = append(changed, i)
+		}
+	}
+	var ops []op
+	touched := make([]Service, 0, len(changed))
+	for _, i := range changed {
+		n := desired[i].normalize()
+		if err := n.validate(); err != nil {
+			return Changes{}, true, fmt.Errorf("desired ipvs state: %w", err) // nothing changed
+		}
+		prev, ok := r.applied[n.Key]
+		if !ok {
+			return Changes{}, false, nil
+		}
+		if !prev.equal(n) {
+			ops = append(ops, diffDests(n, prev.sameAttrs(n), prev.Destinations)...)
+			touched = append(touched, n)
+		}
+	}
+	done, werrs := r.w.run(ops)
+	if len(werrs) > 0 {
+		// The table changed behind our back: what those services hold is unknown now.
+		for _, n := range touched {
+			delete(r.applied, n.Key)
+		}
+		r.last = nil
+		return count(done), false, nil
+	}
+	for _, n := range touched {
+		r.applied[n.Key] = n
+	}
+	r.last = desired
+	return count(done), true, nil
+}
+
+// sameRaw reports whether two desired services (not normalized) are the same.
+func sameRaw(a, b *Service) bool {
+	if a.Key != b.Key || a.Scheduler != b.Scheduler || a.Flags != b.Flags || a.Timeout != b.Timeout ||
+		a.Netmask != b.Netmask || a.PEName != b.PEName || len(a.Destinations) != len(b.Destinations) {
+		return false
+	}
+	if len(a.Destinations) == 0 || &a.Destinations[0] == &b.Destinations[0] {
+		return true
+	}
+	return slices.Equal(a.Destinations, b.Destinations)
 }
 
 // normalizeAll validates and normalizes the desired services, keyed.
@@ -452,6 +541,7 @@ func (r *Reconciler) Shutdown() (Changes, error) {
 			ops = append(ops, op{cmd: cmdDelService, svc: fromMoby(hs)})
 		}
 	}
+	r.last = nil
 	done, errs := r.w.run(ops)
 	for _, o := range done {
 		delete(r.owned, o.svc.Key)
@@ -482,6 +572,7 @@ func (r *Reconciler) Flush() error {
 	}
 	clear(r.applied)
 	clear(r.owned)
+	r.last = nil
 	return r.saveState()
 }
 

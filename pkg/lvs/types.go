@@ -2,6 +2,7 @@ package lvs
 
 import (
 	"cmp"
+	"encoding/binary"
 	"fmt"
 	"net/netip"
 	"slices"
@@ -203,6 +204,9 @@ func (s Service) normalize() Service {
 			s.Netmask = 0xffffffff
 		}
 	}
+	if normalDests(s.Destinations) {
+		return s // already in normal form: shared, not copied
+	}
 	ds := make([]Destination, len(s.Destinations))
 	for i, d := range s.Destinations {
 		d.Address = d.Address.Unmap()
@@ -211,11 +215,32 @@ func (s Service) normalize() Service {
 		}
 		ds[i] = d
 	}
-	slices.SortFunc(ds, func(a, b Destination) int {
-		return cmp.Or(a.Address.Compare(b.Address), cmp.Compare(a.Port, b.Port))
-	})
+	slices.SortFunc(ds, destOrder)
 	s.Destinations = ds
 	return s
+}
+
+// normalDests reports whether normalize would leave ds as they are: sorted by address and port,
+// addresses unmapped, tunnel settings only on TUN destinations.
+func normalDests(ds []Destination) bool {
+	for i, d := range ds {
+		if d.Address.Is4In6() || d.Forward != TUN && (d.TunnelType != 0 || d.TunnelPort != 0 || d.TunnelFlags != 0) {
+			return false
+		}
+		if i > 0 && destOrder(ds[i-1], d) > 0 {
+			return false
+		}
+	}
+	return true
+}
+
+// destOrder is the order of destinations: by address, then port.
+func destOrder(a, b Destination) int {
+	if a.Address.Is4() && b.Address.Is4() { // the common case, without Compare's generality
+		x, y := a.Address.As4(), b.Address.As4()
+		return cmp.Or(cmp.Compare(binary.BigEndian.Uint32(x[:]), binary.BigEndian.Uint32(y[:])), cmp.Compare(a.Port, b.Port))
+	}
+	return cmp.Or(a.Address.Compare(b.Address), cmp.Compare(a.Port, b.Port))
 }
 
 // sameAttrs reports whether two services differ only in their destinations.
