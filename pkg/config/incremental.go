@@ -3,6 +3,8 @@ package config
 import (
 	"bytes"
 	"fmt"
+	"io"
+	"os"
 	"path/filepath"
 	"slices"
 	"sort"
@@ -31,6 +33,9 @@ import (
 type Incremental struct {
 	opts Options
 	last *snapshot
+	// spare is a buffer ParseFile reads into (the text of the parse before last, when nothing
+	// refers to it), so that a reload does not allocate the file's size again.
+	spare []byte
 	// LastPath says how the last parse went: "full" (with the reason the previous one could not
 	// be reused), "unchanged" (byte-identical text), or "block" (one block re-parsed).
 	LastPath string
@@ -52,11 +57,44 @@ func (in *Incremental) ParseFile(path string) (*Config, Diagnostics, error) {
 			abs = a
 		}
 	}
-	data, err := in.opts.FS.ReadFile(abs)
+	var data []byte
+	var err error
+	spare := false
+	if _, real := in.opts.FS.(osFS); real {
+		data, err = readInto(in.spare[:0], abs)
+		spare = err == nil
+	} else {
+		data, err = in.opts.FS.ReadFile(abs)
+	}
 	if err != nil {
 		return nil, nil, fmt.Errorf("config %s: %w", path, err)
 	}
-	return in.load(path, abs, data, true)
+	return in.load(path, abs, data, true, spare)
+}
+
+// readInto reads the file name into buf (grown as needed).
+func readInto(buf []byte, name string) ([]byte, error) {
+	f, err := os.Open(name)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	if st, err := f.Stat(); err == nil && int64(cap(buf)) < st.Size()+512 {
+		buf = make([]byte, 0, st.Size()+st.Size()/8+512)
+	}
+	for {
+		if len(buf) == cap(buf) {
+			buf = append(buf, 0)[:len(buf)]
+		}
+		n, err := f.Read(buf[len(buf):cap(buf)])
+		buf = buf[:len(buf)+n]
+		if err == io.EOF {
+			return buf, nil
+		}
+		if err != nil {
+			return nil, err
+		}
+	}
 }
 
 // Parse is Parse(name, data, opts), reusing the previous parse where it can. data is not
@@ -68,13 +106,14 @@ func (in *Incremental) Parse(name string, data []byte) (*Config, Diagnostics, er
 			abs = a
 		}
 	}
-	return in.load(name, abs, data, false)
+	return in.load(name, abs, data, false, false)
 }
 
 // snapshot is what a parse leaves for the next one.
 type snapshot struct {
 	name, abs, configID string
 	data                []byte // the text (never written)
+	dataPrivate         bool   // nothing else refers to data: it may be reused once replaced
 	st                  []stmt // the preprocessor's statements
 	lines               lineTrack
 	blocks              []blockTrack
@@ -131,7 +170,11 @@ func (t *parseTrack) block(p *parser, s stmt, fn func(*parser, stmt)) {
 	t.blocks = append(t.blocks, b)
 }
 
-func (in *Incremental) load(name, abs string, data []byte, owned bool) (*Config, Diagnostics, error) {
+// spare says data was read into in.spare.
+func (in *Incremental) load(name, abs string, data []byte, owned, spare bool) (*Config, Diagnostics, error) {
+	if spare {
+		in.spare = nil // data is it: taken, unless given back below
+	}
 	id := in.opts.ConfigID
 	if id == "" {
 		id = DefaultConfigID()
@@ -146,12 +189,16 @@ func (in *Incremental) load(name, abs string, data []byte, owned bool) (*Config,
 		case s.routerIDDefault && hostname() != s.cfg.Global.RouterID:
 			why = "host name changed"
 		default:
-			if len(s.data) == len(data) && commonPrefix(s.data, data) == len(data) {
+			pre := commonPrefix(s.data, data)
+			if len(s.data) == len(data) && pre == len(data) {
+				if spare {
+					in.spare = data
+				}
 				in.LastPath = "unchanged"
 				return s.cfg, slices.Clone(s.diags), s.diags.Err()
 			}
 			var ok bool
-			if ok, why = in.block(s, data, owned); ok {
+			if ok, why = in.block(s, data, pre, owned, spare); ok {
 				in.LastPath = "block"
 				return s.cfg, slices.Clone(s.diags), s.diags.Err()
 			}
@@ -168,7 +215,7 @@ func (in *Incremental) load(name, abs string, data []byte, owned bool) (*Config,
 		if !owned {
 			data = bytes.Clone(data)
 		}
-		in.last = &snapshot{name: name, abs: abs, configID: id, data: data, st: pp.st, lines: tr.lines,
+		in.last = &snapshot{name: name, abs: abs, configID: id, data: data, dataPrivate: !owned, st: pp.st, lines: tr.lines,
 			blocks: tr.blocks, nlines: pp.nlines, work: pp.work, maxLines: pp.maxLines,
 			parseDiags: tr.unsorted[:tr.parseDiags:tr.parseDiags], finPre: tr.unsorted[tr.parseDiags:tr.finPre:tr.finPre],
 			finVS: tr.finVS, routerIDDefault: tr.routerIDDefault, cfg: p.cfg, diags: p.diags}
@@ -178,9 +225,9 @@ func (in *Incremental) load(name, abs string, data []byte, owned bool) (*Config,
 
 // block tries to re-parse the one block data changed; on success it updates s to data's parse.
 // Otherwise it says why not, and s is unchanged.
-func (in *Incremental) block(s *snapshot, data []byte, owned bool) (bool, string) {
+// pre is the length of their common prefix.
+func (in *Incremental) block(s *snapshot, data []byte, pre int, owned, spare bool) (bool, string) {
 	old := s.data
-	pre := commonPrefix(old, data)
 	suf := commonSuffix(old[pre:], data[pre:])
 	if suf == 0 {
 		return false, "the last line changed"
@@ -321,10 +368,16 @@ func (in *Incremental) block(s *snapshot, data []byte, owned bool) (bool, string
 		s.blocks[i].d1 += ddiag
 		s.blocks[i].vs += dvs
 	}
+	// The new text replaces the old one; the new lines' words were copied, so nothing refers to
+	// it. The old one becomes the next read's buffer when nothing refers to it either.
+	private := spare
 	if !owned {
-		data = bytes.Clone(data)
+		data, private = bytes.Clone(data), true
 	}
-	s.data = data
+	if s.dataPrivate {
+		in.spare = s.data[:0]
+	}
+	s.data, s.dataPrivate = data, private
 	s.nlines += newNonblank - oldNonblank
 	s.work += newNonblank - oldNonblank
 	s.parseDiags, s.finVS = parseDiags, finVS

@@ -44,9 +44,12 @@ type vsRunner struct {
 	wg     sync.WaitGroup
 
 	// Owned by the goroutine that applies (or by start/stop while it does not run).
-	health   map[lvs.RealServerID]bool
-	weight   map[lvs.RealServerID]int
-	quorum   map[string]bool
+	health map[lvs.RealServerID]bool
+	weight map[lvs.RealServerID]int
+	quorum map[string]bool
+	// changed names the virtual servers whose health changed since the last Plan (nil: any may
+	// have: the Planner then looks every real server up).
+	changed  map[string]bool
 	warned   bool
 	addrs    localAddrs
 	failures int // consecutive Apply failures, to log a streak once
@@ -202,9 +205,9 @@ func (v *vsRunner) applyKnown(prev *vsRunner) {
 	unchanged := prev.checked
 	weight := map[lvs.RealServerID]int{}
 	for _, vs := range v.cfg.VirtualServers {
-		name := ""
+		name, same := "", unchanged[vs]
 		for _, rs := range vs.RealServers {
-			if !unchanged[vs] {
+			if !same {
 				if name == "" {
 					name = lvs.VirtualServerName(vs)
 				}
@@ -225,10 +228,12 @@ func (v *vsRunner) applyKnown(prev *vsRunner) {
 			}
 		}
 	}
-	v.health, v.weight = prev.health, weight
+	// The Planner's last Plan was prev's, with prev.health: what changed since is prev.changed.
+	v.health, v.weight, v.changed = prev.health, weight, prev.changed
 	v.apply(false)
 	v.planned = v.plans.Computed
-	v.health, v.weight = nil, nil
+	// The new checkers' health is another map: the Plan after their start looks it all up.
+	v.health, v.weight, v.changed = nil, nil, nil
 }
 
 // checkConfig is the checkers' configuration from global_defs: script_user (keepalived_script
@@ -309,14 +314,22 @@ func (v *vsRunner) record(ev check.Event) bool {
 	}
 	v.log.Info("real server", "rs", ev.RS.String(), "alive", ev.Alive, "weight", ev.Weight)
 	v.health[id], v.weight[id] = ev.Alive, ev.Weight
+	if v.changed != nil {
+		v.changed[name] = true
+	}
 	return true
 }
 
 // apply computes the desired IPVS state from the configuration and the health so far and has
 // the reconciler change the kernel's table by the difference (full compares it all).
 func (v *vsRunner) apply(full bool) {
-	plan, err := v.plans.Plan(v.cfg, lvs.Inputs{Health: v.health, Quorum: v.quorum,
+	plan, err := v.plans.Plan(v.cfg, lvs.Inputs{Health: v.health, Quorum: v.quorum, HealthChanged: v.changed,
 		Suspended: func(a netip.Addr) bool { return !v.addrs.has(a) }})
+	if v.changed == nil {
+		v.changed = map[string]bool{}
+	} else {
+		clear(v.changed)
+	}
 	if !v.warned {
 		v.warned = true
 		for _, w := range plan.Warnings {

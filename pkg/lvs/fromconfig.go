@@ -44,6 +44,10 @@ type Inputs struct {
 	// Suspended, for ha_suspend virtual servers, reports whether the virtual address is not held
 	// by this node (a VRRP backup): such services are left out of the kernel. Nil means held.
 	Suspended func(netip.Addr) bool
+	// HealthChanged, for a Planner, names the virtual servers (by VirtualServerName) whose real
+	// servers' Health may differ from the Health of the Planner's previous Plan: the Planner then
+	// looks up the health of those only. Nil means any may differ. FromConfig ignores it.
+	HealthChanged map[string]bool
 }
 
 // RealServerState is one real server as planned.

@@ -21,6 +21,7 @@ type Planner struct {
 	// them passed Validate.
 	order []*planned
 	valid bool
+	gen   uint64 // counts Plans
 	// Reused and Computed count the virtual servers of the last Plan taken from the previous one
 	// and computed again.
 	Reused, Computed int
@@ -28,6 +29,8 @@ type Planner struct {
 
 // planned is one virtual server's part of a Plan, with the inputs it was computed from.
 type planned struct {
+	vs        *config.VirtualServer
+	gen       uint64 // the Plan that last used it
 	name      string
 	group     *config.VirtualServerGroup
 	health    []int8 // per real server: -1 not in Inputs.Health, 0 down, 1 up
@@ -63,7 +66,7 @@ func (e *planned) same(vs *config.VirtualServer, groups map[string]*config.Virtu
 	if q, ok := in.Quorum[e.name]; tri(q, ok) != e.quorum {
 		return false
 	}
-	if len(in.Health) > 0 || e.hasHealth() {
+	if (in.HealthChanged == nil || in.HealthChanged[e.name]) && (len(in.Health) > 0 || e.hasHealth()) {
 		for i, rs := range vs.RealServers {
 			h, ok := in.Health[RealServerID{VS: e.name, Address: rs.Address, Port: rs.Port}]
 			if tri(h, ok) != e.health[i] {
@@ -84,7 +87,7 @@ func (e *planned) hasHealth() bool {
 }
 
 func planOne(vs *config.VirtualServer, groups map[string]*config.VirtualServerGroup, in Inputs) *planned {
-	e := &planned{name: VirtualServerName(vs), health: make([]int8, len(vs.RealServers)), suspended: suspendedIn(vs, in)}
+	e := &planned{vs: vs, name: VirtualServerName(vs), health: make([]int8, len(vs.RealServers)), suspended: suspendedIn(vs, in)}
 	if vs.Kind == "group" {
 		e.group = groups[vs.Group]
 	}
@@ -110,7 +113,10 @@ func (pl *Planner) Plan(cfg *config.Config, in Inputs) (Plan, error) {
 	for _, g := range cfg.VirtualServerGroups {
 		groups[g.Name] = g
 	}
-	next := make(map[*config.VirtualServer]*planned, len(cfg.VirtualServers))
+	if pl.prev == nil {
+		pl.prev = make(map[*config.VirtualServer]*planned, len(cfg.VirtualServers))
+	}
+	pl.gen++
 	order := make([]*planned, 0, len(cfg.VirtualServers))
 	pl.Reused, pl.Computed = 0, 0
 	// The services the previous Plan validated, in the same order with the same keys, need not
@@ -129,7 +135,8 @@ func (pl *Planner) Plan(cfg *config.Config, in Inputs) (Plan, error) {
 			sameKeys = sameKeys && e.err == nil && sameServiceKeys(e.services, pl.order[i].services)
 			fresh = append(fresh, e.services...)
 		}
-		next[vs] = e
+		e.gen = pl.gen
+		pl.prev[vs] = e
 		order = append(order, e)
 		if e.err != nil {
 			errs = append(errs, fmt.Errorf("%s:%d: %s: %w", vs.Pos.File, vs.Pos.Line, e.name, e.err))
@@ -138,7 +145,14 @@ func (pl *Planner) Plan(cfg *config.Config, in Inputs) (Plan, error) {
 		p.Services = append(p.Services, e.services...)
 		p.VirtualServers = append(p.VirtualServers, e.state...)
 	}
-	pl.prev, pl.order = next, order
+	if len(pl.prev) != len(order) {
+		for vs, e := range pl.prev {
+			if e.gen != pl.gen {
+				delete(pl.prev, vs) // a block no longer configured
+			}
+		}
+	}
+	pl.order = order
 	var err error
 	if sameKeys {
 		err = Validate(fresh) // no duplicate can appear: the keys are the same as before

@@ -204,35 +204,9 @@ func (r *Reconciler) applyWant(desired []Service, full bool) (Changes, error) {
 // refused a request: the caller then compares with the keyed path, which reads those services
 // from the kernel.
 func (r *Reconciler) applySame(desired []Service) (Changes, bool, error) {
-	last := r.last
-	if len(last) != len(desired) {
-		return Changes{}, false, nil
-	}
-	var changed []int
-	for i := range desired {
-		d, l := &desired[i], &last[i]
-		if d.Key != l.Key {
-			return Changes{}, false, nil
-		}
-		if !sameRaw(d, l) {
-			changed = append(changed, i)
-		}
-	}
-	var ops []op
-	touched := make([]Service, 0, len(changed))
-	for _, i := range changed {
-		n := desired[i].normalize()
-		if err := n.validate(); err != nil {
-			return Changes{}, true, fmt.Errorf("desired ipvs state: %w", err) // nothing changed
-		}
-		prev, ok := r.applied[n.Key]
-		if !ok {
-			return Changes{}, false, nil
-		}
-		if !prev.equal(n) {
-			ops = append(ops, diffDests(n, prev.sameAttrs(n), prev.Destinations)...)
-			touched = append(touched, n)
-		}
+	ops, touched, ok, err := diffSame(r.last, desired, r.applied)
+	if !ok || err != nil {
+		return Changes{}, ok, err
 	}
 	done, werrs := r.w.run(ops)
 	if len(werrs) > 0 {
@@ -248,6 +222,42 @@ func (r *Reconciler) applySame(desired []Service) (Changes, bool, error) {
 	}
 	r.last = desired
 	return count(done), true, nil
+}
+
+// diffSame compares desired with last, the desired list applied before (applied holding it
+// normalized), position by position: it returns the requests that change the kernel and the
+// services they touch (normalized), or ok false when the lists are not laid out the same, or an
+// error (with ok true) when a changed service is invalid.
+func diffSame(last, desired []Service, applied map[Key]Service) (ops []op, touched []Service, ok bool, err error) {
+	if len(last) != len(desired) {
+		return nil, nil, false, nil
+	}
+	var changed []int
+	for i := range desired {
+		d, l := &desired[i], &last[i]
+		if d.Key != l.Key {
+			return nil, nil, false, nil
+		}
+		if !sameRaw(d, l) {
+			changed = append(changed, i)
+		}
+	}
+	touched = make([]Service, 0, len(changed))
+	for _, i := range changed {
+		n := desired[i].normalize()
+		if err := n.validate(); err != nil {
+			return nil, nil, true, fmt.Errorf("desired ipvs state: %w", err) // nothing changed
+		}
+		prev, found := applied[n.Key]
+		if !found {
+			return nil, nil, false, nil
+		}
+		if !prev.equal(n) {
+			ops = append(ops, diffDests(n, prev.sameAttrs(n), prev.Destinations)...)
+			touched = append(touched, n)
+		}
+	}
+	return ops, touched, true, nil
 }
 
 // sameRaw reports whether two desired services (not normalized) are the same.
