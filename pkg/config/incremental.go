@@ -353,9 +353,11 @@ func (in *Incremental) block(s *snapshot, data []byte, pre int, owned, spare boo
 		s.st = slices.Concat(s.st[:a], pp.st, s.st[b:])
 	}
 	copy(s.lines.st[l0:], lineSt)
-	for l := l1 + 1; l < nl; l++ {
-		s.lines.st[l] += dst
-		s.lines.off[l] += delta
+	if dst != 0 || delta != 0 {
+		for l := l1 + 1; l < nl; l++ {
+			s.lines.st[l] += dst
+			s.lines.off[l] += delta
+		}
 	}
 	bt.st1 += dst
 	bt.d1 += ddiag

@@ -8,6 +8,7 @@ import (
 	"net"
 	"net/netip"
 	"os"
+	"runtime/metrics"
 	"slices"
 	"strings"
 	"sync"
@@ -578,6 +579,7 @@ func (e *realEngine) Stats() any {
 }
 
 func (e *realEngine) Reload(ctx context.Context) error {
+	gc0 := gcCycles()
 	t0 := time.Now()
 	cfg, err := loadConfig(e.inc, e.d.opts, e.log)
 	if err != nil {
@@ -623,8 +625,19 @@ func (e *realEngine) Reload(ctx context.Context) error {
 	e.vs = startVirtualServers(e.ctx, cfg, e.disp, e.log, e.vs)
 	e.syncd.configure(cfg) // without lvs_sync_daemon now, this stops the threads
 	e.log.Info("reload: timing", "parse", tParse, "parse_path", e.inc.LastPath, "vrrp", tVRRP,
-		"ipvs_known", e.vs.knownTook, "virtual_servers_planned", e.vs.planned, "total", time.Since(t0))
+		"ipvs_known", e.vs.knownTook, "virtual_servers_planned", e.vs.planned, "total", time.Since(t0),
+		"gc_cycles", gcCycles()-gc0)
 	return nil
+}
+
+// gcCycles is how many garbage collections the process completed (reload timings report it).
+func gcCycles() uint64 {
+	s := []metrics.Sample{{Name: "/gc/cycles/total:gc-cycles"}}
+	metrics.Read(s)
+	if s[0].Value.Kind() != metrics.KindUint64 {
+		return 0
+	}
+	return s[0].Value.Uint64()
 }
 
 func (e *realEngine) Shutdown(ctx context.Context) error {

@@ -119,7 +119,7 @@ func BenchmarkReloadPath(b *testing.B) {
 		if err != nil {
 			b.Fatal(err)
 		}
-		last := p.Services
+		last := deepCopy(p.Services)
 		texts := [2][]byte{changed, base}
 		i := 0
 		for b.Loop() {
@@ -132,12 +132,14 @@ func BenchmarkReloadPath(b *testing.B) {
 			if err != nil || pl.Computed != 1 {
 				b.Fatalf("plan: %v, %d computed", err, pl.Computed)
 			}
-			ops, touched, ok, err := diffSame(last, p.Services, applied)
+			ops, touched, changed, ok, err := diffSame(last, p.Services, applied)
 			if !ok || err != nil || len(ops) != 1 || len(touched) != 1 {
 				b.Fatalf("one-line change: %v %v, %d requests, %d services touched", ok, err, len(ops), len(touched))
 			}
 			applied[touched[0].Key] = touched[0]
-			last = p.Services
+			for _, i := range changed {
+				last[i] = p.Services[i]
+			}
 			i++
 		}
 	})

@@ -63,7 +63,8 @@ func (e *planned) same(vs *config.VirtualServer, groups map[string]*config.Virtu
 	if vs.Kind == "group" && groups[vs.Group] != e.group {
 		return false
 	}
-	if q, ok := in.Quorum[e.name]; tri(q, ok) != e.quorum {
+	// The previous quorum state matters only with hysteresis.
+	if q, ok := in.Quorum[e.name]; vs.Hysteresis != 0 && tri(q, ok) != e.quorum {
 		return false
 	}
 	if (in.HealthChanged == nil || in.HealthChanged[e.name]) && (len(in.Health) > 0 || e.hasHealth()) {

@@ -54,8 +54,8 @@ type Reconciler struct {
 	// difference between it and the new desired state without reading the kernel; Resync clears
 	// it to force a full comparison.
 	applied map[Key]Service
-	// last is the desired list of the last Apply that succeeded (applied holds it, normalized),
-	// for applySame; nil when unknown.
+	// last is a copy of the desired list of the last Apply that succeeded (applied holds it,
+	// normalized), for applySame; nil when unknown.
 	last []Service
 	// dumps counts reads of the whole service list (tests check that a reload does none).
 	dumps int
@@ -126,9 +126,7 @@ func (r *Reconciler) Owned() []Key {
 // when there are many), and a request the kernel refuses because the table changed behind our
 // back makes Apply compare that service with the kernel again. Resync compares every service and
 // destination with the kernel (call it periodically to undo changes made behind our back).
-//
-// The reconciler keeps the Destinations slices of desired (when already in order) as the state
-// it applied: the caller must not modify them afterwards.
+
 func (r *Reconciler) Apply(desired []Service) (Changes, error) {
 	return r.apply(desired, false)
 }
@@ -159,9 +157,26 @@ func (r *Reconciler) apply(desired []Service, full bool) (Changes, error) {
 	r.last = nil
 	ch, err := r.applyWant(desired, full)
 	if err == nil {
-		r.last = desired
+		r.last = deepCopy(desired)
 	}
 	return add(pre, ch), err
+}
+
+// deepCopy copies services and their destinations (into one array), so that the caller may
+// change its own afterwards.
+func deepCopy(services []Service) []Service {
+	n := 0
+	for _, s := range services {
+		n += len(s.Destinations)
+	}
+	out := slices.Clone(services)
+	ds := make([]Destination, 0, n)
+	for i := range out {
+		at := len(ds)
+		ds = append(ds, out[i].Destinations...)
+		out[i].Destinations = ds[at:len(ds):len(ds)]
+	}
+	return out
 }
 
 // applyWant is apply through the keyed comparison.
@@ -204,7 +219,7 @@ func (r *Reconciler) applyWant(desired []Service, full bool) (Changes, error) {
 // refused a request: the caller then compares with the keyed path, which reads those services
 // from the kernel.
 func (r *Reconciler) applySame(desired []Service) (Changes, bool, error) {
-	ops, touched, ok, err := diffSame(r.last, desired, r.applied)
+	ops, touched, changed, ok, err := diffSame(r.last, desired, r.applied)
 	if !ok || err != nil {
 		return Changes{}, ok, err
 	}
@@ -220,23 +235,27 @@ func (r *Reconciler) applySame(desired []Service) (Changes, bool, error) {
 	for _, n := range touched {
 		r.applied[n.Key] = n
 	}
-	r.last = desired
+	for _, i := range changed {
+		s := desired[i]
+		s.Destinations = slices.Clone(s.Destinations)
+		r.last[i] = s
+	}
 	return count(done), true, nil
 }
 
 // diffSame compares desired with last, the desired list applied before (applied holding it
-// normalized), position by position: it returns the requests that change the kernel and the
-// services they touch (normalized), or ok false when the lists are not laid out the same, or an
-// error (with ok true) when a changed service is invalid.
-func diffSame(last, desired []Service, applied map[Key]Service) (ops []op, touched []Service, ok bool, err error) {
+// normalized), position by position: it returns the requests that change the kernel, the
+// services they touch (normalized copies) and the positions that differ from last, or ok false
+// when the lists are not laid out the same, or an error (with ok true) when a changed service
+// is invalid.
+func diffSame(last, desired []Service, applied map[Key]Service) (ops []op, touched []Service, changed []int, ok bool, err error) {
 	if len(last) != len(desired) {
-		return nil, nil, false, nil
+		return nil, nil, nil, false, nil
 	}
-	var changed []int
 	for i := range desired {
 		d, l := &desired[i], &last[i]
 		if d.Key != l.Key {
-			return nil, nil, false, nil
+			return nil, nil, nil, false, nil
 		}
 		if !sameRaw(d, l) {
 			changed = append(changed, i)
@@ -246,18 +265,18 @@ func diffSame(last, desired []Service, applied map[Key]Service) (ops []op, touch
 	for _, i := range changed {
 		n := desired[i].normalize()
 		if err := n.validate(); err != nil {
-			return nil, nil, true, fmt.Errorf("desired ipvs state: %w", err) // nothing changed
+			return nil, nil, nil, true, fmt.Errorf("desired ipvs state: %w", err) // nothing changed
 		}
 		prev, found := applied[n.Key]
 		if !found {
-			return nil, nil, false, nil
+			return nil, nil, nil, false, nil
 		}
 		if !prev.equal(n) {
 			ops = append(ops, diffDests(n, prev.sameAttrs(n), prev.Destinations)...)
 			touched = append(touched, n)
 		}
 	}
-	return ops, touched, true, nil
+	return ops, touched, changed, true, nil
 }
 
 // sameRaw reports whether two desired services (not normalized) are the same.
@@ -265,9 +284,6 @@ func sameRaw(a, b *Service) bool {
 	if a.Key != b.Key || a.Scheduler != b.Scheduler || a.Flags != b.Flags || a.Timeout != b.Timeout ||
 		a.Netmask != b.Netmask || a.PEName != b.PEName || len(a.Destinations) != len(b.Destinations) {
 		return false
-	}
-	if len(a.Destinations) == 0 || &a.Destinations[0] == &b.Destinations[0] {
-		return true
 	}
 	return slices.Equal(a.Destinations, b.Destinations)
 }

@@ -176,6 +176,12 @@ func (d Destination) Key() DestKey { return DestKey{d.Address, d.Port} }
 // normalize fills the values the kernel fills, so that comparing the desired state with what the
 // kernel reports finds no spurious difference.
 func (s Service) normalize() Service {
+	s = s.normalizeKey()
+	return s.normalizeDests(true)
+}
+
+// normalizeKey is normalize without the destinations.
+func (s Service) normalizeKey() Service {
 	if s.Family == 0 {
 		s.Family = FamilyIPv4
 		if s.Address.Is6() && !s.Address.Is4In6() {
@@ -204,8 +210,18 @@ func (s Service) normalize() Service {
 			s.Netmask = 0xffffffff
 		}
 	}
-	if normalDests(s.Destinations) {
-		return s // already in normal form: shared, not copied
+	return s
+}
+
+// normalizeView is normalize for reading only: destinations already in normal form are shared
+// with s, not copied.
+func (s Service) normalizeView() Service {
+	return s.normalizeKey().normalizeDests(false)
+}
+
+func (s Service) normalizeDests(copyAlways bool) Service {
+	if !copyAlways && normalDests(s.Destinations) {
+		return s
 	}
 	ds := make([]Destination, len(s.Destinations))
 	for i, d := range s.Destinations {
@@ -263,7 +279,7 @@ func (s Service) equal(o Service) bool {
 func Validate(services []Service) error {
 	seen := make(map[Key]bool, len(services))
 	for _, s := range services {
-		n := s.normalize()
+		n := s.normalizeView()
 		if err := n.validate(); err != nil {
 			return err
 		}
