@@ -215,6 +215,11 @@ func (in *Incremental) load(name, abs string, data []byte, owned, spare bool) (*
 		if !owned {
 			data = bytes.Clone(data)
 		}
+		if _, real := in.opts.FS.(osFS); real && owned {
+			// The next read's buffer, faulted in now rather than during a reload.
+			in.spare = make([]byte, len(data)+len(data)/8+512)[:0]
+			clear(in.spare[:cap(in.spare)])
+		}
 		in.last = &snapshot{name: name, abs: abs, configID: id, data: data, dataPrivate: !owned, st: pp.st, lines: tr.lines,
 			blocks: tr.blocks, nlines: pp.nlines, work: pp.work, maxLines: pp.maxLines,
 			parseDiags: tr.unsorted[:tr.parseDiags:tr.parseDiags], finPre: tr.unsorted[tr.parseDiags:tr.finPre:tr.finPre],

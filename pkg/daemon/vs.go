@@ -340,13 +340,13 @@ func (v *vsRunner) apply(full bool) {
 		}
 	}
 	applyDynamicWeights(&plan, v.weight)
-	v.quorum = plan.QuorumState()
 	var ch lvs.Changes
 	if full {
 		ch, err = v.rec.Resync(plan.Services)
 	} else {
 		ch, err = v.rec.Apply(plan.Services)
 	}
+	v.quorum = plan.QuorumState() // for the next Plan, after the kernel has this one
 	if ch.Total() > 0 {
 		v.log.Info("ipvs updated", "changes", ch.String())
 	}
@@ -363,6 +363,10 @@ func (v *vsRunner) apply(full bool) {
 // applyDynamicWeights sets the weight of live destinations to the checkers' dynamic weight
 // (MISC_CHECK exit codes, FILE_CHECK) where it differs from the configured one.
 func applyDynamicWeights(p *lvs.Plan, weights map[lvs.RealServerID]int) {
+	if len(weights) == 0 {
+		return
+	}
+	copied := false
 	for _, vs := range p.VirtualServers {
 		var set map[lvs.DestKey]int
 		for _, rs := range vs.RealServers {
@@ -386,8 +390,10 @@ func applyDynamicWeights(p *lvs.Plan, weights map[lvs.RealServerID]int) {
 			if !keys[p.Services[i].Key] {
 				continue
 			}
-			// The Planner shares the destinations with its other Plans (and the reconciler keeps
-			// them): change a copy.
+			// The Plan and its destinations are the Planner's: change copies.
+			if !copied {
+				p.Services, copied = slices.Clone(p.Services), true
+			}
 			p.Services[i].Destinations = slices.Clone(p.Services[i].Destinations)
 			for j := range p.Services[i].Destinations {
 				d := &p.Services[i].Destinations[j]

@@ -2,6 +2,7 @@ package daemon
 
 import (
 	"net/netip"
+	"reflect"
 	"testing"
 
 	"github.com/xalived/xalived/pkg/config"
@@ -37,11 +38,18 @@ func TestApplyDynamicWeights(t *testing.T) {
 	}
 	health := map[lvs.RealServerID]bool{id("198.51.100.11"): true, id("198.51.100.12"): true, id("198.51.100.13"): false}
 	weights := map[lvs.RealServerID]int{id("198.51.100.11"): 9, id("198.51.100.12"): 5, id("198.51.100.13"): 7}
-	plan, err := lvs.FromConfig(cfg, lvs.Inputs{Health: health})
+	var pl lvs.Planner
+	plan, err := pl.Plan(cfg, lvs.Inputs{Health: health})
 	if err != nil {
 		t.Fatal(err)
 	}
 	applyDynamicWeights(&plan, weights)
+	// The Planner's own Plan is left as it was: the next one is still FromConfig's.
+	next, _ := pl.Plan(cfg, lvs.Inputs{Health: health})
+	plain, _ := lvs.FromConfig(cfg, lvs.Inputs{Health: health})
+	if !reflect.DeepEqual(next, plain) {
+		t.Fatal("applying dynamic weights changed the Planner's state")
+	}
 	got := map[string]int{}
 	for _, d := range plan.Services[0].Destinations {
 		got[d.Address.String()] = d.Weight

@@ -12,16 +12,20 @@ import (
 // computes again only the virtual servers whose block or inputs changed. A block is known by its
 // *config.VirtualServer (config.Incremental shares the blocks a reload did not change); its
 // inputs are the health of its real servers, its previous quorum state, whether its address is
-// suspended (ha_suspend) and its virtual_server_group. The Plan is exactly FromConfig's; its
-// slices are shared with later Plans, so they must not be modified. A Planner is not safe for
-// concurrent use.
+// suspended (ha_suspend) and its virtual_server_group. The Plan is exactly FromConfig's, but
+// it belongs to the Planner: it is valid until the next Plan (which may update it in place) and
+// must not be modified. A Planner is not safe for concurrent use.
 type Planner struct {
 	prev map[*config.VirtualServer]*planned
 	// order is prev's entries in the order of the configuration; valid says the Plan made of
 	// them passed Validate.
 	order []*planned
 	valid bool
-	gen   uint64 // counts Plans
+	// services and states are the last Plan's, at[i] the index in services of order[i]'s first.
+	services []Service
+	states   []VirtualServerState
+	at       []int
+	gen      uint64 // counts Plans
 	// Reused and Computed count the virtual servers of the last Plan taken from the previous one
 	// and computed again.
 	Reused, Computed int
@@ -107,9 +111,6 @@ func planOne(vs *config.VirtualServer, groups map[string]*config.VirtualServerGr
 
 // Plan returns FromConfig(cfg, in), computing again only what changed since the last call.
 func (pl *Planner) Plan(cfg *config.Config, in Inputs) (Plan, error) {
-	p := Plan{Services: make([]Service, 0, len(cfg.VirtualServers)),
-		VirtualServers: make([]VirtualServerState, 0, len(cfg.VirtualServers))}
-	var errs []error
 	groups := make(map[string]*config.VirtualServerGroup, len(cfg.VirtualServerGroups))
 	for _, g := range cfg.VirtualServerGroups {
 		groups[g.Name] = g
@@ -121,9 +122,11 @@ func (pl *Planner) Plan(cfg *config.Config, in Inputs) (Plan, error) {
 	order := make([]*planned, 0, len(cfg.VirtualServers))
 	pl.Reused, pl.Computed = 0, 0
 	// The services the previous Plan validated, in the same order with the same keys, need not
-	// be validated again: only those computed again, and only each on its own.
+	// be validated again: only those computed again, and only each on its own. Their Plan is the
+	// previous one with those virtual servers replaced in place.
 	sameKeys := pl.valid && len(cfg.VirtualServers) == len(pl.order)
 	var fresh []Service
+	var computed []int
 	for i, vs := range cfg.VirtualServers {
 		e := pl.prev[vs]
 		switch {
@@ -135,16 +138,11 @@ func (pl *Planner) Plan(cfg *config.Config, in Inputs) (Plan, error) {
 			pl.Computed++
 			sameKeys = sameKeys && e.err == nil && sameServiceKeys(e.services, pl.order[i].services)
 			fresh = append(fresh, e.services...)
+			computed = append(computed, i)
 		}
 		e.gen = pl.gen
 		pl.prev[vs] = e
 		order = append(order, e)
-		if e.err != nil {
-			errs = append(errs, fmt.Errorf("%s:%d: %s: %w", vs.Pos.File, vs.Pos.Line, e.name, e.err))
-			continue
-		}
-		p.Services = append(p.Services, e.services...)
-		p.VirtualServers = append(p.VirtualServers, e.state...)
 	}
 	if len(pl.prev) != len(order) {
 		for vs, e := range pl.prev {
@@ -154,13 +152,32 @@ func (pl *Planner) Plan(cfg *config.Config, in Inputs) (Plan, error) {
 		}
 	}
 	pl.order = order
-	var err error
 	if sameKeys {
-		err = Validate(fresh) // no duplicate can appear: the keys are the same as before
-	} else {
-		err = Validate(p.Services)
+		for _, i := range computed {
+			copy(pl.services[pl.at[i]:], order[i].services)
+			pl.states[i] = order[i].state[0]
+		}
+		err := Validate(fresh) // no duplicate can appear: the keys are the same as before
+		pl.valid = err == nil
+		return Plan{Services: pl.services, VirtualServers: pl.states}, err
 	}
+	p := Plan{Services: make([]Service, 0, len(cfg.VirtualServers)),
+		VirtualServers: make([]VirtualServerState, 0, len(cfg.VirtualServers))}
+	at := make([]int, len(order))
+	var errs []error
+	for i, e := range order {
+		at[i] = len(p.Services)
+		if e.err != nil {
+			vs := e.vs
+			errs = append(errs, fmt.Errorf("%s:%d: %s: %w", vs.Pos.File, vs.Pos.Line, e.name, e.err))
+			continue
+		}
+		p.Services = append(p.Services, e.services...)
+		p.VirtualServers = append(p.VirtualServers, e.state...)
+	}
+	err := Validate(p.Services)
 	pl.valid = err == nil && len(errs) == 0
+	pl.services, pl.states, pl.at = p.Services, p.VirtualServers, at
 	if err != nil {
 		errs = append(errs, err)
 	}
