@@ -39,6 +39,10 @@ type Incremental struct {
 	// LastPath says how the last parse went: "full" (with the reason the previous one could not
 	// be reused), "unchanged" (byte-identical text), or "block" (one block re-parsed).
 	LastPath string
+	// Base is, after an "unchanged" or "block" parse, the model the result was made from (the
+	// one returned before): they differ in virtual_server blocks only, and share everything else.
+	// Nil after a full parse.
+	Base *Config
 }
 
 // NewIncremental returns an Incremental that parses with opts.
@@ -180,7 +184,9 @@ func (in *Incremental) load(name, abs string, data []byte, owned, spare bool) (*
 		id = DefaultConfigID()
 	}
 	why := "first parse"
+	in.Base = nil
 	if s := in.last; s != nil {
+		base := s.cfg
 		switch {
 		case s.name != name || s.abs != abs:
 			why = "another file"
@@ -194,12 +200,12 @@ func (in *Incremental) load(name, abs string, data []byte, owned, spare bool) (*
 				if spare {
 					in.spare = data
 				}
-				in.LastPath = "unchanged"
+				in.LastPath, in.Base = "unchanged", base
 				return s.cfg, slices.Clone(s.diags), s.diags.Err()
 			}
 			var ok bool
 			if ok, why = in.block(s, data, pre, owned, spare); ok {
-				in.LastPath = "block"
+				in.LastPath, in.Base = "block", base
 				return s.cfg, slices.Clone(s.diags), s.diags.Err()
 			}
 		}

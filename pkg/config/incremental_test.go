@@ -193,8 +193,8 @@ func TestIncrementalFile(t *testing.T) {
 		t.Fatal(err)
 	}
 	c2, _, err := in.ParseFile(path)
-	if err != nil || in.LastPath != "block" {
-		t.Fatalf("reload: %v, path %q", err, in.LastPath)
+	if err != nil || in.LastPath != "block" || in.Base != c1 {
+		t.Fatalf("reload: %v, path %q, base is the previous model: %v", err, in.LastPath, in.Base == c1)
 	}
 	want, _, _ := ParseFile(path, Options{ConfigID: "test"})
 	if !reflect.DeepEqual(c2, want) {

@@ -46,6 +46,8 @@ type realEngine struct {
 	watchStp context.CancelFunc
 	vs       *vsRunner
 	inc      *config.Incremental // the configuration's last parse, so a reload re-parses what changed
+	reloadMu sync.Mutex          // one reload at a time (SIGHUP and the control socket): inc is not concurrent
+	running  *config.Config      // the model running (the last one started or reloaded)
 	syncd    *syncDaemons
 	xdp      *xdpPlane // nil on the socket dataplane
 
@@ -127,7 +129,7 @@ func newRealEngine(ctx context.Context, d *Daemon) (engine, error) {
 	if err != nil {
 		return nil, err
 	}
-	e := &realEngine{d: d, log: log, ctx: ctx, vmacs: &netif.VMACs{}, rx: map[listenKey]*rxRun{}, vmacMade: map[string]netif.VMAC{}, inc: inc}
+	e := &realEngine{d: d, log: log, ctx: ctx, vmacs: &netif.VMACs{}, rx: map[listenKey]*rxRun{}, vmacMade: map[string]netif.VMAC{}, inc: inc, running: cfg}
 	ok := false
 	defer func() {
 		if !ok {
@@ -579,6 +581,8 @@ func (e *realEngine) Stats() any {
 }
 
 func (e *realEngine) Reload(ctx context.Context) error {
+	e.reloadMu.Lock()
+	defer e.reloadMu.Unlock()
 	gc0 := gcCycles()
 	t0 := time.Now()
 	cfg, err := loadConfig(e.inc, e.d.opts, e.log)
@@ -586,15 +590,39 @@ func (e *realEngine) Reload(ctx context.Context) error {
 		return err
 	}
 	tParse := time.Since(t0)
-	p, err := buildPlan(cfg, lookupInterface, notify.RunAs)
-	if err != nil {
-		return err
+	// When the reload changed virtual_server blocks only, everything VRRP uses is the previous
+	// model's (shared, not re-parsed): the instances, trackers and receivers stay as they run.
+	// (That previous model must be the one running: not one a failed reload parsed.)
+	vrrpSame := e.inc.LastPath == "block" && e.inc.Base == e.running
+	var p *plan
+	if !vrrpSame {
+		if p, err = buildPlan(cfg, lookupInterface, notify.RunAs); err != nil {
+			return err
+		}
 	}
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	if e.closed {
 		return errors.New("shutting down")
 	}
+	if !vrrpSame {
+		if err := e.reloadVRRP(ctx, p); err != nil {
+			return err
+		}
+	}
+	tVRRP := time.Since(t0) - tParse
+	// The new runner stops the old one, inherits its checkers' states and its IPVS services.
+	e.vs = startVirtualServers(e.ctx, cfg, e.disp, e.log, e.vs)
+	e.syncd.configure(cfg) // without lvs_sync_daemon now, this stops the threads
+	e.running = cfg
+	e.log.Info("reload: timing", "parse", tParse, "parse_path", e.inc.LastPath, "vrrp", tVRRP, "vrrp_kept", vrrpSame,
+		"ipvs_known", e.vs.knownTook, "virtual_servers_planned", e.vs.planned, "total", time.Since(t0),
+		"gc_cycles", gcCycles()-gc0)
+	return nil
+}
+
+// reloadVRRP moves the VRRP side to the plan p (with e.mu held).
+func (e *realEngine) reloadVRRP(ctx context.Context, p *plan) error {
 	if err := e.makeVMACs(p); err != nil {
 		return err
 	}
@@ -620,13 +648,6 @@ func (e *realEngine) Reload(ctx context.Context) error {
 		e.log.Warn("reload: receivers", "err", err)
 	}
 	e.dropVMACs(p)
-	tVRRP := time.Since(t0) - tParse
-	// The new runner stops the old one, inherits its checkers' states and its IPVS services.
-	e.vs = startVirtualServers(e.ctx, cfg, e.disp, e.log, e.vs)
-	e.syncd.configure(cfg) // without lvs_sync_daemon now, this stops the threads
-	e.log.Info("reload: timing", "parse", tParse, "parse_path", e.inc.LastPath, "vrrp", tVRRP,
-		"ipvs_known", e.vs.knownTook, "virtual_servers_planned", e.vs.planned, "total", time.Since(t0),
-		"gc_cycles", gcCycles()-gc0)
 	return nil
 }
 

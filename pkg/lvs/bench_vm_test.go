@@ -204,7 +204,10 @@ func BenchmarkVMApply1000x10(b *testing.B) {
 	t0 := time.Now()
 	inc := config.NewIncremental(config.Options{ConfigID: "bench"})
 	var pl lvs.Planner
-	cfg, _, err := inc.Parse(conf, base)
+	if err := os.WriteFile(conf, base, 0o644); err != nil {
+		b.Fatal(err)
+	}
+	cfg, _, err := inc.ParseFile(conf)
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -231,8 +234,11 @@ func BenchmarkVMApply1000x10(b *testing.B) {
 		b.Fatal(err)
 	}
 	tFullPlan := time.Since(t0)
+	if err := os.WriteFile(conf, changed, 0o644); err != nil {
+		b.Fatal(err)
+	}
 	t0 = time.Now()
-	cfg, _, err = inc.Parse(conf, changed)
+	cfg, _, err = inc.ParseFile(conf)
 	if err != nil || inc.LastPath != "block" {
 		b.Fatalf("incremental parse: %v, %s", err, inc.LastPath)
 	}
