@@ -616,7 +616,7 @@ func (e *realEngine) Reload(ctx context.Context) error {
 	e.syncd.configure(cfg) // without lvs_sync_daemon now, this stops the threads
 	e.running = cfg
 	e.log.Info("reload: timing", "parse", tParse, "parse_path", e.inc.LastPath, "vrrp", tVRRP, "vrrp_kept", vrrpSame,
-		"ipvs_known", e.vs.knownTook, "virtual_servers_planned", e.vs.planned, "total", time.Since(t0),
+		"vs_stop", e.vs.stopTook, "ipvs_known", e.vs.knownTook, "virtual_servers_planned", e.vs.planned, "total", time.Since(t0),
 		"gc_cycles", gcCycles()-gc0)
 	return nil
 }

@@ -58,6 +58,7 @@ type vsRunner struct {
 	// the new configuration with the known health took, and how many virtual servers' desired
 	// state it computed again.
 	knownTook time.Duration
+	stopTook  time.Duration // stopping the previous runner
 	planned   int
 	// checked holds the virtual servers (blocks) whose every real server has its health in
 	// health since the checkers started; set before the runner's goroutines start.
@@ -77,8 +78,10 @@ func startVirtualServers(ctx context.Context, cfg *config.Config, disp *notify.D
 	v := &vsRunner{cfg: cfg, log: log, disp: disp, cancel: cancel, quorum: map[string]bool{}, plans: &lvs.Planner{}}
 	var oldSched *check.Scheduler
 	if prev != nil {
+		t0 := time.Now()
 		prev.cancel()
 		prev.wg.Wait()
+		v.stopTook = time.Since(t0)
 		v.rec, prev.rec = prev.rec, nil
 		v.plans = prev.plans
 		v.quorum = prev.quorum
