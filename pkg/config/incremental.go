@@ -2,6 +2,7 @@ package config
 
 import (
 	"bytes"
+	"encoding/binary"
 	"fmt"
 	"io"
 	"os"
@@ -406,15 +407,13 @@ func refNames[T any](xs []T, name func(T) string) map[string]bool {
 	return m
 }
 
-// chunk is how many bytes commonPrefix and commonSuffix compare at once.
-const chunk = 256
-
-// commonPrefix is the length of the longest common prefix of a and b, found a chunk at a time
-// (bytes.Equal is vectorised).
+// commonPrefix is the length of the longest common prefix of a and b. It compares eight bytes
+// at a time with plain loads, not bytes.Equal's vector instructions: on a 1 MB file it is as
+// quick, and much quicker under emulation (qemu's TCG), where vector instructions are slow.
 func commonPrefix(a, b []byte) int {
 	n := min(len(a), len(b))
 	i := 0
-	for ; i+chunk <= n && bytes.Equal(a[i:i+chunk], b[i:i+chunk]); i += chunk {
+	for ; i+8 <= n && binary.LittleEndian.Uint64(a[i:]) == binary.LittleEndian.Uint64(b[i:]); i += 8 {
 	}
 	for i < n && a[i] == b[i] {
 		i++
@@ -425,10 +424,11 @@ func commonPrefix(a, b []byte) int {
 // commonSuffix is the length of the longest common suffix of a and b.
 func commonSuffix(a, b []byte) int {
 	n := min(len(a), len(b))
+	la, lb := len(a), len(b)
 	i := 0
-	for ; i+chunk <= n && bytes.Equal(a[len(a)-i-chunk:len(a)-i], b[len(b)-i-chunk:len(b)-i]); i += chunk {
+	for ; i+8 <= n && binary.LittleEndian.Uint64(a[la-i-8:]) == binary.LittleEndian.Uint64(b[lb-i-8:]); i += 8 {
 	}
-	for i < n && a[len(a)-1-i] == b[len(b)-1-i] {
+	for i < n && a[la-1-i] == b[lb-1-i] {
 		i++
 	}
 	return i

@@ -262,3 +262,29 @@ func FuzzIncremental(f *testing.F) {
 		sameParse(t, in, "keepalived.conf", []byte(strings.Join(lines, "\n")), opts, "edit")
 	})
 }
+
+// TestCommonPrefixSuffix checks the word-at-a-time comparisons against the byte-at-a-time ones.
+func TestCommonPrefixSuffix(t *testing.T) {
+	r := rand.New(rand.NewPCG(3, 4))
+	for range 2000 {
+		a := make([]byte, r.IntN(40))
+		for i := range a {
+			a[i] = byte('a' + r.IntN(2))
+		}
+		b := append([]byte(nil), a...)
+		if len(b) > 0 && r.IntN(4) > 0 {
+			b[r.IntN(len(b))] ^= 1
+		}
+		b = append(b, make([]byte, r.IntN(3))...)
+		p, s := 0, 0
+		for p < min(len(a), len(b)) && a[p] == b[p] {
+			p++
+		}
+		for s < min(len(a), len(b)) && a[len(a)-1-s] == b[len(b)-1-s] {
+			s++
+		}
+		if commonPrefix(a, b) != p || commonSuffix(a, b) != s {
+			t.Fatalf("%q %q: prefix %d suffix %d, want %d %d", a, b, commonPrefix(a, b), commonSuffix(a, b), p, s)
+		}
+	}
+}
