@@ -288,3 +288,28 @@ func TestCommonPrefixSuffix(t *testing.T) {
 		}
 	}
 }
+
+// TestIncrementalBase: Base is the model a block re-parse started from, which after a reload the
+// daemon refused (say, for its VRRP part) is not the running one: the daemon then reloads VRRP.
+func TestIncrementalBase(t *testing.T) {
+	opts := Options{ConfigID: "test", FS: memFS{}}
+	in := NewIncremental(opts)
+	a := lvsConfig(3)
+	cfgA, _, err := in.Parse("k.conf", []byte(a))
+	if err != nil || in.Base != nil {
+		t.Fatalf("first parse: %v, base %p", err, in.Base)
+	}
+	b := strings.Replace(a, "    priority 100\n", "    priority 101\n", 1)
+	cfgB, _, err := in.Parse("k.conf", []byte(b))
+	if err != nil || in.Base != nil || !strings.HasPrefix(in.LastPath, "full") {
+		t.Fatalf("VRRP change: %v, path %q, base %p", err, in.LastPath, in.Base)
+	}
+	i := strings.LastIndex(b, "        weight 3\n")
+	c := b[:i] + "        weight 4\n" + b[i+len("        weight 3\n"):]
+	if _, _, err := in.Parse("k.conf", []byte(c)); err != nil || in.LastPath != "block" || in.Base != cfgB || in.Base == cfgA {
+		t.Fatalf("weight change: %v, path %q, base is B: %v", err, in.LastPath, in.Base == cfgB)
+	}
+	if _, _, err := in.Parse("k.conf", []byte(c)); err != nil || in.LastPath != "unchanged" || in.Base == nil {
+		t.Fatalf("same text: %v, path %q", err, in.LastPath)
+	}
+}
