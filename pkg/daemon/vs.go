@@ -281,6 +281,10 @@ func (v *vsRunner) startLoop(ctx context.Context, events <-chan check.Event) {
 			drain:
 				for {
 					select {
+					case <-ctx.Done():
+						// A reload replaces this runner: it must not wait for a burst (the
+						// first event of each of 10,000 real servers) to be recorded.
+						return
 					case ev := <-events:
 						changed = v.record(ev) || changed
 					default:
