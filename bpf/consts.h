@@ -8,6 +8,11 @@
 #define MAX_INSTANCES 1024
 #endif
 
+/* Most interfaces (an interface and a VLAN count as one) with instances. */
+#ifndef MAX_IFACES
+#define MAX_IFACES 256
+#endif
+
 /* Most virtual addresses over all instances. */
 #ifndef MAX_VIPS
 #define MAX_VIPS 8192

@@ -201,7 +201,7 @@ func (d *Dataplane) SetInstance(in Instance) error {
 	e.upeers = peerKeys
 
 	cfg := xdpXaInstConfig{
-		Slot:        e.slot,
+		Key:         in.Key.raw(),
 		Interval:    in.Interval,
 		Version:     in.Version,
 		Priority:    in.Priority,
@@ -225,12 +225,93 @@ func (d *Dataplane) SetInstance(in Instance) error {
 			cfg.Mode |= uint16(m.bit)
 		}
 	}
-	k := in.Key.raw()
-	if err := d.maps.Instances.Update(&k, &cfg, ebpf.UpdateAny); err != nil {
+	if err := d.maps.Configs.Update(e.slot, &cfg, ebpf.UpdateAny); err != nil {
 		return fmt.Errorf("set instance %s: %w", in.Key, err)
+	}
+	if !existed {
+		// Found by the program from here on: the slot is ready.
+		idx, err := d.indexOf(in.Key)
+		if err != nil {
+			_ = d.maps.Configs.Update(e.slot, &xdpXaInstConfig{}, ebpf.UpdateAny)
+			return fmt.Errorf("set instance %s: %w", in.Key, err)
+		}
+		if err := d.maps.VridIndex.Update(idx, e.slot+1, ebpf.UpdateAny); err != nil {
+			_ = d.maps.Configs.Update(e.slot, &xdpXaInstConfig{}, ebpf.UpdateAny)
+			return fmt.Errorf("set instance %s: index: %w", in.Key, err)
+		}
 	}
 	d.insts[in.Key] = e
 	d.used[e.slot] = true
+	if err := d.writeSlotLimit(); err != nil {
+		return fmt.Errorf("set instance %s: %w", in.Key, err)
+	}
+	return nil
+}
+
+// indexOf returns where the key's slot goes in vrid_index, giving its interface (and VLAN) a
+// base there first if it has none.
+func (d *Dataplane) indexOf(k InstanceKey) (uint32, error) {
+	ik := xdpXaIfKey{Ifindex: k.Ifindex, Vlan: k.VLAN}
+	base, ok := d.ifaces[ik]
+	if !ok {
+		taken := map[uint32]bool{}
+		for _, b := range d.ifaces {
+			taken[b] = true
+		}
+		n := d.maps.VridIndex.MaxEntries() / 512
+		id := uint32(0)
+		for id < n && taken[id*512] {
+			id++
+		}
+		if id == n {
+			return 0, fmt.Errorf("all %d interfaces in use", n)
+		}
+		base = id * 512
+		// A base handed out before may still hold slots of instances deleted while the
+		// program ran: clear it.
+		for i := uint32(0); i < 512; i++ {
+			if err := d.maps.VridIndex.Update(base+i, uint32(0), ebpf.UpdateAny); err != nil {
+				return 0, fmt.Errorf("clear index: %w", err)
+			}
+		}
+		if err := d.maps.Ifaces.Update(&ik, &xdpXaIf{Base: base}, ebpf.UpdateAny); err != nil {
+			return 0, fmt.Errorf("interface: %w", err)
+		}
+		d.ifaces[ik] = base
+	}
+	off := uint32(k.VRID)
+	if k.Family == IPv6 {
+		off += 256
+	}
+	return base + off, nil
+}
+
+// dropIface forgets an interface (and VLAN) once no instance uses it.
+func (d *Dataplane) dropIface(k InstanceKey) error {
+	for o := range d.insts {
+		if o.Ifindex == k.Ifindex && o.VLAN == k.VLAN {
+			return nil
+		}
+	}
+	ik := xdpXaIfKey{Ifindex: k.Ifindex, Vlan: k.VLAN}
+	if err := d.maps.Ifaces.Delete(&ik); err != nil && !errors.Is(err, ebpf.ErrKeyNotExist) {
+		return fmt.Errorf("interface: %w", err)
+	}
+	delete(d.ifaces, ik)
+	return nil
+}
+
+// writeSlotLimit tells the timer callback how far to scan: 1 + the highest slot in use.
+func (d *Dataplane) writeSlotLimit() error {
+	n := uint32(0)
+	for i, u := range d.used {
+		if u {
+			n = uint32(i) + 1
+		}
+	}
+	if err := d.maps.SlotLimit.Update(uint32(0), n, ebpf.UpdateAny); err != nil {
+		return fmt.Errorf("slot limit: %w", err)
+	}
 	return nil
 }
 
@@ -257,8 +338,14 @@ func (d *Dataplane) DeleteInstance(key InstanceKey) error {
 	if !ok {
 		return fmt.Errorf("delete instance %s: %w", key, ErrUnknownInstance)
 	}
-	k := key.raw()
-	if err := d.maps.Instances.Delete(&k); err != nil && !errors.Is(err, ebpf.ErrKeyNotExist) {
+	idx, err := d.indexOf(key)
+	if err != nil {
+		return fmt.Errorf("delete instance %s: %w", key, err)
+	}
+	if err := d.maps.VridIndex.Update(idx, uint32(0), ebpf.UpdateAny); err != nil {
+		return fmt.Errorf("delete instance %s: index: %w", key, err)
+	}
+	if err := d.maps.Configs.Update(e.slot, &xdpXaInstConfig{}, ebpf.UpdateAny); err != nil {
 		return fmt.Errorf("delete instance %s: %w", key, err)
 	}
 	for _, vk := range e.vips {
@@ -280,6 +367,12 @@ func (d *Dataplane) DeleteInstance(key InstanceKey) error {
 	}
 	delete(d.insts, key)
 	d.used[e.slot] = false
+	if err := d.dropIface(key); err != nil {
+		return fmt.Errorf("delete instance %s: %w", key, err)
+	}
+	if err := d.writeSlotLimit(); err != nil {
+		return fmt.Errorf("delete instance %s: %w", key, err)
+	}
 	return nil
 }
 
@@ -420,8 +513,23 @@ func (d *Dataplane) Counters(key InstanceKey) (Counters, error) {
 		return Counters{}, fmt.Errorf("counters %s: peer: %w", key, err)
 	}
 	c.Adverts[0] += p.Accepted
-	c.TimerRuns = p.TimerRuns
 	return c, nil
+}
+
+// TimerStats describes the program's one master-down timer (bpf/types.h xa_sched).
+type TimerStats struct {
+	Runs    uint64        // callbacks
+	RunTime time.Duration // their total run time: outside the program's run-time statistics
+	Scanned uint64        // slots the callbacks looked at
+}
+
+// Timer returns the master-down timer's statistics.
+func (d *Dataplane) Timer() (TimerStats, error) {
+	var s xdpXaSched
+	if err := d.maps.Sched.Lookup(uint32(0), &s); err != nil {
+		return TimerStats{}, fmt.Errorf("timer: %w", err)
+	}
+	return TimerStats{Runs: s.Runs, RunTime: time.Duration(s.RunNs), Scanned: s.Scanned}, nil
 }
 
 // GlobalCounters counts adverts that matched no instance (DropTruncated, DropUnknownVRID).
