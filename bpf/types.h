@@ -26,7 +26,9 @@ struct xa_inst_config {
 	__u8 auth_type;        /* v2: 0 none, 1 simple password */
 	__u8 vip_count;        /* addresses the instance announces */
 	__u8 down_adverts;     /* Master_Down_Interval = down_adverts x interval + skew (3) */
-	__u8 pad[7];
+	__u8 pad[3];
+	__u32 gen;             /* changes with every write of the instance (configuration or
+	                          unicast peers): invalidates the peer record's snapshot */
 	__u8 auth_pass[8];     /* v2 simple password, zero padded */
 	__u8 local_addr[16];   /* our primary address for the tie-break (IPv4: first 4 bytes) */
 	__u64 addr_hash;       /* order-independent hash of the VIP list (addr_list note) */
@@ -52,22 +54,39 @@ struct xa_inst_state {
 	__u64 lease_until_ns;  /* CLOCK_MONOTONIC (checked against the coarse clock: +1 tick) */
 };
 
+/* Longest VRRP message the peer record keeps a copy of (v2 with one address, v3 with four). */
+#define XA_SNAP_MAX 24
+
 /* The current master as this node sees it and its master-down deadline, by slot (peers);
- * written by the program, zeroed by user space for a new or deleted instance. 64 bytes in a
- * page-aligned array: one cache line. */
+ * written by the program, zeroed by user space for a new or deleted instance. 128 bytes in a
+ * page-aligned array: the first cache line is all a repeated advert touches (the fast path:
+ * an IPv4 advert byte for byte the one last accepted from the same master, same TTL and
+ * addresses, under the same configuration and in BACKUP, gets the same verdict and the same
+ * effect: only due_ns and accepted move). */
 struct xa_peer {
-	__u8 addr[16];             /* master's source address (IPv4: first 4 bytes) */
-	__u64 last_seen_ns;        /* CLOCK_MONOTONIC of the last accepted advert */
+	__u64 due_ns;              /* master-down deadline: last accepted advert + down_ns; 0 once
+	                              it expired (or never armed) */
 	__u64 down_ns;             /* Master_Down_Interval from the last accepted advert */
-	__u64 due_ns;              /* last_seen_ns + down_ns while the master-down deadline is
-	                              pending; 0 once it expired (or never armed) */
-	__u64 last_fail_ns;        /* last XA_EV_CHECK_FAILED event (rate limit) */
 	__u64 accepted;            /* valid adverts (atomic); user space adds it to
 	                              xa_counters.adverts[XA_ACCEPT]: the steady state touches
 	                              this record anyway, and the per-CPU counters stay cold */
+	__u32 snap_gen;            /* xa_inst_config.gen the snapshot was taken under */
+	__u8 snap_src[4];          /* the snapshot: IPv4 source, destination, TTL, VRRP length */
+	__u8 snap_dst[4];
+	__u16 snap_len;            /* 0: no snapshot */
+	__u8 snap_ttl;
+	__u8 pad0;
+	__u8 snap_msg[XA_SNAP_MAX]; /* the VRRP message, snap_len bytes */
+	/* second cache line: the slow path and user space */
+	__u8 addr[16];             /* master's source address (IPv4: first 4 bytes) */
+	__u64 last_seen_ns;        /* CLOCK_MONOTONIC of the last accepted advert that changed
+	                              the record or took the slow path, and at expiry the last
+	                              one; while due_ns is set, due_ns - down_ns is the last one */
+	__u64 last_fail_ns;        /* last XA_EV_CHECK_FAILED event (rate limit) */
 	__u16 interval;            /* master's advert interval, wire units */
 	__u8 priority;             /* master's priority */
 	__u8 pad[5];
+	__u64 pad2[3];
 };
 
 /* The one master-down timer of the program (sched, one entry; only the program writes it):

@@ -327,6 +327,7 @@ static long sched_scan_one(__u32 slot, struct sched_scan *sc)
 	if (due <= sc->now) {
 		__u64 was = __sync_val_compare_and_swap(&p->due_ns, due, 0);
 		if (was == due) {
+			p->last_seen_ns = due - p->down_ns;
 			master_down(slot, p, sc->now);
 			return 0;
 		}
@@ -391,13 +392,10 @@ XA_INLINE void sched_arm(struct xa_sched *s, __u64 due, __u64 now, int init)
 	sched_start(s, due, now, init);
 }
 
-/* Records an accepted advert at now with its Master_Down_Interval (a priority-0 advert
- * shortens it to the skew), counts it, and makes sure the timer fires by then. */
-XA_INLINE void arm_timer(struct xa_peer *p, __u64 now, __u64 ns)
+/* Moves an instance's deadline to due and counts the advert, and makes sure the timer fires
+ * by then. */
+XA_INLINE void touch_peer(struct xa_peer *p, __u64 due, __u64 now)
 {
-	__u64 due = now + ns;
-	p->last_seen_ns = now;
-	p->down_ns = ns;
 	p->due_ns = due;
 	/* The count is the full barrier between the due_ns store and the deadline_ns load. */
 	__sync_fetch_and_add(&p->accepted, 1);
@@ -409,6 +407,95 @@ XA_INLINE void arm_timer(struct xa_peer *p, __u64 now, __u64 ns)
 	if (g && g <= due)
 		return;
 	sched_arm(s, due, now, 1);
+}
+
+/* Records an accepted advert at now with its Master_Down_Interval (a priority-0 advert
+ * shortens it to the skew). */
+XA_INLINE void arm_timer(struct xa_peer *p, __u64 now, __u64 ns)
+{
+	p->last_seen_ns = now;
+	p->down_ns = ns;
+	touch_peer(p, now + ns, now);
+}
+
+/* Takes the fast path's snapshot of an advert that went through the whole ladder and
+ * re-armed the timer (ok: BACKUP semantics, priority not 0, no notes), or drops the old one.
+ * snap_gen is zeroed first and set last (an exchange: a full barrier), so a reader on another
+ * CPU never matches a half-written snapshot. */
+XA_INLINE void take_snapshot(struct xdp_md *ctx, const struct xa_adv *a,
+			     const struct xa_inst_config *cfg, struct xa_peer *p, int ok)
+{
+	void *data = (void *)(long)ctx->data;
+	void *end = (void *)(long)ctx->data_end;
+	__u32 n = a->decl_len;
+	if (p->snap_gen)
+		__sync_lock_test_and_set(&p->snap_gen, 0);
+	if (!ok || a->family != AF_INET || n < 12 || n > XA_SNAP_MAX)
+		return;
+	__u32 *w = data + (a->vrrp_off & XA_HDR_MASK);
+	__u32 *m = (__u32 *)p->snap_msg;
+	if ((void *)(w + 3) > end)
+		return;
+	m[0] = w[0];
+	m[1] = w[1];
+	m[2] = w[2];
+	if (n > 12) {
+		if ((void *)(w + 4) > end)
+			return;
+		m[3] = w[3];
+	}
+	if (n > 16) {
+		if ((void *)(w + 5) > end)
+			return;
+		m[4] = w[4];
+	}
+	if (n > 20) {
+		if ((void *)(w + 6) > end)
+			return;
+		m[5] = w[5];
+	}
+	*(__u32 *)p->snap_src = *(const __u32 *)a->src;
+	*(__u32 *)p->snap_dst = *(const __u32 *)a->dst;
+	p->snap_ttl = a->ttl;
+	p->snap_len = n;
+	__sync_lock_test_and_set(&p->snap_gen, cfg->gen);
+}
+
+/* 1 when an IPv4 advert is the snapshot again: same message bytes, length, TTL, source and
+ * destination, under the configuration generation it was taken in. Every rung of the ladder
+ * reads only these, the configuration and the state (the caller checks BACKUP), so the
+ * verdict and the effect are the snapshot's: accepted, no notes, deadline moved. */
+XA_INLINE int fast_match(struct xdp_md *ctx, const struct xa_adv *a,
+			 const struct xa_inst_config *cfg, const struct xa_peer *p)
+{
+	void *data = (void *)(long)ctx->data;
+	void *end = (void *)(long)ctx->data_end;
+	__u32 n = p->snap_len;
+	if (p->snap_gen != cfg->gen || a->decl_len != n || a->ttl != p->snap_ttl ||
+	    *(const __u32 *)a->src != *(const __u32 *)p->snap_src ||
+	    *(const __u32 *)a->dst != *(const __u32 *)p->snap_dst)
+		return 0;
+	const __u32 *w = data + (a->vrrp_off & XA_HDR_MASK);
+	const __u32 *m = (const __u32 *)p->snap_msg;
+	if ((void *)(w + 3) > end)
+		return 0;
+	__u32 diff = (w[0] ^ m[0]) | (w[1] ^ m[1]) | (w[2] ^ m[2]);
+	if (n > 12) {
+		if ((void *)(w + 4) > end)
+			return 0;
+		diff |= w[3] ^ m[3];
+	}
+	if (n > 16) {
+		if ((void *)(w + 5) > end)
+			return 0;
+		diff |= w[4] ^ m[4];
+	}
+	if (n > 20) {
+		if ((void *)(w + 6) > end)
+			return 0;
+		diff |= w[5] ^ m[5];
+	}
+	return diff == 0;
 }
 
 /* Master_Down_Interval for an advert interval (wire units), with the local effective priority. */
@@ -426,7 +513,7 @@ XA_INLINE __u64 down_interval(const struct xa_inst_config *cfg, __u16 interval, 
 /* A valid advert: peer record, timer, events. States follow RFC 3768/5798 section 6.4. */
 XA_INLINE void accept_advert(struct xdp_md *ctx, const struct xa_adv *a, __u32 slot,
 			     const struct xa_inst_config *cfg, struct xa_peer *peer,
-			     const struct xa_inst_state *st)
+			     const struct xa_inst_state *st, __u32 notes)
 {
 	void *data = (void *)(long)ctx->data;
 	void *end = (void *)(long)ctx->data_end;
@@ -475,6 +562,7 @@ XA_INLINE void accept_advert(struct xdp_md *ctx, const struct xa_adv *a, __u32 s
 		peer->interval = interval;
 	}
 	arm_timer(peer, now, down_interval(cfg, interval, prio == 0));
+	take_snapshot(ctx, a, cfg, peer, prio != 0 && notes == 0);
 	if (prio == 0)
 		emit(slot, key, XA_EV_PRIO_ZERO, 0, a->src, prio, interval, now);
 	else if (changed && !master_live(st, now))
@@ -547,6 +635,15 @@ XA_INLINE int handle_vrrp(struct xdp_md *ctx, const struct xa_l2 *l2, struct xa_
 		return XDP_PASS; /* maybe another VRRP speaker's; not ours to judge */
 	}
 	struct xa_inst_state *st = bpf_map_lookup_elem(&states, &slot);
+	if (a->family == AF_INET && st && st->state == XA_STATE_BACKUP) {
+		/* The fast path: the advert of the last one, again (fast_match). */
+		struct xa_peer *p = bpf_map_lookup_elem(&peers, &slot);
+		if (p && fast_match(ctx, a, cfg, p)) {
+			__u64 now = bpf_ktime_get_ns();
+			touch_peer(p, now + p->down_ns, now);
+			return cfg_socket_path ? XDP_PASS : XDP_DROP;
+		}
+	}
 	__u32 notes = 0;
 	__u32 reason = check_advert(ctx, a, slot, cfg, st, &notes);
 	if (reason != XA_ACCEPT)
@@ -570,7 +667,7 @@ XA_INLINE int handle_vrrp(struct xdp_md *ctx, const struct xa_l2 *l2, struct xa_
 	}
 	/* accept_advert counts the advert in the peer record (xa_peer.accepted). */
 	if (peer)
-		accept_advert(ctx, a, slot, cfg, peer, st);
+		accept_advert(ctx, a, slot, cfg, peer, st, notes);
 	if (reason != XA_ACCEPT || notes)
 		report_mismatch(ctx, a, slot, cfg, reason, notes);
 	return cfg_socket_path ? XDP_PASS : XDP_DROP;

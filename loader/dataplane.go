@@ -54,7 +54,8 @@ type Dataplane struct {
 
 type instEntry struct {
 	slot   uint32
-	state  State // mirror of the states map (this process is its only writer)
+	gen    uint32 // of the configuration written last (xa_inst_config.gen; never 0)
+	state  State  // mirror of the states map (this process is its only writer)
 	vips   []xdpXaVipKey
 	upeers []xdpXaUpeerKey
 }
@@ -268,7 +269,7 @@ func (d *Dataplane) rebuild() error {
 		if slot >= uint32(len(d.used)) {
 			return fmt.Errorf("instance %s: slot %d out of range", keyFromRaw(c.Key), slot)
 		}
-		e := &instEntry{slot: slot}
+		e := &instEntry{slot: slot, gen: c.Gen}
 		d.insts[keyFromRaw(c.Key)] = e
 		d.used[slot] = true
 		bySlot[slot] = e

@@ -200,8 +200,15 @@ func (d *Dataplane) SetInstance(in Instance) error {
 	}
 	e.upeers = peerKeys
 
+	// A new generation voids the fast path's snapshot of the last advert (bpf/vrrp.h
+	// fast_match): the next one takes the whole ladder against this configuration.
+	gen := e.gen + 1
+	if gen == 0 {
+		gen = 1
+	}
 	cfg := xdpXaInstConfig{
 		Key:         in.Key.raw(),
+		Gen:         gen,
 		Interval:    in.Interval,
 		Version:     in.Version,
 		Priority:    in.Priority,
@@ -228,6 +235,7 @@ func (d *Dataplane) SetInstance(in Instance) error {
 	if err := d.maps.Configs.Update(e.slot, &cfg, ebpf.UpdateAny); err != nil {
 		return fmt.Errorf("set instance %s: %w", in.Key, err)
 	}
+	e.gen = gen
 	if !existed {
 		// Found by the program from here on: the slot is ready.
 		idx, err := d.indexOf(in.Key)
@@ -483,14 +491,20 @@ func (d *Dataplane) ReadPeer(key InstanceKey) (Peer, error) {
 	if err := d.maps.Peers.Lookup(slot, &p); err != nil {
 		return Peer{}, fmt.Errorf("read peer %s: %w", key, err)
 	}
-	if p.LastSeenNs == 0 {
+	// While the deadline is pending it is the last advert plus the interval (repeated adverts
+	// move only the deadline); once it expired, last_seen_ns holds the last advert.
+	last := p.LastSeenNs
+	if p.DueNs != 0 {
+		last = p.DueNs - p.DownNs
+	}
+	if last == 0 {
 		return Peer{}, nil
 	}
 	return Peer{
 		Addr:     addrFrom(key.Family, p.Addr),
 		Priority: p.Priority,
 		Interval: p.Interval,
-		LastSeen: time.Duration(p.LastSeenNs),
+		LastSeen: time.Duration(last),
 		DownIn:   time.Duration(p.DownNs),
 	}, nil
 }

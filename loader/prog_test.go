@@ -623,3 +623,87 @@ func TestNS(t *testing.T) {
 		t.Errorf("counters na_replies %d lease_drops %d, want %d %d", cnt.NAReplies, cnt.LeaseDrops, replies, drops)
 	}
 }
+
+// TestFastPath: an advert byte for byte the last accepted one takes the fast path (only the
+// deadline and the count move: the raw last_seen_ns stays), and anything that could change
+// its verdict sends it through the whole ladder again: a new configuration, another state, a
+// different TTL or byte.
+func TestFastPath(t *testing.T) {
+	d := newDP(t, Options{})
+	in := inst4()
+	in.VIPs = []netip.Addr{netip.MustParseAddr("203.0.113.10")} // advert{}'s address: no notes
+	if err := d.SetInstance(in); err != nil {
+		t.Fatal(err)
+	}
+	k := in.Key
+	_ = d.SetState(k, StateBackup, 0)
+	raw := func() xdpXaPeer {
+		var p xdpXaPeer
+		if err := d.maps.Peers.Lookup(d.insts[k].slot, &p); err != nil {
+			t.Fatal(err)
+		}
+		return p
+	}
+	adv := advert{src: peer4, prio: 150}
+	accepted := func() uint64 { c, _ := d.Counters(k); return c.Adverts[vrrp.Accept] }
+	if v, _ := run(t, d, adv.frame()); v != xdpDrop {
+		t.Fatalf("verdict %s", verdictName(v))
+	}
+	p1 := raw()
+	if p1.SnapGen != d.insts[k].gen || p1.SnapLen != 12 {
+		t.Fatalf("no snapshot after a valid advert: %+v", p1)
+	}
+	time.Sleep(2 * time.Millisecond)
+	run(t, d, adv.frame())
+	p2 := raw()
+	if p2.LastSeenNs != p1.LastSeenNs || p2.DueNs <= p1.DueNs || accepted() != 2 {
+		t.Errorf("repeat: last_seen %d -> %d, due %d -> %d, accepted %d; want the fast path (due moved only)",
+			p1.LastSeenNs, p2.LastSeenNs, p1.DueNs, p2.DueNs, accepted())
+	}
+	if pr, _ := d.ReadPeer(k); pr.LastSeen != time.Duration(p2.DueNs-p2.DownNs) {
+		t.Errorf("ReadPeer last seen %v, want due - down %v", pr.LastSeen, time.Duration(p2.DueNs-p2.DownNs))
+	}
+	drainEvents(t, d, 0)
+
+	// A different TTL: the ladder (and its drop).
+	if v, _ := run(t, d, advert{src: peer4, prio: 150, ttl: 64}.frame()); v != xdpDrop {
+		t.Fatalf("verdict %s", verdictName(v))
+	}
+	if c, _ := d.Counters(k); c.Adverts[vrrp.ReasonTTL] != 1 {
+		t.Errorf("ttl 64 after a snapshot: counters %v, want one ttl drop", c.Adverts)
+	}
+	// One byte off (the checksum): the ladder.
+	f := adv.frame()
+	f[len(f)-5] ^= 1
+	run(t, d, f)
+	if c, _ := d.Counters(k); c.Adverts[vrrp.ReasonChecksum] != 1 {
+		t.Errorf("a changed byte after a snapshot: counters %v, want one checksum drop", c.Adverts)
+	}
+	// A new configuration: the same advert is judged against it (v3 interval 100 -> 50: noted).
+	in.Interval = 50
+	if err := d.SetInstance(in); err != nil {
+		t.Fatal(err)
+	}
+	run(t, d, adv.frame())
+	if c, _ := d.Counters(k); c.Notes[vrrp.ReasonInterval] != 1 {
+		t.Errorf("after a configuration change: notes %v, want an interval note", c.Notes)
+	}
+	if p := raw(); p.SnapGen != 0 {
+		t.Errorf("an advert with a note left a snapshot: %+v", p)
+	}
+	in.Interval = 100
+	if err := d.SetInstance(in); err != nil {
+		t.Fatal(err)
+	}
+	run(t, d, adv.frame())
+	// MASTER: the ladder and the election (a better master preempts), never the fast path.
+	_ = d.SetState(k, StateMaster, time.Hour)
+	drainEvents(t, d, 0)
+	run(t, d, adv.frame())
+	if evs := drainEvents(t, d, 50*time.Millisecond); len(evs) != 1 || evs[0].Type != EventPreempted {
+		t.Errorf("MASTER hearing the snapshot's advert: events %+v, want preempted", evs)
+	}
+	if got := accepted(); got != 5 {
+		t.Errorf("accepted %d, want 5", got)
+	}
+}

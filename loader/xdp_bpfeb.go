@@ -71,7 +71,8 @@ type xdpXaInstConfig struct {
 	AuthType    uint8
 	VipCount    uint8
 	DownAdverts uint8
-	Pad         [7]uint8
+	Pad         [3]uint8
+	Gen         uint32
 	AuthPass    [8]uint8
 	LocalAddr   [16]uint8
 	AddrHash    uint64
@@ -104,15 +105,23 @@ const (
 
 type xdpXaPeer struct {
 	_          structs.HostLayout
+	DueNs      uint64
+	DownNs     uint64
+	Accepted   uint64
+	SnapGen    uint32
+	SnapSrc    [4]uint8
+	SnapDst    [4]uint8
+	SnapLen    uint16
+	SnapTtl    uint8
+	Pad0       uint8
+	SnapMsg    [24]uint8
 	Addr       [16]uint8
 	LastSeenNs uint64
-	DownNs     uint64
-	DueNs      uint64
 	LastFailNs uint64
-	Accepted   uint64
 	Interval   uint16
 	Priority   uint8
 	Pad        [5]uint8
+	Pad2       [3]uint64
 }
 
 type xdpXaReason uint32
