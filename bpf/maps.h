@@ -14,6 +14,16 @@ struct {
 	__uint(pinning, LIBBPF_PIN_BY_NAME);
 } ifaces SEC(".maps");
 
+/* xa_if.base + 1 (0: none) by ifindex, for untagged adverts on an interface with an ifindex
+ * below IFINDEX_DIRECT: an inlined load instead of the hash map's call; user space writes. */
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, IFINDEX_DIRECT);
+	__type(key, __u32);
+	__type(value, __u32);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} if_direct SEC(".maps");
+
 /* Slot + 1 (0: no instance) by xa_if.base + (IPv6 ? 256 : 0) + VRID; user space writes. An
  * array instead of a hash by the whole key: one inlined load, and the 255 VRIDs of an
  * interface share 16 cache lines. */

@@ -613,11 +613,20 @@ XA_INLINE void count_global(__u32 reason)
 /* The instance's slot (from ifaces and vrid_index), or -1. */
 XA_INLINE int lookup_slot(__u32 ifindex, __u16 vlan, __u8 family, __u8 vrid)
 {
-	struct xa_if_key ik = { .ifindex = ifindex, .vlan = vlan };
-	struct xa_if *ifc = bpf_map_lookup_elem(&ifaces, &ik);
-	if (!ifc)
-		return -1;
-	__u32 idx = ifc->base + (family == AF_INET6 ? 256 : 0) + vrid;
+	__u32 base;
+	if (vlan == 0 && ifindex < IFINDEX_DIRECT) {
+		__u32 *b = bpf_map_lookup_elem(&if_direct, &ifindex);
+		if (!b || *b == 0)
+			return -1;
+		base = *b - 1;
+	} else {
+		struct xa_if_key ik = { .ifindex = ifindex, .vlan = vlan };
+		struct xa_if *ifc = bpf_map_lookup_elem(&ifaces, &ik);
+		if (!ifc)
+			return -1;
+		base = ifc->base;
+	}
+	__u32 idx = base + (family == AF_INET6 ? 256 : 0) + vrid;
 	__u32 *sp = bpf_map_lookup_elem(&vrid_index, &idx);
 	if (!sp || *sp == 0)
 		return -1;

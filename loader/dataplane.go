@@ -146,6 +146,9 @@ func configureSpec(spec *ebpf.CollectionSpec, opts Options) error {
 	if opts.RingBufferBytes != 0 {
 		spec.Maps[xdpMapEvents].MaxEntries = opts.RingBufferBytes
 	}
+	if spec.Maps[xdpMapIfDirect].MaxEntries != ifindexDirect {
+		return fmt.Errorf("if_direct has %d entries, the loader expects %d", spec.Maps[xdpMapIfDirect].MaxEntries, ifindexDirect)
+	}
 	if opts.MaxVIPs != 0 {
 		spec.Maps[xdpMapVips].MaxEntries = opts.MaxVIPs
 		spec.Maps[xdpMapVips4].MaxEntries = opts.MaxVIPs
@@ -208,7 +211,7 @@ func (d *Dataplane) adopt(spec *ebpf.CollectionSpec) error {
 		return fmt.Errorf("adopt: %w: load-time constants differ (socket path option?)", ErrIncompatiblePins)
 	}
 	maps := map[string]**ebpf.Map{
-		xdpMapConfigs: &d.maps.Configs, xdpMapIfaces: &d.maps.Ifaces, xdpMapVridIndex: &d.maps.VridIndex,
+		xdpMapConfigs: &d.maps.Configs, xdpMapIfaces: &d.maps.Ifaces, xdpMapIfDirect: &d.maps.IfDirect, xdpMapVridIndex: &d.maps.VridIndex,
 		xdpMapSched: &d.maps.Sched, xdpMapSlotLimit: &d.maps.SlotLimit, xdpMapStates: &d.maps.States, xdpMapPeers: &d.maps.Peers,
 		xdpMapCounters: &d.maps.Counters, xdpMapGlobal: &d.maps.Global, xdpMapVips: &d.maps.Vips,
 		xdpMapVips4: &d.maps.Vips4, xdpMapVip4Cache: &d.maps.Vip4Cache, xdpMapVipGen: &d.maps.VipGen, xdpMapEvents: &d.maps.Events, xdpMapUnicastPeers: &d.maps.UnicastPeers,
@@ -365,7 +368,7 @@ func (d *Dataplane) Close() error {
 			errs = append(errs, fmt.Errorf("unpin link %d: %w", ifindex, err))
 		}
 	}
-	for _, m := range []*ebpf.Map{d.maps.Configs, d.maps.Ifaces, d.maps.VridIndex, d.maps.Sched, d.maps.SlotLimit, d.maps.States, d.maps.Peers, d.maps.Counters,
+	for _, m := range []*ebpf.Map{d.maps.Configs, d.maps.Ifaces, d.maps.IfDirect, d.maps.VridIndex, d.maps.Sched, d.maps.SlotLimit, d.maps.States, d.maps.Peers, d.maps.Counters,
 		d.maps.Global, d.maps.Vips, d.maps.Vips4, d.maps.Vip4Cache, d.maps.VipGen, d.maps.Events, d.maps.UnicastPeers, d.rodata} {
 		if m != nil {
 			if err := m.Unpin(); err != nil {

@@ -285,6 +285,12 @@ func (d *Dataplane) indexOf(k InstanceKey) (uint32, error) {
 		if err := d.maps.Ifaces.Update(&ik, &xdpXaIf{Base: base}, ebpf.UpdateAny); err != nil {
 			return 0, fmt.Errorf("interface: %w", err)
 		}
+		if direct(ik) {
+			if err := d.maps.IfDirect.Update(ik.Ifindex, base+1, ebpf.UpdateAny); err != nil {
+				_ = d.maps.Ifaces.Delete(&ik)
+				return 0, fmt.Errorf("interface: %w", err)
+			}
+		}
 		d.ifaces[ik] = base
 	}
 	off := uint32(k.VRID)
@@ -302,12 +308,23 @@ func (d *Dataplane) dropIface(k InstanceKey) error {
 		}
 	}
 	ik := xdpXaIfKey{Ifindex: k.Ifindex, Vlan: k.VLAN}
+	if direct(ik) {
+		if err := d.maps.IfDirect.Update(ik.Ifindex, uint32(0), ebpf.UpdateAny); err != nil {
+			return fmt.Errorf("interface: %w", err)
+		}
+	}
 	if err := d.maps.Ifaces.Delete(&ik); err != nil && !errors.Is(err, ebpf.ErrKeyNotExist) {
 		return fmt.Errorf("interface: %w", err)
 	}
 	delete(d.ifaces, ik)
 	return nil
 }
+
+// ifindexDirect is bpf/consts.h IFINDEX_DIRECT: untagged interfaces below it are found
+// through if_direct (an array) as well as ifaces (the hash the program uses for the others).
+const ifindexDirect = 16384
+
+func direct(ik xdpXaIfKey) bool { return ik.Vlan == 0 && ik.Ifindex < ifindexDirect }
 
 // writeSlotLimit tells the timer callback how far to scan: 1 + the highest slot in use.
 func (d *Dataplane) writeSlotLimit() error {

@@ -227,6 +227,7 @@ const (
 	xdpMapCounters        = "counters"
 	xdpMapEvents          = "events"
 	xdpMapGlobal          = "global"
+	xdpMapIfDirect        = "if_direct"
 	xdpMapIfaces          = "ifaces"
 	xdpMapPeers           = "peers"
 	xdpMapSched           = "sched"
@@ -301,6 +302,7 @@ type xdpMapSpecs struct {
 	Counters     *ebpf.MapSpec `ebpf:"counters"`
 	Events       *ebpf.MapSpec `ebpf:"events"`
 	Global       *ebpf.MapSpec `ebpf:"global"`
+	IfDirect     *ebpf.MapSpec `ebpf:"if_direct"`
 	Ifaces       *ebpf.MapSpec `ebpf:"ifaces"`
 	Peers        *ebpf.MapSpec `ebpf:"peers"`
 	Sched        *ebpf.MapSpec `ebpf:"sched"`
@@ -351,6 +353,7 @@ type xdpMaps struct {
 	Counters     *ebpf.Map `ebpf:"counters"`
 	Events       *ebpf.Map `ebpf:"events"`
 	Global       *ebpf.Map `ebpf:"global"`
+	IfDirect     *ebpf.Map `ebpf:"if_direct"`
 	Ifaces       *ebpf.Map `ebpf:"ifaces"`
 	Peers        *ebpf.Map `ebpf:"peers"`
 	Sched        *ebpf.Map `ebpf:"sched"`
@@ -370,6 +373,7 @@ func (m *xdpMaps) Close() error {
 		m.Counters,
 		m.Events,
 		m.Global,
+		m.IfDirect,
 		m.Ifaces,
 		m.Peers,
 		m.Sched,
