@@ -67,6 +67,17 @@ struct {
 	__uint(pinning, LIBBPF_PIN_BY_NAME);
 } peers SEC(".maps");
 
+/* Generation of configs, states and unicast_peers (one entry): user space bumps it after
+ * every write but a MASTER's lease renewal; the fast path's snapshots carry the one they were
+ * taken under, so any change sends the next advert of every instance through the ladder. */
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, __u32);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} inst_gen SEC(".maps");
+
 /* The master-down timer (struct xa_sched, one entry); only the program writes it. */
 struct {
 	__uint(type, BPF_MAP_TYPE_ARRAY);

@@ -26,9 +26,7 @@ struct xa_inst_config {
 	__u8 auth_type;        /* v2: 0 none, 1 simple password */
 	__u8 vip_count;        /* addresses the instance announces */
 	__u8 down_adverts;     /* Master_Down_Interval = down_adverts x interval + skew (3) */
-	__u8 pad[3];
-	__u32 gen;             /* changes with every write of the instance (configuration or
-	                          unicast peers): invalidates the peer record's snapshot */
+	__u8 pad[7];
 	__u8 auth_pass[8];     /* v2 simple password, zero padded */
 	__u8 local_addr[16];   /* our primary address for the tie-break (IPv4: first 4 bytes) */
 	__u64 addr_hash;       /* order-independent hash of the VIP list (addr_list note) */
@@ -60,8 +58,8 @@ struct xa_inst_state {
 /* The current master as this node sees it and its master-down deadline, by slot (peers);
  * written by the program, zeroed by user space for a new or deleted instance. 128 bytes in a
  * page-aligned array: the first cache line is all a repeated advert touches (the fast path:
- * an IPv4 advert byte for byte the one last accepted from the same master, same TTL and
- * addresses, under the same configuration and in BACKUP, gets the same verdict and the same
+ * an IPv4 advert byte for byte the one last accepted in BACKUP, same TTL and addresses, with
+ * no configuration or state written since (inst_gen), gets the same verdict and the same
  * effect: only due_ns and accepted move). */
 struct xa_peer {
 	__u64 due_ns;              /* master-down deadline: last accepted advert + down_ns; 0 once
@@ -70,7 +68,7 @@ struct xa_peer {
 	__u64 accepted;            /* valid adverts (atomic); user space adds it to
 	                              xa_counters.adverts[XA_ACCEPT]: the steady state touches
 	                              this record anyway, and the per-CPU counters stay cold */
-	__u32 snap_gen;            /* xa_inst_config.gen the snapshot was taken under */
+	__u32 snap_gen;            /* inst_gen the snapshot was taken under (0: none) */
 	__u8 snap_src[4];          /* the snapshot: IPv4 source, destination, TTL, VRRP length */
 	__u8 snap_dst[4];
 	__u16 snap_len;            /* 0: no snapshot */

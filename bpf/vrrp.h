@@ -419,18 +419,19 @@ XA_INLINE void arm_timer(struct xa_peer *p, __u64 now, __u64 ns)
 }
 
 /* Takes the fast path's snapshot of an advert that went through the whole ladder and
- * re-armed the timer (ok: BACKUP semantics, priority not 0, no notes), or drops the old one.
+ * re-armed the timer (ok: BACKUP, priority not 0, no notes) under generation gen of the
+ * configuration and state, or drops the old one.
  * snap_gen is zeroed first and set last (an exchange: a full barrier), so a reader on another
  * CPU never matches a half-written snapshot. */
-XA_INLINE void take_snapshot(struct xdp_md *ctx, const struct xa_adv *a,
-			     const struct xa_inst_config *cfg, struct xa_peer *p, int ok)
+XA_INLINE void take_snapshot(struct xdp_md *ctx, const struct xa_adv *a, __u32 gen,
+			     struct xa_peer *p, int ok)
 {
 	void *data = (void *)(long)ctx->data;
 	void *end = (void *)(long)ctx->data_end;
 	__u32 n = a->decl_len;
 	if (p->snap_gen)
 		__sync_lock_test_and_set(&p->snap_gen, 0);
-	if (!ok || a->family != AF_INET || n < 12 || n > XA_SNAP_MAX)
+	if (!ok || !gen || a->family != AF_INET || n < 12 || n > XA_SNAP_MAX)
 		return;
 	__u32 *w = data + (a->vrrp_off & XA_HDR_MASK);
 	__u32 *m = (__u32 *)p->snap_msg;
@@ -458,20 +459,21 @@ XA_INLINE void take_snapshot(struct xdp_md *ctx, const struct xa_adv *a,
 	*(__u32 *)p->snap_dst = *(const __u32 *)a->dst;
 	p->snap_ttl = a->ttl;
 	p->snap_len = n;
-	__sync_lock_test_and_set(&p->snap_gen, cfg->gen);
+	__sync_lock_test_and_set(&p->snap_gen, gen);
 }
 
 /* 1 when an IPv4 advert is the snapshot again: same message bytes, length, TTL, source and
- * destination, under the configuration generation it was taken in. Every rung of the ladder
- * reads only these, the configuration and the state (the caller checks BACKUP), so the
- * verdict and the effect are the snapshot's: accepted, no notes, deadline moved. */
-XA_INLINE int fast_match(struct xdp_md *ctx, const struct xa_adv *a,
-			 const struct xa_inst_config *cfg, const struct xa_peer *p)
+ * destination, and no configuration or state written since (gen). Every rung of the ladder
+ * and the election read only these, the configuration, the unicast peers and the state (all
+ * under gen), so the verdict and the effect are the snapshot's: accepted, no notes, no event,
+ * deadline moved by the same interval. */
+XA_INLINE int fast_match(struct xdp_md *ctx, const struct xa_adv *a, __u32 gen,
+			 const struct xa_peer *p)
 {
 	void *data = (void *)(long)ctx->data;
 	void *end = (void *)(long)ctx->data_end;
 	__u32 n = p->snap_len;
-	if (p->snap_gen != cfg->gen || a->decl_len != n || a->ttl != p->snap_ttl ||
+	if (!gen || p->snap_gen != gen || a->decl_len != n || a->ttl != p->snap_ttl ||
 	    *(const __u32 *)a->src != *(const __u32 *)p->snap_src ||
 	    *(const __u32 *)a->dst != *(const __u32 *)p->snap_dst)
 		return 0;
@@ -513,7 +515,7 @@ XA_INLINE __u64 down_interval(const struct xa_inst_config *cfg, __u16 interval, 
 /* A valid advert: peer record, timer, events. States follow RFC 3768/5798 section 6.4. */
 XA_INLINE void accept_advert(struct xdp_md *ctx, const struct xa_adv *a, __u32 slot,
 			     const struct xa_inst_config *cfg, struct xa_peer *peer,
-			     const struct xa_inst_state *st, __u32 notes)
+			     const struct xa_inst_state *st, __u32 notes, __u32 gen)
 {
 	void *data = (void *)(long)ctx->data;
 	void *end = (void *)(long)ctx->data_end;
@@ -562,7 +564,8 @@ XA_INLINE void accept_advert(struct xdp_md *ctx, const struct xa_adv *a, __u32 s
 		peer->interval = interval;
 	}
 	arm_timer(peer, now, down_interval(cfg, interval, prio == 0));
-	take_snapshot(ctx, a, cfg, peer, prio != 0 && notes == 0);
+	take_snapshot(ctx, a, gen, peer,
+		      prio != 0 && notes == 0 && st && st->state == XA_STATE_BACKUP);
 	if (prio == 0)
 		emit(slot, key, XA_EV_PRIO_ZERO, 0, a->src, prio, interval, now);
 	else if (changed && !master_live(st, now))
@@ -638,21 +641,27 @@ XA_INLINE int handle_vrrp(struct xdp_md *ctx, const struct xa_l2 *l2, struct xa_
 {
 	int sl = lookup_slot(ctx->ingress_ifindex, l2->vlan, a->family, a->vrid);
 	__u32 slot = sl;
+	__u32 zero = 0;
+	__u32 *genp = bpf_map_lookup_elem(&inst_gen, &zero);
+	if (sl >= 0 && genp && a->family == AF_INET) {
+		/* The fast path: the last accepted advert again (fast_match), the peer record's
+		 * first cache line is all it reads and writes. */
+		struct xa_peer *p = bpf_map_lookup_elem(&peers, &slot);
+		if (p && fast_match(ctx, a, *genp, p)) {
+			__u64 now = bpf_ktime_get_ns();
+			touch_peer(p, now + p->down_ns, now);
+			return cfg_socket_path ? XDP_PASS : XDP_DROP;
+		}
+	}
+	/* Read before the configuration and the state (a fetching atomic: ordered), so that a
+	 * snapshot never carries a generation newer than what it was judged against. */
+	__u32 gen = genp ? __sync_fetch_and_add(genp, 0) : 0;
 	struct xa_inst_config *cfg = sl < 0 ? NULL : bpf_map_lookup_elem(&configs, &slot);
 	if (!cfg) {
 		count_global(XA_UNKNOWN_VRID);
 		return XDP_PASS; /* maybe another VRRP speaker's; not ours to judge */
 	}
 	struct xa_inst_state *st = bpf_map_lookup_elem(&states, &slot);
-	if (a->family == AF_INET && st && st->state == XA_STATE_BACKUP) {
-		/* The fast path: the advert of the last one, again (fast_match). */
-		struct xa_peer *p = bpf_map_lookup_elem(&peers, &slot);
-		if (p && fast_match(ctx, a, cfg, p)) {
-			__u64 now = bpf_ktime_get_ns();
-			touch_peer(p, now + p->down_ns, now);
-			return cfg_socket_path ? XDP_PASS : XDP_DROP;
-		}
-	}
 	__u32 notes = 0;
 	__u32 reason = check_advert(ctx, a, slot, cfg, st, &notes);
 	if (reason != XA_ACCEPT)
@@ -676,7 +685,7 @@ XA_INLINE int handle_vrrp(struct xdp_md *ctx, const struct xa_l2 *l2, struct xa_
 	}
 	/* accept_advert counts the advert in the peer record (xa_peer.accepted). */
 	if (peer)
-		accept_advert(ctx, a, slot, cfg, peer, st, notes);
+		accept_advert(ctx, a, slot, cfg, peer, st, notes, gen);
 	if (reason != XA_ACCEPT || notes)
 		report_mismatch(ctx, a, slot, cfg, reason, notes);
 	return cfg_socket_path ? XDP_PASS : XDP_DROP;

@@ -54,8 +54,7 @@ type Dataplane struct {
 
 type instEntry struct {
 	slot   uint32
-	gen    uint32 // of the configuration written last (xa_inst_config.gen; never 0)
-	state  State  // mirror of the states map (this process is its only writer)
+	state  State // mirror of the states map (this process is its only writer)
 	vips   []xdpXaVipKey
 	upeers []xdpXaUpeerKey
 }
@@ -212,7 +211,7 @@ func (d *Dataplane) adopt(spec *ebpf.CollectionSpec) error {
 	}
 	maps := map[string]**ebpf.Map{
 		xdpMapConfigs: &d.maps.Configs, xdpMapIfaces: &d.maps.Ifaces, xdpMapIfDirect: &d.maps.IfDirect, xdpMapVridIndex: &d.maps.VridIndex,
-		xdpMapSched: &d.maps.Sched, xdpMapSlotLimit: &d.maps.SlotLimit, xdpMapStates: &d.maps.States, xdpMapPeers: &d.maps.Peers,
+		xdpMapSched: &d.maps.Sched, xdpMapInstGen: &d.maps.InstGen, xdpMapSlotLimit: &d.maps.SlotLimit, xdpMapStates: &d.maps.States, xdpMapPeers: &d.maps.Peers,
 		xdpMapCounters: &d.maps.Counters, xdpMapGlobal: &d.maps.Global, xdpMapVips: &d.maps.Vips,
 		xdpMapVips4: &d.maps.Vips4, xdpMapVip4Cache: &d.maps.Vip4Cache, xdpMapVipGen: &d.maps.VipGen, xdpMapEvents: &d.maps.Events, xdpMapUnicastPeers: &d.maps.UnicastPeers,
 	}
@@ -272,7 +271,7 @@ func (d *Dataplane) rebuild() error {
 		if slot >= uint32(len(d.used)) {
 			return fmt.Errorf("instance %s: slot %d out of range", keyFromRaw(c.Key), slot)
 		}
-		e := &instEntry{slot: slot, gen: c.Gen}
+		e := &instEntry{slot: slot}
 		d.insts[keyFromRaw(c.Key)] = e
 		d.used[slot] = true
 		bySlot[slot] = e
@@ -368,7 +367,7 @@ func (d *Dataplane) Close() error {
 			errs = append(errs, fmt.Errorf("unpin link %d: %w", ifindex, err))
 		}
 	}
-	for _, m := range []*ebpf.Map{d.maps.Configs, d.maps.Ifaces, d.maps.IfDirect, d.maps.VridIndex, d.maps.Sched, d.maps.SlotLimit, d.maps.States, d.maps.Peers, d.maps.Counters,
+	for _, m := range []*ebpf.Map{d.maps.Configs, d.maps.Ifaces, d.maps.IfDirect, d.maps.VridIndex, d.maps.Sched, d.maps.InstGen, d.maps.SlotLimit, d.maps.States, d.maps.Peers, d.maps.Counters,
 		d.maps.Global, d.maps.Vips, d.maps.Vips4, d.maps.Vip4Cache, d.maps.VipGen, d.maps.Events, d.maps.UnicastPeers, d.rodata} {
 		if m != nil {
 			if err := m.Unpin(); err != nil {

@@ -200,15 +200,8 @@ func (d *Dataplane) SetInstance(in Instance) error {
 	}
 	e.upeers = peerKeys
 
-	// A new generation voids the fast path's snapshot of the last advert (bpf/vrrp.h
-	// fast_match): the next one takes the whole ladder against this configuration.
-	gen := e.gen + 1
-	if gen == 0 {
-		gen = 1
-	}
 	cfg := xdpXaInstConfig{
 		Key:         in.Key.raw(),
-		Gen:         gen,
 		Interval:    in.Interval,
 		Version:     in.Version,
 		Priority:    in.Priority,
@@ -235,7 +228,6 @@ func (d *Dataplane) SetInstance(in Instance) error {
 	if err := d.maps.Configs.Update(e.slot, &cfg, ebpf.UpdateAny); err != nil {
 		return fmt.Errorf("set instance %s: %w", in.Key, err)
 	}
-	e.gen = gen
 	if !existed {
 		// Found by the program from here on: the slot is ready.
 		idx, err := d.indexOf(in.Key)
@@ -252,6 +244,27 @@ func (d *Dataplane) SetInstance(in Instance) error {
 	d.used[e.slot] = true
 	if err := d.writeSlotLimit(); err != nil {
 		return fmt.Errorf("set instance %s: %w", in.Key, err)
+	}
+	if err := d.bumpInstGen(); err != nil {
+		return fmt.Errorf("set instance %s: %w", in.Key, err)
+	}
+	return nil
+}
+
+// bumpInstGen voids every snapshot of the program's fast path (bpf/vrrp.h fast_match): called
+// after any write to configs, states (but lease renewals) or unicast_peers, so that the next
+// advert of each instance is judged by the whole ladder against what was written. Never 0.
+func (d *Dataplane) bumpInstGen() error {
+	var g uint32
+	if err := d.maps.InstGen.Lookup(uint32(0), &g); err != nil {
+		return fmt.Errorf("instance generation: %w", err)
+	}
+	g++
+	if g == 0 {
+		g = 1
+	}
+	if err := d.maps.InstGen.Update(uint32(0), g, ebpf.UpdateAny); err != nil {
+		return fmt.Errorf("instance generation: %w", err)
 	}
 	return nil
 }
@@ -398,6 +411,9 @@ func (d *Dataplane) DeleteInstance(key InstanceKey) error {
 	if err := d.writeSlotLimit(); err != nil {
 		return fmt.Errorf("delete instance %s: %w", key, err)
 	}
+	if err := d.bumpInstGen(); err != nil {
+		return fmt.Errorf("delete instance %s: %w", key, err)
+	}
 	return nil
 }
 
@@ -436,7 +452,14 @@ func (d *Dataplane) SetState(key InstanceKey, s State, lease time.Duration) erro
 	if err := d.maps.States.Update(e.slot, &st, ebpf.UpdateAny); err != nil {
 		return fmt.Errorf("set state %s: %w", key, err)
 	}
+	changed := e.state != s
 	e.state = s
+	if !changed {
+		return nil // the same state (a MASTER's new lease): snapshots stay valid
+	}
+	if err := d.bumpInstGen(); err != nil {
+		return fmt.Errorf("set state %s: %w", key, err)
+	}
 	return nil
 }
 

@@ -650,7 +650,9 @@ func TestFastPath(t *testing.T) {
 		t.Fatalf("verdict %s", verdictName(v))
 	}
 	p1 := raw()
-	if p1.SnapGen != d.insts[k].gen || p1.SnapLen != 12 {
+	var gen uint32
+	_ = d.maps.InstGen.Lookup(uint32(0), &gen)
+	if p1.SnapGen != gen || gen == 0 || p1.SnapLen != 12 {
 		t.Fatalf("no snapshot after a valid advert: %+v", p1)
 	}
 	time.Sleep(2 * time.Millisecond)

@@ -71,8 +71,7 @@ type xdpXaInstConfig struct {
 	AuthType    uint8
 	VipCount    uint8
 	DownAdverts uint8
-	Pad         [3]uint8
-	Gen         uint32
+	Pad         [7]uint8
 	AuthPass    [8]uint8
 	LocalAddr   [16]uint8
 	AddrHash    uint64
@@ -229,6 +228,7 @@ const (
 	xdpMapGlobal          = "global"
 	xdpMapIfDirect        = "if_direct"
 	xdpMapIfaces          = "ifaces"
+	xdpMapInstGen         = "inst_gen"
 	xdpMapPeers           = "peers"
 	xdpMapSched           = "sched"
 	xdpMapSlotLimit       = "slot_limit"
@@ -304,6 +304,7 @@ type xdpMapSpecs struct {
 	Global       *ebpf.MapSpec `ebpf:"global"`
 	IfDirect     *ebpf.MapSpec `ebpf:"if_direct"`
 	Ifaces       *ebpf.MapSpec `ebpf:"ifaces"`
+	InstGen      *ebpf.MapSpec `ebpf:"inst_gen"`
 	Peers        *ebpf.MapSpec `ebpf:"peers"`
 	Sched        *ebpf.MapSpec `ebpf:"sched"`
 	SlotLimit    *ebpf.MapSpec `ebpf:"slot_limit"`
@@ -355,6 +356,7 @@ type xdpMaps struct {
 	Global       *ebpf.Map `ebpf:"global"`
 	IfDirect     *ebpf.Map `ebpf:"if_direct"`
 	Ifaces       *ebpf.Map `ebpf:"ifaces"`
+	InstGen      *ebpf.Map `ebpf:"inst_gen"`
 	Peers        *ebpf.Map `ebpf:"peers"`
 	Sched        *ebpf.Map `ebpf:"sched"`
 	SlotLimit    *ebpf.Map `ebpf:"slot_limit"`
@@ -375,6 +377,7 @@ func (m *xdpMaps) Close() error {
 		m.Global,
 		m.IfDirect,
 		m.Ifaces,
+		m.InstGen,
 		m.Peers,
 		m.Sched,
 		m.SlotLimit,
