@@ -71,9 +71,11 @@ struct xa_peer {
 	__u32 snap_gen;            /* inst_gen the snapshot was taken under (0: none) */
 	__u8 snap_src[4];          /* the snapshot: IPv4 source, destination, TTL, VRRP length */
 	__u8 snap_dst[4];
-	__u16 snap_len;            /* 0: no snapshot */
+	__u8 snap_len;             /* 0: no snapshot */
 	__u8 snap_ttl;
-	__u8 pad0;
+	__u16 wire;                /* written by user space with the instance: 1 + its index in
+	                              vrid_index, when its slot is that index (the fast path then
+	                              finds the record without reading vrid_index); else 0 */
 	__u8 snap_msg[XA_SNAP_MAX]; /* the VRRP message, snap_len bytes */
 	/* second cache line: the slow path and user space */
 	__u8 addr[16];             /* master's source address (IPv4: first 4 bytes) */

@@ -613,8 +613,9 @@ XA_INLINE void count_global(__u32 reason)
 		g->adverts[reason]++;
 }
 
-/* The instance's slot (from ifaces and vrid_index), or -1. */
-XA_INLINE int lookup_slot(__u32 ifindex, __u16 vlan, __u8 family, __u8 vrid)
+/* The index in vrid_index of the (interface, VLAN, family, VRID) of an advert, or -1 when the
+ * interface has no instances. */
+XA_INLINE int wire_index(__u32 ifindex, __u16 vlan, __u8 family, __u8 vrid)
 {
 	__u32 base;
 	if (vlan == 0 && ifindex < IFINDEX_DIRECT) {
@@ -629,8 +630,16 @@ XA_INLINE int lookup_slot(__u32 ifindex, __u16 vlan, __u8 family, __u8 vrid)
 			return -1;
 		base = ifc->base;
 	}
-	__u32 idx = base + (family == AF_INET6 ? 256 : 0) + vrid;
-	__u32 *sp = bpf_map_lookup_elem(&vrid_index, &idx);
+	return base + (family == AF_INET6 ? 256 : 0) + vrid;
+}
+
+/* The slot of a wire index (vrid_index), or -1. */
+XA_INLINE int lookup_slot(int idx)
+{
+	if (idx < 0)
+		return -1;
+	__u32 i = idx;
+	__u32 *sp = bpf_map_lookup_elem(&vrid_index, &i);
 	if (!sp || *sp == 0)
 		return -1;
 	return *sp - 1;
@@ -639,20 +648,29 @@ XA_INLINE int lookup_slot(__u32 ifindex, __u16 vlan, __u8 family, __u8 vrid)
 /* Handles a VRRP candidate: returns the XDP verdict. */
 XA_INLINE int handle_vrrp(struct xdp_md *ctx, const struct xa_l2 *l2, struct xa_adv *a)
 {
-	int sl = lookup_slot(ctx->ingress_ifindex, l2->vlan, a->family, a->vrid);
-	__u32 slot = sl;
+	int idx = wire_index(ctx->ingress_ifindex, l2->vlan, a->family, a->vrid);
 	__u32 zero = 0;
 	__u32 *genp = bpf_map_lookup_elem(&inst_gen, &zero);
-	if (sl >= 0 && genp && a->family == AF_INET) {
-		/* The fast path: the last accepted advert again (fast_match), the peer record's
-		 * first cache line is all it reads and writes. */
-		struct xa_peer *p = bpf_map_lookup_elem(&peers, &slot);
+	if (idx >= 0 && genp && a->family == AF_INET) {
+		/* The fast path: the last accepted advert again (fast_match); the peer record's
+		 * first cache line is all it reads and writes. User space gives an instance the
+		 * slot equal to its wire index when it can, and says so in the record (wire):
+		 * then vrid_index is not read either. */
+		__u32 i = idx;
+		struct xa_peer *p = bpf_map_lookup_elem(&peers, &i);
+		if (!p || p->wire != i + 1) {
+			int s2 = lookup_slot(idx);
+			__u32 i2 = s2;
+			p = s2 < 0 ? NULL : bpf_map_lookup_elem(&peers, &i2);
+		}
 		if (p && fast_match(ctx, a, *genp, p)) {
 			__u64 now = bpf_ktime_get_ns();
 			touch_peer(p, now + p->down_ns, now);
 			return cfg_socket_path ? XDP_PASS : XDP_DROP;
 		}
 	}
+	int sl = lookup_slot(idx);
+	__u32 slot = sl;
 	/* Read before the configuration and the state (a fetching atomic: ordered), so that a
 	 * snapshot never carries a generation newer than what it was judged against. */
 	__u32 gen = genp ? __sync_fetch_and_add(genp, 0) : 0;

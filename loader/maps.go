@@ -124,18 +124,33 @@ func (d *Dataplane) SetInstance(in Instance) error {
 	defer d.mu.Unlock()
 	e, existed := d.insts[in.Key]
 	if !existed {
+		idx, err := d.indexOf(in.Key)
+		if err != nil {
+			return fmt.Errorf("set instance %s: %w", in.Key, err)
+		}
+		// The slot equal to the wire index if it is free: the program's fast path then
+		// finds the peer record without reading vrid_index (xa_peer.wire).
 		slot := -1
+		if int(idx) < len(d.used) && !d.used[idx] {
+			slot = int(idx)
+		}
 		for i, u := range d.used {
+			if slot >= 0 {
+				break
+			}
 			if !u {
 				slot = i
-				break
 			}
 		}
 		if slot < 0 {
 			return fmt.Errorf("set instance %s: all %d slots in use", in.Key, len(d.used))
 		}
 		e = &instEntry{slot: uint32(slot)}
-		if err := d.resetSlot(e.slot); err != nil {
+		wire := uint16(0)
+		if uint32(slot) == idx {
+			wire = uint16(idx + 1)
+		}
+		if err := d.resetSlot(e.slot, wire); err != nil {
 			return fmt.Errorf("set instance %s: %w", in.Key, err)
 		}
 	}
@@ -353,12 +368,13 @@ func (d *Dataplane) writeSlotLimit() error {
 	return nil
 }
 
-// resetSlot gives a slot a clean state, peer (cancelling its timer) and counters.
-func (d *Dataplane) resetSlot(slot uint32) error {
+// resetSlot gives a slot a clean state, peer (disarming its deadline) and counters; wire is
+// xa_peer.wire.
+func (d *Dataplane) resetSlot(slot uint32, wire uint16) error {
 	if err := d.maps.States.Update(slot, xdpXaInstState{}, ebpf.UpdateAny); err != nil {
 		return fmt.Errorf("reset state: %w", err)
 	}
-	if err := d.maps.Peers.Update(slot, xdpXaPeer{}, ebpf.UpdateAny); err != nil {
+	if err := d.maps.Peers.Update(slot, xdpXaPeer{Wire: wire}, ebpf.UpdateAny); err != nil {
 		return fmt.Errorf("reset peer: %w", err)
 	}
 	if err := d.maps.Counters.Update(slot, make([]xdpXaCounters, d.ncpu), ebpf.UpdateAny); err != nil {
@@ -383,6 +399,9 @@ func (d *Dataplane) DeleteInstance(key InstanceKey) error {
 	if err := d.maps.VridIndex.Update(idx, uint32(0), ebpf.UpdateAny); err != nil {
 		return fmt.Errorf("delete instance %s: index: %w", key, err)
 	}
+	if err := d.bumpInstGen(); err != nil { // no fast path for it from here on
+		return fmt.Errorf("delete instance %s: %w", key, err)
+	}
 	if err := d.maps.Configs.Update(e.slot, &xdpXaInstConfig{}, ebpf.UpdateAny); err != nil {
 		return fmt.Errorf("delete instance %s: %w", key, err)
 	}
@@ -400,7 +419,7 @@ func (d *Dataplane) DeleteInstance(key InstanceKey) error {
 			return fmt.Errorf("delete instance %s: unicast peer: %w", key, err)
 		}
 	}
-	if err := d.resetSlot(e.slot); err != nil {
+	if err := d.resetSlot(e.slot, 0); err != nil {
 		return fmt.Errorf("delete instance %s: %w", key, err)
 	}
 	delete(d.insts, key)

@@ -110,9 +110,9 @@ type xdpXaPeer struct {
 	SnapGen    uint32
 	SnapSrc    [4]uint8
 	SnapDst    [4]uint8
-	SnapLen    uint16
+	SnapLen    uint8
 	SnapTtl    uint8
-	Pad0       uint8
+	Wire       uint16
 	SnapMsg    [24]uint8
 	Addr       [16]uint8
 	LastSeenNs uint64
