@@ -128,6 +128,11 @@ func (d *Dataplane) SetInstance(in Instance) error {
 		if err != nil {
 			return fmt.Errorf("set instance %s: %w", in.Key, err)
 		}
+		defer func() {
+			if d.insts[in.Key] == nil {
+				_ = d.dropIface(in.Key) // failed: no base left behind for an unused interface
+			}
+		}()
 		// The slot equal to the wire index if it is free: the program's fast path then
 		// finds the peer record without reading vrid_index (xa_peer.wire).
 		slot := -1
