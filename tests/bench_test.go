@@ -118,6 +118,7 @@ func failoverRuns(b *testing.B, fc failoverCase, kind byte, n int) ([]time.Durat
 	p := l.Probe(b, vip4, max(fc.probe, time.Millisecond))
 	var gaps []time.Duration
 	var runs []failoverRun
+	var fired []string
 	unsettled := 0
 	for len(gaps) < n {
 		// Find the master now: a restarted node may have won an equal-priority tie-break. On a
@@ -153,6 +154,10 @@ func failoverRuns(b *testing.B, fc failoverCase, kind byte, n int) ([]time.Durat
 			Crash(b, sp[master])
 		}
 		WaitState(b, sp[other], "VI_1", "MASTER", due)
+		if kind == 'x' {
+			// The new master's own account of its master-down timer (xalived -D).
+			fired = append(fired, lastLine(sp[other].Log(), "master-down timer fired"))
+		}
 		p.WaitReplyAfter(b, time.Now(), 5*time.Second)
 		gaps = append(gaps, p.Gap(t0))
 		runs = append(runs, failoverRun{t0: t0, end: time.Now(), oldMaster: l.Nodes[master].IPv4, newMaster: l.Nodes[other].IPv4})
@@ -166,6 +171,9 @@ func failoverRuns(b *testing.B, fc failoverCase, kind byte, n int) ([]time.Durat
 			st := sp[master].State(b, "VI_1")
 			return st == "BACKUP" || st == "MASTER" // a tie-break may make it MASTER; the next run re-checks
 		})
+	}
+	if len(fired) > 0 {
+		b.Logf("%s %c master-down timers as the new master logged them: %s", fc.name, kind, strings.Join(fired, "; "))
 	}
 	traces := traceFailovers(b, stopCapture(), runs)
 	for i, tr := range traces {
@@ -309,4 +317,18 @@ func reportTraces(b *testing.B, fc failoverCase, name string, trs []failoverTrac
 			b.ReportMetric(ms(part.ds[len(part.ds)/2]), fmt.Sprintf("%s-%s-median-ms", name, part.unit))
 		}
 	}
+}
+
+// lastLine returns the fields after the message of the last line of log containing msg
+// (slog's text format: the key=value pairs), or "-".
+func lastLine(log, msg string) string {
+	i := strings.LastIndex(log, msg)
+	if i < 0 {
+		return "-"
+	}
+	line := log[i+len(msg):]
+	if j := strings.IndexByte(line, '\n'); j >= 0 {
+		line = line[:j]
+	}
+	return strings.TrimSpace(strings.Trim(line, `"`))
 }

@@ -58,6 +58,11 @@ type realEngine struct {
 	trackers *trackerSet
 	vmacMade map[string]netif.VMAC
 	closed   bool
+	// rt is the router's thread if it runs realtime (demoted on SIGXCPU); rtWG waits for
+	// the goroutine that watches for that signal.
+	rt     rtThread
+	rtWG   sync.WaitGroup
+	rtStop context.CancelFunc
 }
 
 type rxPoll struct {
@@ -66,14 +71,14 @@ type rxPoll struct {
 }
 
 // poll reads what waits in every receiver now (router.Options.Poll).
-func (e *realEngine) poll(deliver func([]router.Received)) {
+func (e *realEngine) poll(deliver func([]router.Received), idle func()) {
 	ps := e.polls.Load()
 	if ps == nil {
 		return
 	}
 	for _, p := range *ps {
 		// A receiver closed by a reload meanwhile reports nothing: its packets are gone anyway.
-		_ = p.r.Poll(func(pks []vrrpsock.Packet) { deliver(toReceived(p.iface, pks)) })
+		_ = p.r.Poll(func(pks []vrrpsock.Packet) { deliver(toReceived(p.iface, pks)) }, idle)
 	}
 }
 
@@ -193,21 +198,31 @@ func newRealEngine(ctx context.Context, d *Daemon) (engine, error) {
 	if err := sched.applyProcess(); err != nil {
 		log.Warn("process tuning", "err", err)
 	}
-	var threadSetup func() error
-	if setup := sched.threadSetup(); setup != nil {
-		threadSetup = func() error {
-			if err := setup(); err != nil {
-				log.Warn("vrrp thread stays in the normal scheduling class", "err", err)
-			}
-			return nil
-		}
+	if d.opts.RTPriority != nil {
+		sched = sched.override(*d.opts.RTPriority)
 	}
+	threadSetup := sched.threadSetup(&e.rt, func(o threadOutcome) {
+		switch {
+		case o.Err != nil && o.Default:
+			log.Info("vrrp thread stays in the normal scheduling class (no CAP_SYS_NICE?)", "err", o.Err)
+		case o.Err != nil:
+			log.Warn("vrrp thread stays in the normal scheduling class", "err", o.Err)
+		default:
+			log.Info("vrrp thread scheduling", "class", o.Class, "default", o.Default, "rlimit_rttime_us", o.RTTimeUS)
+		}
+	})
+	e.watchRTTime(ctx, log)
 	tr, nf, ro := e.xdp.wrap(&transport{s: e.sender}, e.notif, router.Options{
 		ThreadSetup: threadSetup,
 		OnError:     func(err error) { log.Warn("vrrp", "err", err) },
 		Poll:        e.poll,
-		OnMasterDown: func(c *router.InstanceConfig, late time.Duration) {
-			log.Debug("master-down timer fired", "instance", c.Name, "late", late)
+		OnMasterDown: func(c *router.InstanceConfig, f router.MasterDownFired) {
+			var wake time.Duration // the thread's own wake-up latency, when a deadline woke it
+			if !f.WokeFor.IsZero() {
+				wake = f.Woke.Sub(f.WokeFor)
+			}
+			log.Debug("master-down timer fired", "instance", c.Name, "late", f.Late(),
+				"due", f.Due.Format("15:04:05.000000"), "wake_latency", wake, "poll", f.Poll)
 		},
 	})
 	e.r, err = router.New(p.router, tr, h, nf, ro)
@@ -641,6 +656,7 @@ func (e *realEngine) Shutdown(ctx context.Context) error {
 
 // teardown releases everything but the router (stopped by Shutdown, or never started).
 func (e *realEngine) teardown() {
+	e.stopRTTime()
 	e.syncd.close() // after the router's STOP notifications
 	if e.watchStp != nil {
 		e.watchStp()
