@@ -41,6 +41,9 @@ func benchRuns() int {
 // BenchmarkFailover measures the client-side outage when the master dies (SIGKILL plus link down)
 // or stops (SIGTERM), for xalived pairs and keepalived pairs on the same topology, and reports
 // the median and worst of XALIVED_BENCH_RUNS runs (default 20) and xalived/keepalived ratios.
+// XALIVED_BENCH_KINDS chooses the kinds ("kx"), XALIVED_BENCH_BUSY starts that many busy loops
+// for the whole case, and XALIVED_TEST_RT=0 starts the daemons in the normal class (as a
+// distribution does) instead of under chrt -r 10.
 //
 // The outage is the longest silence between echo replies from the VIP as a capture at the
 // client's interface timestamps them (kernel time), while a dedicated thread sends an echo
@@ -54,6 +57,10 @@ func BenchmarkFailover(b *testing.B) {
 		b.Run(fc.name, func(b *testing.B) {
 			res := map[string][]time.Duration{}
 			traces := map[string][]failoverTrace{}
+			if n := benchBusy(); n > 0 {
+				// Busy loops for the whole case, alike for both kinds.
+				startBusyLoops(b, n)
+			}
 			for range b.N {
 				for _, kind := range benchKinds() {
 					gaps, tr := failoverRuns(b, fc, kind, benchRuns())
@@ -79,6 +86,13 @@ func BenchmarkFailover(b *testing.B) {
 			b.ReportMetric(0, "ns/op")
 		})
 	}
+}
+
+// benchBusy is how many busy loops (normal class, in the host's namespace) compete with the
+// daemons during BenchmarkFailover: XALIVED_BENCH_BUSY, default 0 (one per core: a busy machine).
+func benchBusy() int {
+	n, _ := strconv.Atoi(os.Getenv("XALIVED_BENCH_BUSY"))
+	return max(n, 0)
 }
 
 // benchKinds is "kx" (keepalived baseline, then xalived) or XALIVED_BENCH_KINDS.

@@ -222,7 +222,8 @@ func newRealEngine(ctx context.Context, d *Daemon) (engine, error) {
 				wake = f.Woke.Sub(f.WokeFor)
 			}
 			log.Debug("master-down timer fired", "instance", c.Name, "late", f.Late(),
-				"due", f.Due.Format("15:04:05.000000"), "wake_latency", wake, "poll", f.Poll)
+				"due", f.Due.Format("15:04:05.000000"), "wake_latency", wake, "poll", f.Poll,
+				"switches", f.Switches, "preempted", f.Preempted)
 		},
 	})
 	e.r, err = router.New(p.router, tr, h, nf, ro)

@@ -461,7 +461,8 @@ func (r *Router) fireDue() {
 		}
 		r.timers.disarm(e)
 		if e.t == vrrp.TimerMasterDown && r.opts.OnMasterDown != nil {
-			r.opts.OnMasterDown(e.in.cfg, MasterDownFired{Due: e.at, Woke: r.woke, WokeFor: r.wokeFor, Fired: r.now, Poll: r.pollTook})
+			r.opts.OnMasterDown(e.in.cfg, MasterDownFired{Due: e.at, Woke: r.woke, WokeFor: r.wokeFor, Fired: r.now, Poll: r.pollTook,
+				Switches: r.wait.vcsw, Preempted: r.wait.ivcsw})
 		}
 		r.step(e.in, vrrp.Event{Kind: vrrp.EvTimer, Timer: e.t, Due: e.at})
 	}

@@ -128,6 +128,9 @@ type MasterDownFired struct {
 	Woke, WokeFor time.Time
 	Fired         time.Time     // when the router acted on it
 	Poll          time.Duration // spent polling the receive path first (Options.Poll)
+	// Switches and Preempted are the router thread's voluntary and involuntary context
+	// switches during the sleep that ended at Woke (1 and 0 when it just slept and woke).
+	Switches, Preempted int64
 }
 
 // Late is how long after its deadline the timer fired.
