@@ -111,25 +111,31 @@ func failoverRuns(b *testing.B, fc failoverCase, kind byte, n int) ([]time.Durat
 	b.Helper()
 	b.StopTimer()
 	defer b.StartTimer()
-	l := NewLab(b, 2)
+	// Everything of this kind's runs (namespaces, daemons, the client's probes) ends with
+	// them, not with the benchmark: the next kind must not share the CPUs with its leftovers
+	// (a realtime ping that polls busily, a pair of daemons still advertising).
+	sc := &cleanupScope{TB: b}
+	defer sc.close()
+	tb := testing.TB(sc)
+	l := NewLab(tb, 2)
 	inst := Inst{Name: "VI_1", VRID: 51, Priority: 100, AdvertInt: fc.advert, Version: fc.version,
 		VIPs: []string{vip4 + "/24"}}
 	confs := make([]string, 2)
 	sp := make([]Speaker, 2)
 	for i, nd := range l.Nodes {
 		confs[i] = Conf{RouterID: fmt.Sprintf("n%d", i+1), Insts: []Inst{inst}}.Render(nd, nil)
-		sp[i] = newSpeaker(b, kind, nd)
+		sp[i] = newSpeaker(tb, kind, nd)
 	}
 	due := 10 * time.Second
-	sp[0].Start(b, confs[0])
+	sp[0].Start(tb, confs[0])
 	WaitState(b, sp[0], "VI_1", "MASTER", due)
-	sp[1].Start(b, confs[1])
+	sp[1].Start(tb, confs[1])
 	WaitState(b, sp[1], "VI_1", "BACKUP", due)
 	// The client's view of every run: its probes and their replies, the adverts, the ARPs.
-	stopCapture := startCapture(b, l.Client, "eth0", "arp or icmp or ip proto 112")
+	stopCapture := startCapture(tb, l.Client, "eth0", "arp or icmp or ip proto 112")
 	// Dense probes the capture times (see sprayEcho), and a ping to wait for answers with.
-	sprayEcho(b, l.Client, vip4, fc.probe)
-	p := l.Probe(b, vip4, max(fc.probe, time.Millisecond))
+	sprayEcho(tb, l.Client, vip4, fc.probe)
+	p := l.Probe(tb, vip4, probePing)
 	var gaps []time.Duration
 	var runs []failoverRun
 	var fired []string
@@ -177,9 +183,9 @@ func failoverRuns(b *testing.B, fc failoverCase, kind byte, n int) ([]time.Durat
 		runs = append(runs, failoverRun{t0: t0, end: time.Now(), oldMaster: l.Nodes[master].IPv4, newMaster: l.Nodes[other].IPv4})
 		// The old master returns as a backup (equal priority: it accepts the new master).
 		if fc.term {
-			sp[master].Start(b, confs[master])
+			sp[master].Start(tb, confs[master])
 		} else {
-			Recover(b, sp[master], confs[master])
+			Recover(tb, sp[master], confs[master])
 		}
 		nstest.WaitFor(b, due, "the old master back as BACKUP", func() bool {
 			st := sp[master].State(b, "VI_1")
@@ -202,6 +208,27 @@ func failoverRuns(b *testing.B, fc failoverCase, kind byte, n int) ([]time.Durat
 	return gaps, traces
 }
 
+// probePing is the interval of the ping that tells when the VIP answers again (the figures come
+// from the capture): iputils ping polls busily for the last millisecond before each echo, and
+// at 1 ms under chrt it would take a realtime CPU from the daemons it measures.
+const probePing = 10 * time.Millisecond
+
+// cleanupScope runs the cleanups registered through it when close is called, instead of at the
+// end of the test or benchmark.
+type cleanupScope struct {
+	testing.TB
+	fns []func()
+}
+
+func (s *cleanupScope) Cleanup(f func()) { s.fns = append(s.fns, f) }
+
+func (s *cleanupScope) close() {
+	for i := len(s.fns) - 1; i >= 0; i-- {
+		s.fns[i]()
+	}
+	s.fns = nil
+}
+
 // failoverRun is when one failover began and ended and which nodes were involved.
 type failoverRun struct {
 	t0, end              time.Time
@@ -217,6 +244,7 @@ type failoverTrace struct {
 	vip    time.Duration // that advert to the new master's first gratuitous ARP for the VIP
 	client time.Duration // that ARP to the first reply: the client's neighbour update and next probe
 	ok     bool
+	why    string // what the capture lacked when not ok
 }
 
 // traceFailovers splits each run's outage using the client's capture.
@@ -293,6 +321,10 @@ func traceFailovers(b *testing.B, file string, runs []failoverRun) []failoverTra
 			tr = failoverTrace{outage: r2 - r1, silent: r1 - oldAdv, detect: adv - oldAdv, vip: garp - adv, client: r2 - garp, ok: true}
 		} else if r2 > r1 {
 			tr.outage = r2 - r1
+			tr.why = fmt.Sprintf("outage %.2f ms; new master's advert in it %v, its GARP after that %v, old master's advert before the new one's %v",
+				ms(r2-r1), adv != 0, garp != 0, oldAdv != 0 && oldAdv < adv)
+		} else {
+			tr.why = "no outage between replies"
 		}
 		out = append(out, tr)
 	}
@@ -308,7 +340,7 @@ func reportTraces(b *testing.B, fc failoverCase, name string, trs []failoverTrac
 	var lines []string
 	for i, t := range trs {
 		if !t.ok {
-			lines = append(lines, fmt.Sprintf("run %d: not in the capture", i+1))
+			lines = append(lines, fmt.Sprintf("run %d: not in the capture (%s)", i+1, t.why))
 			continue
 		}
 		note := ""

@@ -645,6 +645,10 @@ func startCapture(tb testing.TB, n *Node, ifname, filter string) (stop func() st
 		time.Sleep(20 * time.Millisecond)
 	}
 	return func() string {
+		// tcpdump takes packets from the kernel in blocks, handed over when full or after
+		// its 1 s timeout; a SIGINT right after the last packet of interest would lose the
+		// block that holds it.
+		time.Sleep(1200 * time.Millisecond)
 		halt()
 		if m := tcpdumpDropped.FindStringSubmatch(stderr.String()); m != nil && m[1] != "0" {
 			tb.Errorf("tcpdump in %s dropped %s packets: pauses on the wire may be the capture's", n.Name, m[1])
