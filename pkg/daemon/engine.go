@@ -216,6 +216,13 @@ func newRealEngine(ctx context.Context, d *Daemon) (engine, error) {
 		ThreadSetup: threadSetup,
 		OnError:     func(err error) { log.Warn("vrrp", "err", err) },
 		Poll:        e.poll,
+		OnSlowWake: func(w router.SlowWake) {
+			var late time.Duration
+			if !w.Deadline.IsZero() {
+				late = w.Woke.Sub(w.Deadline)
+			}
+			log.Debug("vrrp thread slow", "woke_late", late, "ran", w.Done.Sub(w.Woke), "switches", w.Switches, "preempted", w.Preempted)
+		},
 		OnMasterDown: func(c *router.InstanceConfig, f router.MasterDownFired) {
 			var wake time.Duration // the thread's own wake-up latency, when a deadline woke it
 			if !f.WokeFor.IsZero() {

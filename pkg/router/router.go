@@ -106,6 +106,11 @@ type Options struct {
 	// and why (see MasterDownFired), on the router's goroutine; it must not block (the daemon
 	// logs it at debug level, to find where a failover's time goes).
 	OnMasterDown func(inst *InstanceConfig, f MasterDownFired)
+	// OnSlowWake, if set, is told about a wake-up of the router's thread that came more than
+	// SlowWake after the deadline it slept for, or that took longer than SlowWake to run, on
+	// the router's goroutine; it must not block (the daemon logs it at debug level: a master's
+	// late adverts start there).
+	OnSlowWake func(w SlowWake)
 	// Poll, if set, is called on the router's goroutine before a due master-down timer fires
 	// (once per wake-up, again if the wake-up has run for a millisecond since): it reads what
 	// waits in the receive path without blocking and hands it to deliver, which processes it
@@ -130,6 +135,19 @@ type MasterDownFired struct {
 	Poll          time.Duration // spent polling the receive path first (Options.Poll)
 	// Switches and Preempted are the router thread's voluntary and involuntary context
 	// switches during the sleep that ended at Woke (1 and 0 when it just slept and woke).
+	Switches, Preempted int64
+}
+
+// SlowWakeAfter is how late or long a wake-up of the router must be for Options.OnSlowWake.
+const SlowWakeAfter = 5 * time.Millisecond
+
+// SlowWake describes a late or long wake-up of the router's thread.
+type SlowWake struct {
+	Deadline time.Time // what the thread slept for (zero: no timer, a queued call woke it)
+	Woke     time.Time // when it ran again
+	Done     time.Time // when it had handled the wake-up (timers fired, adverts sent)
+	// Switches and Preempted: the thread's voluntary and involuntary context switches
+	// during the sleep.
 	Switches, Preempted int64
 }
 
@@ -291,6 +309,12 @@ func (r *Router) Run(ctx context.Context) error {
 		r.pollTook = 0
 		r.fireDue()
 		r.flush()
+		if r.opts.OnSlowWake != nil {
+			done := time.Now()
+			if (!deadline.IsZero() && r.woke.Sub(deadline) > SlowWakeAfter) || done.Sub(r.woke) > SlowWakeAfter {
+				r.opts.OnSlowWake(SlowWake{Deadline: deadline, Woke: r.woke, Done: done, Switches: r.wait.vcsw, Preempted: r.wait.ivcsw})
+			}
+		}
 	}
 }
 
