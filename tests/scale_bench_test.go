@@ -985,7 +985,7 @@ type masterDownDecision struct {
 	vrid uint8
 }
 
-var slowWake = regexp.MustCompile(`woke_late=\S+ ran=\S+ switches=\d+ preempted=\d+`)
+var slowWake = regexp.MustCompile(`woke_late=\S+ ran=\S+ switches=\d+ preempted=\d+ run_switches=\d+ run_preempted=\d+`)
 
 var mdLine = regexp.MustCompile(`time=(\S+) level=DEBUG msg="master-down timer fired" instance=VI_(\d+) `)
 

@@ -221,7 +221,8 @@ func newRealEngine(ctx context.Context, d *Daemon) (engine, error) {
 			if !w.Deadline.IsZero() {
 				late = w.Woke.Sub(w.Deadline)
 			}
-			log.Debug("vrrp thread slow", "woke_late", late, "ran", w.Done.Sub(w.Woke), "switches", w.Switches, "preempted", w.Preempted)
+			log.Debug("vrrp thread slow", "woke_late", late, "ran", w.Done.Sub(w.Woke), "switches", w.Switches, "preempted", w.Preempted,
+				"run_switches", w.RunSwitches, "run_preempted", w.RunPreempted)
 		},
 		OnMasterDown: func(c *router.InstanceConfig, f router.MasterDownFired) {
 			var wake time.Duration // the thread's own wake-up latency, when a deadline woke it

@@ -147,8 +147,10 @@ type SlowWake struct {
 	Woke     time.Time // when it ran again
 	Done     time.Time // when it had handled the wake-up (timers fired, adverts sent)
 	// Switches and Preempted: the thread's voluntary and involuntary context switches
-	// during the sleep.
-	Switches, Preempted int64
+	// during the sleep; RunSwitches and RunPreempted: from Woke to Done (a voluntary switch
+	// there: the thread blocked, e.g. the Go runtime parked it).
+	Switches, Preempted       int64
+	RunSwitches, RunPreempted int64
 }
 
 // Late is how long after its deadline the timer fired.
@@ -312,7 +314,10 @@ func (r *Router) Run(ctx context.Context) error {
 		if r.opts.OnSlowWake != nil {
 			done := time.Now()
 			if (!deadline.IsZero() && r.woke.Sub(deadline) > SlowWakeAfter) || done.Sub(r.woke) > SlowWakeAfter {
-				r.opts.OnSlowWake(SlowWake{Deadline: deadline, Woke: r.woke, Done: done, Switches: r.wait.vcsw, Preempted: r.wait.ivcsw})
+				var ru unix.Rusage
+				_ = unix.Getrusage(unix.RUSAGE_THREAD, &ru)
+				r.opts.OnSlowWake(SlowWake{Deadline: deadline, Woke: r.woke, Done: done, Switches: r.wait.vcsw, Preempted: r.wait.ivcsw,
+					RunSwitches: ru.Nvcsw - r.wait.after.Nvcsw, RunPreempted: ru.Nivcsw - r.wait.after.Nivcsw})
 			}
 		}
 	}

@@ -28,6 +28,7 @@ type waiter struct {
 	// sleep (getrusage before and after): more than one voluntary switch means the thread
 	// slept again after the kernel woke it (the Go runtime parked it, waiting for a P).
 	vcsw, ivcsw int64
+	after       unix.Rusage // the thread's usage when it woke
 }
 
 func newWaiter() *waiter {
@@ -84,11 +85,11 @@ func (w *waiter) sleep(deadline time.Time, pending func() bool) error {
 		ts = &t
 	}
 	w.fds[0] = unix.PollFd{Fd: fd, Events: unix.POLLIN}
-	var ru0, ru1 unix.Rusage
+	var ru0 unix.Rusage
 	_ = unix.Getrusage(unix.RUSAGE_THREAD, &ru0)
 	_, err := unix.Ppoll(w.fds[:], ts, nil)
-	_ = unix.Getrusage(unix.RUSAGE_THREAD, &ru1)
-	w.vcsw, w.ivcsw = ru1.Nvcsw-ru0.Nvcsw, ru1.Nivcsw-ru0.Nivcsw
+	_ = unix.Getrusage(unix.RUSAGE_THREAD, &w.after)
+	w.vcsw, w.ivcsw = w.after.Nvcsw-ru0.Nvcsw, w.after.Nivcsw-ru0.Nivcsw
 	w.sleeping.Store(false)
 	if w.fds[0].Revents&unix.POLLIN != 0 {
 		_, _ = unix.Read(int(fd), w.buf[:])
