@@ -58,9 +58,7 @@ type realEngine struct {
 	trackers *trackerSet
 	vmacMade map[string]netif.VMAC
 	closed   bool
-	// rt is the router's thread if it runs realtime (demoted on SIGXCPU); rtWG waits for
-	// the goroutine that watches for that signal.
-	rt     rtThread
+	// rtWG waits for the goroutine that keeps the threads realtime (watchRealtime).
 	rtWG   sync.WaitGroup
 	rtStop context.CancelFunc
 }
@@ -201,17 +199,23 @@ func newRealEngine(ctx context.Context, d *Daemon) (engine, error) {
 	if d.opts.RTPriority != nil {
 		sched = sched.override(*d.opts.RTPriority)
 	}
-	threadSetup := sched.threadSetup(&e.rt, func(o threadOutcome) {
-		switch {
-		case o.Err != nil && o.Default:
-			log.Info("vrrp thread stays in the normal scheduling class (no CAP_SYS_NICE?)", "err", o.Err)
-		case o.Err != nil:
-			log.Warn("vrrp thread stays in the normal scheduling class", "err", o.Err)
-		default:
-			log.Info("vrrp thread scheduling", "class", o.Class, "default", o.Default, "rlimit_rttime_us", o.RTTimeUS)
+	rt, rto := sched.startRealtime()
+	switch {
+	case rto.Err != nil && rto.Default:
+		log.Info("vrrp threads stay in the normal scheduling class (no CAP_SYS_NICE?)", "err", rto.Err)
+	case rto.Err != nil:
+		log.Warn("vrrp threads stay in the normal scheduling class", "err", rto.Err)
+	default:
+		log.Info("vrrp scheduling", "class", rto.Class, "default", rto.Default, "threads", rto.Threads, "rlimit_rttime_us", rto.RTTimeUS)
+	}
+	e.watchRealtime(ctx, rt, log)
+	// The router's goroutine locks its thread, which may be one the runtime starts then.
+	threadSetup := func() error {
+		if err := rt.promoteSelf(); err != nil {
+			log.Warn("vrrp router thread stays in the normal scheduling class", "err", err)
 		}
-	})
-	e.watchRTTime(ctx, log)
+		return nil
+	}
 	tr, nf, ro := e.xdp.wrap(&transport{s: e.sender}, e.notif, router.Options{
 		ThreadSetup: threadSetup,
 		OnError:     func(err error) { log.Warn("vrrp", "err", err) },
@@ -665,7 +669,7 @@ func (e *realEngine) Shutdown(ctx context.Context) error {
 
 // teardown releases everything but the router (stopped by Shutdown, or never started).
 func (e *realEngine) teardown() {
-	e.stopRTTime()
+	e.stopRealtime()
 	e.syncd.close() // after the router's STOP notifications
 	if e.watchStp != nil {
 		e.watchStp()

@@ -7,6 +7,7 @@ import (
 	"os"
 	"os/signal"
 	"strconv"
+	"sync"
 	"sync/atomic"
 	"syscall"
 	"time"
@@ -17,21 +18,28 @@ import (
 )
 
 // vrrpScheduling is the process tuning for VRRP, from global_defs: vrrp_rt_priority (the
-// realtime class for the thread that runs every instance's timers and sends the adverts),
-// vrrp_rlimit_rtime (how long that thread may run without blocking), vrrp_priority (the
-// process's nice value) and vrrp_no_swap (lock the daemon's memory).
+// realtime class for the daemon's threads, so that adverts and master-down decisions stay on
+// time on a busy machine), vrrp_rlimit_rtime (how long a realtime thread may run without
+// blocking), vrrp_priority (the process's nice value) and vrrp_no_swap (lock the daemon's
+// memory).
 //
 // Unlike keepalived, whose VRRP process stays in the normal class unless vrrp_rt_priority
 // says otherwise (and then flaps on a busy machine: its adverts leave late and its backups
-// take over), the router's thread runs SCHED_RR at defaultRTPriority when nothing is
-// configured and the process may (CAP_SYS_NICE); `vrrp_rt_priority 0` or xalived
-// --vrrp-rt-priority=0 keep it in the normal class. The realtime class goes to that one
-// locked thread only, which blocks after every wake-up (a few microseconds of work per
-// advert); RLIMIT_RTTIME is the safety net: a thread that runs longer without blocking gets
-// SIGXCPU, and the daemon puts the router's thread back in the normal class (see demote).
+// take over), xalived runs SCHED_RR at defaultRTPriority when nothing is configured and the
+// process may (CAP_SYS_NICE); `vrrp_rt_priority 0` or --vrrp-rt-priority=0 keep it in the
+// normal class, and a daemon started realtime as a whole (chrt) keeps what it was given.
+//
+// The class goes to every thread of the process, not only the router's: the router's thread
+// also waits for the Go runtime (a stop-the-world of the garbage collector, a runtime lock, a
+// processor to run on after a system call), which other threads hold, and a normal-class thread
+// that busy work keeps off the CPU would hold it up for tens of milliseconds. The threads carry
+// SCHED_RESET_ON_FORK, so that scripts (notify, vrrp_script, checkers) start in the normal class;
+// threads the runtime starts later start there too and are promoted within promoteEvery.
+// RLIMIT_RTTIME is the safety net: a thread that runs longer without blocking gets SIGXCPU, and
+// the daemon puts every thread back in the normal class for good (see rtProcess.demote).
 type vrrpScheduling struct {
 	// rtPriority: the SCHED_RR priority asked for (1..99); 0 with rtSet: the normal class;
-	// 0 without rtSet: defaultRTPriority, unless the thread is realtime already.
+	// without rtSet: defaultRTPriority, unless the process is realtime already.
 	rtPriority int
 	rtSet      bool
 	rtTime     time.Duration // vrrp_rlimit_rtime; 0: defaultRTTime
@@ -116,86 +124,160 @@ func (s vrrpScheduling) applyProcess() error {
 	return nil
 }
 
-// rtThread is what threadSetup did to the router's thread, for the SIGXCPU handler.
-type rtThread struct {
-	tid atomic.Int64 // the router thread made realtime by threadSetup; 0: none
-}
-
-// threadOutcome says what threadSetup did, for the log.
-type threadOutcome struct {
+// rtOutcome says what startRealtime did, for the log.
+type rtOutcome struct {
 	Class    string // "SCHED_RR 1", "normal", "inherited SCHED_RR 10"
 	Default  bool   // the default, not configured
-	Err      error  // why the class asked for could not be set (the thread stays normal)
+	Err      error  // why the class asked for could not be set (the daemon stays normal)
 	RTTimeUS int64  // RLIMIT_RTTIME soft limit set (µs; 0: left as it was)
+	Threads  int    // threads promoted
 }
 
-// threadSetup returns what the router runs on its locked thread: SCHED_RR at the configured
-// priority, or by default at defaultRTPriority when the thread is in the normal class (a
-// daemon started realtime as a whole, e.g. under chrt, keeps its class). report receives
-// the outcome; rt records the thread for demote. The returned function never fails: a daemon
-// without CAP_SYS_NICE runs in the normal class.
-func (s vrrpScheduling) threadSetup(rt *rtThread, report func(threadOutcome)) func() error {
-	if s.rtSet && s.rtPriority == 0 {
-		return func() error {
-			report(threadOutcome{Class: "normal"})
-			return nil
+// rtProcess keeps the daemon's threads in SCHED_RR at prio.
+type rtProcess struct {
+	prio int
+	on   atomic.Bool
+	mu   sync.Mutex // one scan at a time
+}
+
+// promoteEvery is how often the threads are scanned for ones the Go runtime started since in
+// the normal class (SCHED_RESET_ON_FORK).
+const promoteEvery = time.Second
+
+// startRealtime gives the process's threads the realtime class the configuration asks for (or
+// the default); nil if they keep their class.
+func (s vrrpScheduling) startRealtime() (*rtProcess, rtOutcome) {
+	out := rtOutcome{Default: !s.rtSet}
+	prio := s.rtPriority
+	if s.rtSet && prio == 0 {
+		out.Class = "normal"
+		return nil, out
+	}
+	if !s.rtSet {
+		prio = defaultRTPriority
+		if a, err := unix.SchedGetAttr(0, 0); err == nil && isRealtime(a.Policy) {
+			out.Class = fmt.Sprintf("inherited policy %d priority %d", a.Policy, a.Priority)
+			return nil, out
 		}
 	}
-	return func() error {
-		out := threadOutcome{Default: !s.rtSet}
-		prio := s.rtPriority
-		if !s.rtSet {
-			prio = defaultRTPriority
-			if a, err := unix.SchedGetAttr(0, 0); err == nil && (a.Policy == unix.SCHED_RR || a.Policy == unix.SCHED_FIFO || a.Policy == unix.SCHED_DEADLINE) {
-				out.Class = fmt.Sprintf("inherited policy %d priority %d", a.Policy, a.Priority)
-				report(out)
-				return nil
-			}
+	p := &rtProcess{prio: prio}
+	p.on.Store(true)
+	n, err := p.promote()
+	out.Threads = n
+	if err != nil {
+		_ = p.demote()
+		out.Class, out.Err = "normal", fmt.Errorf("vrrp_rt_priority %d: %w", prio, err)
+		return nil, out
+	}
+	out.Class = fmt.Sprintf("SCHED_RR %d", prio)
+	limit := s.rtTime
+	if limit == 0 {
+		limit = defaultRTTime
+	}
+	var rl unix.Rlimit
+	if err := unix.Getrlimit(unix.RLIMIT_RTTIME, &rl); err == nil && (rl.Cur == unix.RLIM_INFINITY || s.rtTime != 0) {
+		us := uint64(limit.Microseconds())
+		if rl.Max != unix.RLIM_INFINITY && us > rl.Max {
+			us = rl.Max
 		}
-		attr := &unix.SchedAttr{Size: unix.SizeofSchedAttr, Policy: unix.SCHED_RR, Priority: uint32(prio)}
-		if err := unix.SchedSetAttr(0, attr, 0); err != nil {
-			out.Class, out.Err = "normal", fmt.Errorf("vrrp_rt_priority %d: %w", prio, err)
-			report(out)
+		if err := unix.Setrlimit(unix.RLIMIT_RTTIME, &unix.Rlimit{Cur: us, Max: rl.Max}); err == nil {
+			out.RTTimeUS = int64(us)
+		}
+	}
+	return p, out
+}
+
+func isRealtime(policy uint32) bool {
+	return policy == unix.SCHED_RR || policy == unix.SCHED_FIFO || policy == unix.SCHED_DEADLINE
+}
+
+// promote puts every thread of the process that is in a normal class in SCHED_RR (with
+// SCHED_RESET_ON_FORK); it returns how many it changed.
+func (p *rtProcess) promote() (int, error) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if !p.on.Load() {
+		return 0, nil
+	}
+	n := 0
+	// Again while it finds some: a thread may have started from one not yet promoted.
+	for range 4 {
+		changed := 0
+		err := eachThread(func(tid int) error {
+			a, err := unix.SchedGetAttr(tid, 0)
+			if err != nil || isRealtime(a.Policy) {
+				return nil // gone, or promoted already
+			}
+			if err := setRR(tid, p.prio); err != nil {
+				return err
+			}
+			changed++
 			return nil
+		})
+		n += changed
+		if err != nil || changed == 0 {
+			return n, err
 		}
-		out.Class = fmt.Sprintf("SCHED_RR %d", prio)
-		rt.tid.Store(int64(unix.Gettid()))
-		limit := s.rtTime
-		if limit == 0 {
-			limit = defaultRTTime
-		}
-		var rl unix.Rlimit
-		if err := unix.Getrlimit(unix.RLIMIT_RTTIME, &rl); err == nil && (rl.Cur == unix.RLIM_INFINITY || s.rtTime != 0) {
-			us := uint64(limit.Microseconds())
-			if rl.Max != unix.RLIM_INFINITY && us > rl.Max {
-				us = rl.Max
-			}
-			if err := unix.Setrlimit(unix.RLIMIT_RTTIME, &unix.Rlimit{Cur: us, Max: rl.Max}); err == nil {
-				out.RTTimeUS = int64(us)
-			}
-		}
-		report(out)
+	}
+	return n, nil
+}
+
+// promoteSelf gives the calling thread the class (the router's, once it locked its thread).
+func (p *rtProcess) promoteSelf() error {
+	if p == nil || !p.on.Load() {
 		return nil
 	}
+	return setRR(0, p.prio)
 }
 
-// demote puts the router's thread back in the normal class (it ran past RLIMIT_RTTIME
-// without blocking: SIGXCPU); false if threadSetup did not make it realtime.
-func (rt *rtThread) demote() (bool, error) {
-	tid := rt.tid.Swap(0)
-	if tid == 0 {
-		return false, nil
+func setRR(tid, prio int) error {
+	attr := &unix.SchedAttr{Size: unix.SizeofSchedAttr, Policy: unix.SCHED_RR, Priority: uint32(prio),
+		Flags: unix.SCHED_FLAG_RESET_ON_FORK}
+	if err := unix.SchedSetAttr(tid, attr, 0); err != nil && err != unix.ESRCH {
+		return err
 	}
-	attr := &unix.SchedAttr{Size: unix.SizeofSchedAttr, Policy: unix.SCHED_NORMAL}
-	if err := unix.SchedSetAttr(int(tid), attr, 0); err != nil {
-		return true, fmt.Errorf("router thread %d back to the normal class: %w", tid, err)
-	}
-	return true, nil
+	return nil
 }
 
-// watchRTTime demotes the router's thread when the process gets SIGXCPU (a realtime thread
-// ran past RLIMIT_RTTIME without blocking), until teardown stops it.
-func (e *realEngine) watchRTTime(ctx context.Context, log *slog.Logger) {
+// demote puts every thread back in the normal class and stops promote for good.
+func (p *rtProcess) demote() error {
+	p.on.Store(false)
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return eachThread(func(tid int) error {
+		attr := &unix.SchedAttr{Size: unix.SizeofSchedAttr, Policy: unix.SCHED_NORMAL}
+		if err := unix.SchedSetAttr(tid, attr, 0); err != nil && err != unix.ESRCH {
+			return fmt.Errorf("thread %d back to the normal class: %w", tid, err)
+		}
+		return nil
+	})
+}
+
+// eachThread calls fn with the id of every thread of the process.
+func eachThread(fn func(tid int) error) error {
+	ents, err := os.ReadDir("/proc/self/task")
+	if err != nil {
+		return err
+	}
+	for _, e := range ents {
+		tid, err := strconv.Atoi(e.Name())
+		if err != nil {
+			continue
+		}
+		if err := fn(tid); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// watchRealtime keeps the daemon's threads realtime (threads the runtime starts later) and
+// puts them back in the normal class when the process gets SIGXCPU (a realtime thread ran past
+// RLIMIT_RTTIME without blocking), until teardown stops it. Nothing to do without rt.
+func (e *realEngine) watchRealtime(ctx context.Context, rt *rtProcess, log *slog.Logger) {
+	if rt == nil {
+		return
+	}
 	ctx, cancel := context.WithCancel(ctx)
 	e.rtStop = cancel
 	ch := make(chan os.Signal, 1)
@@ -204,27 +286,29 @@ func (e *realEngine) watchRTTime(ctx context.Context, log *slog.Logger) {
 	go func() {
 		defer e.rtWG.Done()
 		defer signal.Stop(ch)
+		t := time.NewTicker(promoteEvery)
+		defer t.Stop()
 		for {
 			select {
 			case <-ctx.Done():
 				return
-			case <-ch:
-				was, err := e.rt.demote()
-				switch {
-				case err != nil:
-					log.Error("vrrp thread ran past RLIMIT_RTTIME without blocking", "err", err)
-				case was:
-					log.Error("vrrp thread ran past RLIMIT_RTTIME without blocking; it runs in the normal scheduling class from now on")
-				default:
-					log.Warn("SIGXCPU: a realtime thread of the daemon ran past RLIMIT_RTTIME without blocking")
+			case <-t.C:
+				if _, err := rt.promote(); err != nil {
+					log.Warn("vrrp realtime class for new threads", "err", err)
 				}
+			case <-ch:
+				if !rt.on.Load() {
+					continue
+				}
+				err := rt.demote()
+				log.Error("a realtime thread of the daemon ran past RLIMIT_RTTIME without blocking; the daemon runs in the normal scheduling class from now on", "err", err)
 			}
 		}
 	}()
 }
 
-// stopRTTime ends watchRTTime.
-func (e *realEngine) stopRTTime() {
+// stopRealtime ends watchRealtime.
+func (e *realEngine) stopRealtime() {
 	if e.rtStop != nil {
 		e.rtStop()
 		e.rtWG.Wait()

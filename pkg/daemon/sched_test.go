@@ -44,102 +44,116 @@ func TestSchedulingFromConfig(t *testing.T) {
 	}
 }
 
-// onThread runs setup on a fresh locked thread in the class start (nil: as created), and
-// returns that thread's class afterwards and what setup reported.
-func onThread(t *testing.T, start *unix.SchedAttr, s vrrpScheduling, rt *rtThread) (*unix.SchedAttr, threadOutcome) {
+// inChild runs the test named name again in a child process with XALIVED_SCHED_CHILD=mode
+// (scheduling classes are per thread and inherited: the test process keeps its own).
+func inChild(t *testing.T, name, mode string) {
 	t.Helper()
-	type res struct {
-		attr *unix.SchedAttr
-		out  threadOutcome
-		err  error
+	cmd := exec.Command(os.Args[0], "-test.run=^"+name+"$", "-test.v")
+	cmd.Env = append(os.Environ(), "XALIVED_SCHED_CHILD="+mode)
+	out, err := cmd.CombinedOutput()
+	if err != nil || !strings.Contains(string(out), "--- PASS") {
+		t.Fatalf("child %s: %v\n%s", mode, err, out)
 	}
-	ch := make(chan res)
-	go func() {
-		runtime.LockOSThread() // never unlocked: the thread ends with the goroutine
-		if start != nil {
-			if err := unix.SchedSetAttr(0, start, 0); err != nil {
-				ch <- res{err: err}
-				return
+}
+
+// threadClasses returns the policy and priority of every thread of the process.
+func threadClasses(t *testing.T) map[int][2]uint32 {
+	t.Helper()
+	m := map[int][2]uint32{}
+	if err := eachThread(func(tid int) error {
+		if a, err := unix.SchedGetAttr(tid, 0); err == nil {
+			m[tid] = [2]uint32{a.Policy, a.Priority}
+		}
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	return m
+}
+
+// TestRealtimeThreads: by default every thread of the daemon runs SCHED_RR at
+// defaultRTPriority with an RLIMIT_RTTIME, a process it starts runs in the normal class, and
+// demote puts them all back; vrrp_rt_priority N sets N; 0 changes nothing; a process started
+// realtime keeps its class.
+func TestRealtimeThreads(t *testing.T) {
+	testenv.RequireRoot(t)
+	mode := os.Getenv("XALIVED_SCHED_CHILD")
+	if mode == "" {
+		for _, m := range []string{"default", "configured", "off", "inherited"} {
+			inChild(t, "TestRealtimeThreads", m)
+		}
+		return
+	}
+	var s vrrpScheduling
+	switch mode {
+	case "configured":
+		s = vrrpScheduling{rtPriority: 7, rtSet: true}
+	case "off":
+		s = vrrpScheduling{rtSet: true}
+	case "inherited":
+		rr10 := &unix.SchedAttr{Size: unix.SizeofSchedAttr, Policy: unix.SCHED_RR, Priority: 10}
+		runtime.LockOSThread() // the test's goroutine keeps the thread it set
+		if err := unix.SchedSetAttr(0, rr10, 0); err != nil {
+			t.Fatal(err)
+		}
+	}
+	rt, out := s.startRealtime()
+	classes := threadClasses(t)
+	switch mode {
+	case "off", "inherited":
+		if rt != nil || out.Err != nil {
+			t.Fatalf("%s: %+v", mode, out)
+		}
+		for tid, c := range classes {
+			if tid != unix.Gettid() && c[0] != unix.SCHED_NORMAL {
+				t.Fatalf("%s: thread %d in class %v", mode, tid, c)
 			}
 		}
-		var out threadOutcome
-		if err := s.threadSetup(rt, func(o threadOutcome) { out = o })(); err != nil {
-			ch <- res{err: err}
-			return
+		return
+	}
+	want := uint32(defaultRTPriority)
+	if mode == "configured" {
+		want = 7
+	}
+	if rt == nil || out.Err != nil || out.Threads < 1 {
+		t.Fatalf("%s: %+v", mode, out)
+	}
+	for tid, c := range classes {
+		if c != [2]uint32{unix.SCHED_RR, want} {
+			t.Fatalf("%s: thread %d in class %v, want SCHED_RR %d", mode, tid, c, want)
 		}
-		a, err := unix.SchedGetAttr(0, 0)
-		ch <- res{a, out, err}
-	}()
-	r := <-ch
-	if r.err != nil {
-		t.Fatal(r.err)
-	}
-	return r.attr, r.out
-}
-
-// TestRouterThreadRealtime: the setup the router runs on its locked thread puts that thread,
-// and only it, in SCHED_RR: at the configured priority, at defaultRTPriority when nothing is
-// configured (with an RLIMIT_RTTIME), not at all with vrrp_rt_priority 0, and a daemon
-// started realtime as a whole keeps its class by default.
-func TestRouterThreadRealtime(t *testing.T) {
-	testenv.RequireRoot(t)
-	var old unix.Rlimit
-	if err := unix.Getrlimit(unix.RLIMIT_RTTIME, &old); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = unix.Setrlimit(unix.RLIMIT_RTTIME, &old) })
-	var rt rtThread
-	if a, _ := onThread(t, nil, vrrpScheduling{rtPriority: 7, rtSet: true}, &rt); a.Policy != unix.SCHED_RR || a.Priority != 7 {
-		t.Fatalf("configured: policy %d priority %d, want SCHED_RR 7", a.Policy, a.Priority)
-	}
-	if a, err := unix.SchedGetAttr(unix.Gettid(), 0); err != nil || a.Policy == unix.SCHED_RR {
-		t.Fatalf("another thread changed class too: %+v, %v", a, err)
-	}
-	_ = unix.Setrlimit(unix.RLIMIT_RTTIME, &old)
-	a, out := onThread(t, nil, vrrpScheduling{}, &rt)
-	if a.Policy != unix.SCHED_RR || a.Priority != defaultRTPriority || !out.Default || out.Err != nil {
-		t.Fatalf("default: policy %d priority %d (%+v), want SCHED_RR %d", a.Policy, a.Priority, out, defaultRTPriority)
 	}
 	var rl unix.Rlimit
-	if err := unix.Getrlimit(unix.RLIMIT_RTTIME, &rl); err != nil || rl.Cur != uint64(defaultRTTime.Microseconds()) || out.RTTimeUS != defaultRTTime.Microseconds() {
-		t.Fatalf("default: RLIMIT_RTTIME %+v (reported %d), want %v: %v", rl, out.RTTimeUS, defaultRTTime, err)
+	if err := unix.Getrlimit(unix.RLIMIT_RTTIME, &rl); err != nil || rl.Cur != uint64(defaultRTTime.Microseconds()) {
+		t.Fatalf("RLIMIT_RTTIME %+v, want %v: %v", rl, defaultRTTime, err)
 	}
-	if a, out := onThread(t, nil, vrrpScheduling{rtSet: true}, &rt); a.Policy == unix.SCHED_RR || out.Class != "normal" {
-		t.Fatalf("vrrp_rt_priority 0: policy %d (%+v), want the normal class", a.Policy, out)
+	// A script the daemon starts does not inherit the class (SCHED_RESET_ON_FORK).
+	pol, err := exec.Command("sh", "-c", "grep '^policy' /proc/$$/sched").Output()
+	if f := strings.Fields(string(pol)); err != nil || len(f) != 3 || f[2] != "0" {
+		t.Fatalf("a child process: %q, %v; want policy 0 (SCHED_OTHER)", pol, err)
 	}
-	rr10 := &unix.SchedAttr{Size: unix.SizeofSchedAttr, Policy: unix.SCHED_RR, Priority: 10}
-	if a, _ := onThread(t, rr10, vrrpScheduling{}, &rt); a.Policy != unix.SCHED_RR || a.Priority != 10 {
-		t.Fatalf("default under chrt -r 10: policy %d priority %d, want SCHED_RR 10 kept", a.Policy, a.Priority)
-	}
-}
-
-// TestDemoteRouterThread: after SIGXCPU the daemon puts the thread that threadSetup made
-// realtime back in the normal class.
-func TestDemoteRouterThread(t *testing.T) {
-	testenv.RequireRoot(t)
-	var old unix.Rlimit
-	if err := unix.Getrlimit(unix.RLIMIT_RTTIME, &old); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = unix.Setrlimit(unix.RLIMIT_RTTIME, &old) })
-	var rt rtThread
-	tidc, release := make(chan int), make(chan struct{})
-	defer close(release)
+	// The router's thread, locked by its goroutine, promotes itself (it may be a new one).
+	done := make(chan [2]uint32)
 	go func() {
 		runtime.LockOSThread()
-		_ = vrrpScheduling{rtPriority: 3, rtSet: true, rtTime: time.Second}.threadSetup(&rt, func(threadOutcome) {})()
-		tidc <- unix.Gettid()
-		<-release
+		_ = unix.SchedSetAttr(0, &unix.SchedAttr{Size: unix.SizeofSchedAttr, Policy: unix.SCHED_NORMAL}, 0)
+		_ = rt.promoteSelf()
+		a, _ := unix.SchedGetAttr(0, 0)
+		done <- [2]uint32{a.Policy, a.Priority}
 	}()
-	tid := <-tidc
-	if was, err := rt.demote(); !was || err != nil {
-		t.Fatalf("demote: %v, %v", was, err)
+	if c := <-done; c != [2]uint32{unix.SCHED_RR, want} {
+		t.Fatalf("promoteSelf: %v", c)
 	}
-	if a, err := unix.SchedGetAttr(tid, 0); err != nil || a.Policy != unix.SCHED_NORMAL {
-		t.Fatalf("after demote: %+v, %v", a, err)
+	if err := rt.demote(); err != nil {
+		t.Fatal(err)
 	}
-	if was, _ := rt.demote(); was {
-		t.Error("a second demote found a realtime thread")
+	for tid, c := range threadClasses(t) {
+		if c[0] != unix.SCHED_NORMAL {
+			t.Fatalf("after demote: thread %d in class %v", tid, c)
+		}
+	}
+	if n, err := rt.promote(); n != 0 || err != nil {
+		t.Fatalf("promote after demote: %d, %v", n, err)
 	}
 }
 
