@@ -237,9 +237,9 @@ func (r *Router) Run(ctx context.Context) error {
 	}
 	defer close(r.done)
 	// The router's goroutine owns its OS thread: it sleeps in that thread (waiter), and
-	// ThreadSetup may give the thread its own scheduling class.
+	// ThreadSetup may give the thread its own scheduling class. Never unlocked: the thread
+	// ends with Run, and its settings with it.
 	runtime.LockOSThread()
-	defer runtime.UnlockOSThread()
 	// A timer slack of 1 µs for this thread's sleeps (the kernel's default is 50 µs; a
 	// realtime thread has none anyway).
 	_ = unix.Prctl(unix.PR_SET_TIMERSLACK, 1000, 0, 0, 0)

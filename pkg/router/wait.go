@@ -22,8 +22,11 @@ type waiter struct {
 	// sleeping: the router is in ppoll or about to be; a waker that clears it writes the
 	// eventfd. Only one write per sleep.
 	sleeping atomic.Bool
-	buf      [8]byte
-	fds      [1]unix.PollFd
+	// writers counts wakers between their claim and their write: close waits for them, so
+	// that none writes to a descriptor number closed meanwhile (and maybe reused).
+	writers atomic.Int32
+	buf     [8]byte
+	fds     [1]unix.PollFd
 	// vcsw, ivcsw: the thread's voluntary and involuntary context switches during the last
 	// sleep (getrusage before and after): more than one voluntary switch means the thread
 	// slept again after the kernel woke it (the Go runtime parked it, waiting for a P).
@@ -47,7 +50,11 @@ func (w *waiter) open() error {
 }
 
 func (w *waiter) close() {
-	if fd := w.fd.Swap(-1); fd >= 0 {
+	fd := w.fd.Swap(-1)
+	for w.writers.Load() > 0 {
+		time.Sleep(10 * time.Microsecond)
+	}
+	if fd >= 0 {
 		_ = unix.Close(int(fd))
 	}
 }
@@ -57,6 +64,8 @@ func (w *waiter) wake() {
 	if !w.sleeping.CompareAndSwap(true, false) {
 		return
 	}
+	w.writers.Add(1)
+	defer w.writers.Add(-1)
 	if fd := w.fd.Load(); fd >= 0 {
 		var one [8]byte
 		binary.NativeEndian.PutUint64(one[:], 1)
