@@ -659,6 +659,8 @@ func startCapture(tb testing.TB, n *Node, ifname, filter string) (stop func() st
 		halt()
 		if m := tcpdumpDropped.FindStringSubmatch(stderr.String()); m != nil && m[1] != "0" {
 			tb.Errorf("tcpdump in %s dropped %s packets: pauses on the wire may be the capture's", n.Name, m[1])
+		} else if m != nil {
+			tb.Logf("tcpdump in %s: %s packets dropped by the kernel (32 MiB buffer)", n.Name, m[1])
 		}
 		return file
 	}
