@@ -195,7 +195,8 @@ func failoverRuns(b *testing.B, fc failoverCase, kind byte, n int) ([]time.Durat
 	if len(fired) > 0 {
 		b.Logf("%s %c master-down timers as the new master logged them: %s", fc.name, kind, strings.Join(fired, "; "))
 	}
-	traces := traceFailovers(b, stopCapture(), runs)
+	interval, _ := time.ParseDuration(fc.advert + "s")
+	traces := traceFailovers(b, stopCapture(), runs, interval)
 	for i, tr := range traces {
 		// The client's interface, with kernel timestamps and dense probes, is the measure; the
 		// ping's own timestamps only where the capture shows no outage.
@@ -248,7 +249,7 @@ type failoverTrace struct {
 }
 
 // traceFailovers splits each run's outage using the client's capture.
-func traceFailovers(b *testing.B, file string, runs []failoverRun) []failoverTrace {
+func traceFailovers(b *testing.B, file string, runs []failoverRun, interval time.Duration) []failoverTrace {
 	b.Helper()
 	type event struct {
 		at   time.Duration
@@ -288,7 +289,8 @@ func traceFailovers(b *testing.B, file string, runs []failoverRun) []failoverTra
 	}
 	var out []failoverTrace
 	for _, run := range runs {
-		from, to := time.Duration(run.t0.UnixNano())-50*time.Millisecond, time.Duration(run.end.UnixNano())
+		// From before the old master's last advert: up to one interval before t0.
+		from, to := time.Duration(run.t0.UnixNano())-max(50*time.Millisecond, 2*interval), time.Duration(run.end.UnixNano())
 		nm, om := netip.MustParseAddr(run.newMaster).As4(), netip.MustParseAddr(run.oldMaster).As4()
 		var tr failoverTrace
 		// The outage: the longest interval between replies that ends after t0.
