@@ -8,6 +8,17 @@
 #define MAX_INSTANCES 1024
 #endif
 
+/* Most interfaces (an interface and a VLAN count as one) with instances. */
+#ifndef MAX_IFACES
+#define MAX_IFACES 256
+#endif
+
+/* Interfaces with an ifindex below this (and untagged adverts) find their base in an array
+ * (if_direct) instead of the ifaces hash. */
+#ifndef IFINDEX_DIRECT
+#define IFINDEX_DIRECT 16384
+#endif
+
 /* Most virtual addresses over all instances. */
 #ifndef MAX_VIPS
 #define MAX_VIPS 8192

@@ -48,6 +48,7 @@ enum bpf_map_type_used {
 
 #define BPF_ANY 0
 #define BPF_F_NO_PREALLOC (1U << 0)
+#define BPF_F_MMAPABLE (1U << 10)
 #define CLOCK_MONOTONIC 1
 
 #define ETH_ALEN 6

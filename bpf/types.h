@@ -15,9 +15,10 @@ struct xa_inst_key {
 	__u8 vrid;
 };
 
-/* What the receive checks compare an advert against; written by user space. */
+/* What the receive checks compare an advert against, by slot (configs); written by user space.
+ * 64 bytes in a page-aligned array: one cache line per instance on the advert path. */
 struct xa_inst_config {
-	__u32 slot;            /* index into peers, states and counters; unique per instance */
+	struct xa_inst_key key; /* the instance (events from the timer callback); ifindex 0: free */
 	__u16 interval;        /* advert interval in wire units: v2 seconds, v3 centiseconds */
 	__u16 mode;            /* enum xa_mode bits */
 	__u8 version;          /* 2 or 3 */
@@ -25,10 +26,22 @@ struct xa_inst_config {
 	__u8 auth_type;        /* v2: 0 none, 1 simple password */
 	__u8 vip_count;        /* addresses the instance announces */
 	__u8 down_adverts;     /* Master_Down_Interval = down_adverts x interval + skew (3) */
-	__u8 pad[3];
+	__u8 pad[7];
 	__u8 auth_pass[8];     /* v2 simple password, zero padded */
 	__u8 local_addr[16];   /* our primary address for the tie-break (IPv4: first 4 bytes) */
 	__u64 addr_hash;       /* order-independent hash of the VIP list (addr_list note) */
+	__u64 pad2;
+};
+
+/* An interface (and VLAN) with instances: where its VRIDs start in index. */
+struct xa_if_key {
+	__u32 ifindex;
+	__u16 vlan;
+	__u16 pad;
+};
+
+struct xa_if {
+	__u32 base;            /* index of (this interface, IPv4, VRID 0); IPv6 is base + 256 */
 };
 
 /* Instance state, written by user space. MASTER is a lease: ARP/NS for the instance's VIPs are
@@ -39,23 +52,52 @@ struct xa_inst_state {
 	__u64 lease_until_ns;  /* CLOCK_MONOTONIC (checked against the coarse clock: +1 tick) */
 };
 
-/* The current master as this node sees it, and the master-down timer; written by the program. */
+/* Longest VRRP message the peer record keeps a copy of (v2 with one address, v3 with four). */
+#define XA_SNAP_MAX 24
+
+/* The current master as this node sees it and its master-down deadline, by slot (peers);
+ * written by the program, zeroed by user space for a new or deleted instance. 128 bytes in a
+ * page-aligned array: the first cache line is all a repeated advert touches (the fast path:
+ * an IPv4 advert byte for byte the one last accepted in BACKUP, same TTL and addresses, with
+ * no configuration or state written since (inst_gen), gets the same verdict and the same
+ * effect: only due_ns and accepted move). */
 struct xa_peer {
-	struct bpf_timer timer;    /* master-down timer: fires at last_seen_ns + down_ns */
-	struct xa_inst_key key;    /* owning instance (for the timer callback's event) */
-	__u8 addr[16];             /* master's source address (IPv4: first 4 bytes) */
-	__u64 last_seen_ns;        /* CLOCK_MONOTONIC of the last accepted advert */
+	__u64 due_ns;              /* master-down deadline: last accepted advert + down_ns; 0 once
+	                              it expired (or never armed) */
 	__u64 down_ns;             /* Master_Down_Interval from the last accepted advert */
-	__u64 deadline_ns;         /* when the timer fires next; 0 when not armed */
+	__u64 accepted;            /* valid adverts (atomic); user space adds it to
+	                              xa_counters.adverts[XA_ACCEPT]: the steady state touches
+	                              this record anyway, and the per-CPU counters stay cold */
+	__u32 snap_gen;            /* inst_gen the snapshot was taken under (0: none) */
+	__u8 snap_src[4];          /* the snapshot: IPv4 source, destination, TTL, VRRP length */
+	__u8 snap_dst[4];
+	__u8 snap_len;             /* 0: no snapshot */
+	__u8 snap_ttl;
+	__u16 wire;                /* written by user space with the instance: 1 + its index in
+	                              vrid_index, when its slot is that index (the fast path then
+	                              finds the record without reading vrid_index); else 0 */
+	__u8 snap_msg[XA_SNAP_MAX]; /* the VRRP message, snap_len bytes */
+	/* second cache line: the slow path and user space */
+	__u8 addr[16];             /* master's source address (IPv4: first 4 bytes) */
+	__u64 last_seen_ns;        /* CLOCK_MONOTONIC of the last accepted advert that changed
+	                              the record or took the slow path, and at expiry the last
+	                              one; while due_ns is set, due_ns - down_ns is the last one */
 	__u64 last_fail_ns;        /* last XA_EV_CHECK_FAILED event (rate limit) */
 	__u16 interval;            /* master's advert interval, wire units */
 	__u8 priority;             /* master's priority */
 	__u8 pad[5];
-	__u64 accepted;            /* valid adverts (atomic); user space adds it to
-	                              xa_counters.adverts[XA_ACCEPT]: the steady state touches
-	                              this record anyway, and the per-CPU counters stay cold */
-	__u64 timer_runs;          /* master-down timer callbacks: re-arms and expiries (their
-	                              cost is outside the program's run_time_ns) */
+	__u64 pad2[3];
+};
+
+/* The one master-down timer of the program (sched, one entry; only the program writes it):
+ * armed for the earliest due_ns over all instances; its callback raises master-down for the
+ * expired ones and re-arms for the next. */
+struct xa_sched {
+	struct bpf_timer timer;
+	__u64 deadline_ns;     /* when the timer fires; 0 while not armed or in the callback */
+	__u64 runs;            /* callbacks */
+	__u64 run_ns;          /* their total run time (outside the program's run_time_ns) */
+	__u64 scanned;         /* slots the callbacks looked at */
 };
 
 /* Per-instance counters (per CPU; user space sums them, and adds xa_peer.accepted to

@@ -118,8 +118,8 @@ XA_INLINE int is_active(const struct xa_inst_state *st)
  * instance lookup): returns XA_ACCEPT or the first failing rung's reason, and the notes
  * (bit 1 << reason) of an accepted advert. */
 XA_INLINE __u32 check_advert(struct xdp_md *ctx, const struct xa_adv *a,
-			     const struct xa_inst_config *cfg, const struct xa_inst_state *st,
-			     __u32 *notes)
+			     __u32 slot, const struct xa_inst_config *cfg,
+			     const struct xa_inst_state *st, __u32 *notes)
 {
 	void *data = (void *)(long)ctx->data;
 	void *end = (void *)(long)ctx->data_end;
@@ -217,7 +217,7 @@ XA_INLINE __u32 check_advert(struct xdp_md *ctx, const struct xa_adv *a,
 		*notes |= 1 << XA_ADDR_LIST;
 	/* 15. unicast source and its TTL bounds */
 	if (unicast && (cfg->mode & XA_MODE_CHECK_UNICAST_SRC)) {
-		struct xa_upeer_key pk = { .slot = cfg->slot };
+		struct xa_upeer_key pk = { .slot = slot };
 		__builtin_memcpy(pk.addr, a->src, 16);
 		struct xa_upeer *p = bpf_map_lookup_elem(&unicast_peers, &pk);
 		if (!p)
@@ -271,61 +271,233 @@ XA_INLINE int master_live(const struct xa_inst_state *st, __u64 now)
 	return st && st->state == XA_STATE_MASTER && now < st->lease_until_ns;
 }
 
-/* The master-down timer is lazy: an advert only records last_seen_ns and down_ns, and the
- * timer, when it fires, re-arms itself for what is left of last_seen_ns + down_ns. Re-arming
- * an hrtimer on every advert cost more than the rest of the advert path together (a timer
- * reprogram is a VM exit here); this way a steady backup touches the timer once per
- * Master_Down_Interval instead of once per advert, with the same expiry. */
-static int master_down_cb(void *map, __u32 *key, struct xa_peer *peer)
+/* The master-down timer: one for the whole program (sched), armed for the earliest due_ns of
+ * all instances. An advert only moves its instance's due_ns (in the peer record it writes
+ * anyway) and touches the timer only when its deadline is earlier than the one armed (a new
+ * master, priority 0, a shorter interval); the callback scans the instances, raises
+ * master-down for the expired ones and re-arms for the earliest of the rest. A steady backup
+ * runs one callback per Master_Down_Interval at most, however many instances it has, and each
+ * expiry fires at its deadline (the callback runs at the earliest one).
+ *
+ * Races, all resolved with fetching atomics (full barriers):
+ *  - An advert stores due_ns, then (barrier) reads deadline_ns; the callback zeroes
+ *    deadline_ns, then (barrier) reads every due_ns. Either the callback sees the new due_ns,
+ *    or the advert sees 0 (or a deadline set after the zeroing, by someone who scanned or
+ *    armed after it) and arms the timer itself: an advert racing an expiry is never left
+ *    without a timer.
+ *  - An instance expires only by a compare-and-swap of the due_ns the callback found expired
+ *    to 0: a new deadline stored meanwhile wins and stays armed.
+ *  - Two CPUs lowering deadline_ns at once: each re-reads it after starting the timer and
+ *    starts it again for a lower one, so the timer ends up at the lowest. */
+
+#define XA_NEVER (~0ULL)
+
+/* Makes the timer fire at due at the latest (absolute CLOCK_MONOTONIC; now is the caller's
+ * recent clock read). */
+XA_INLINE void sched_arm(struct xa_sched *s, __u64 due, __u64 now, int init);
+
+struct sched_scan {
+	__u64 now;
+	__u64 next;     /* earliest pending due_ns seen */
+};
+
+/* An expired instance: counted, and reported unless it is a live MASTER. */
+XA_INLINE void master_down(__u32 slot, struct xa_peer *p, __u64 now)
 {
-	__u32 slot = *key;
-	__u64 now = bpf_ktime_get_ns();
-	__u64 due = peer->last_seen_ns + peer->down_ns;
-	peer->timer_runs++; /* callbacks of one timer never overlap */
-	if (now < due) {
-		peer->deadline_ns = due;
-		bpf_timer_start(&peer->timer, due - now, 0);
-		return 0;
-	}
-	/* Disarmed, then last_seen_ns read again, with a full barrier between (arm_timer does the
-	 * reverse): an advert accepted on another CPU meanwhile either sees deadline_ns 0 and
-	 * starts the timer itself, or is seen here and the timer re-armed for it. Without this an
-	 * advert racing the expiry could find the timer "running", skip it, and be the last: no
-	 * master-down would ever follow. */
-	__sync_lock_test_and_set(&peer->deadline_ns, 0);
-	due = peer->last_seen_ns + peer->down_ns;
-	if (now < due) {
-		peer->deadline_ns = due;
-		bpf_timer_start(&peer->timer, due - now, 0);
-		return 0;
-	}
-	struct xa_inst_state *st = bpf_map_lookup_elem(&states, &slot);
 	struct xa_counters *c = counters_of(slot);
 	if (c)
 		c->master_down++;
+	struct xa_inst_state *st = bpf_map_lookup_elem(&states, &slot);
 	if (master_live(st, now))
-		return 0; /* already MASTER: nothing to elect */
-	emit(slot, &peer->key, XA_EV_MASTER_DOWN, 0, peer->addr, peer->priority, peer->interval,
-	     now);
+		return; /* already MASTER: nothing to elect */
+	struct xa_inst_config *cfg = bpf_map_lookup_elem(&configs, &slot);
+	if (!cfg || cfg->key.ifindex == 0)
+		return; /* deleted meanwhile */
+	emit(slot, &cfg->key, XA_EV_MASTER_DOWN, 0, p->addr, p->priority, p->interval, now);
+}
+
+static long sched_scan_one(__u32 slot, struct sched_scan *sc)
+{
+	struct xa_peer *p = bpf_map_lookup_elem(&peers, &slot);
+	if (!p)
+		return 1;
+	__u64 due = p->due_ns;
+	if (!due)
+		return 0;
+	if (due <= sc->now) {
+		__u64 was = __sync_val_compare_and_swap(&p->due_ns, due, 0);
+		if (was == due) {
+			p->last_seen_ns = due - p->down_ns;
+			master_down(slot, p, sc->now);
+			return 0;
+		}
+		due = was; /* an advert moved it meanwhile (or user space zeroed it) */
+		if (!due)
+			return 0;
+	}
+	if (due < sc->next)
+		sc->next = due;
 	return 0;
 }
 
-/* Records an accepted advert at now with its Master_Down_Interval; starts the timer only if
- * it is not running or would fire too late (a priority-0 advert shortens it to the skew). */
+static int sched_cb(void *map, __u32 *key, struct xa_sched *s)
+{
+	struct sched_scan sc = { .now = bpf_ktime_get_ns(), .next = XA_NEVER };
+	/* Disarmed before the scan, with a full barrier: see the race notes above. */
+	__sync_lock_test_and_set(&s->deadline_ns, 0);
+	__u32 zero = 0;
+	__u32 *lim = bpf_map_lookup_elem(&slot_limit, &zero);
+	__u32 n = lim ? *lim : 0;
+	if (n > MAX_INSTANCES)
+		n = MAX_INSTANCES;
+	bpf_loop(n, sched_scan_one, &sc, 0);
+	if (sc.next != XA_NEVER)
+		sched_arm(s, sc.next, sc.now, 0); /* no init: this is its callback */
+	/* Callbacks of one timer never overlap: plain counters. */
+	s->runs++;
+	s->scanned += n;
+	s->run_ns += bpf_ktime_get_ns() - sc.now;
+	return 0;
+}
+
+XA_INLINE void sched_start(struct xa_sched *s, __u64 due, __u64 now, int init)
+{
+	if (init && bpf_timer_init(&s->timer, &sched, CLOCK_MONOTONIC) == 0)
+		bpf_timer_set_callback(&s->timer, sched_cb);
+	bpf_timer_start(&s->timer, due > now ? due - now : 0, 0);
+}
+
+XA_INLINE void sched_arm(struct xa_sched *s, __u64 due, __u64 now, int init)
+{
+	__u64 g = s->deadline_ns;
+#pragma unroll
+	for (int i = 0; i < 4; i++) {
+		if (g && g <= due)
+			return; /* armed early enough: that callback sees due */
+		__u64 was = __sync_val_compare_and_swap(&s->deadline_ns, g, due);
+		if (was != g) {
+			g = was;
+			continue;
+		}
+		sched_start(s, due, now, init);
+		/* Someone lowered it after our swap and may have started the timer before we
+		 * did: start it again for theirs. A later one means a callback ran since, and
+		 * its scan saw our due_ns. */
+		g = __sync_fetch_and_add(&s->deadline_ns, 0);
+		if (g && g < due)
+			sched_start(s, g, now, init);
+		return;
+	}
+	/* Four lost races in a row: start for ours, which is never too late for us. */
+	sched_start(s, due, now, init);
+}
+
+/* Moves an instance's deadline to due and counts the advert, and makes sure the timer fires
+ * by then. */
+XA_INLINE void touch_peer(struct xa_peer *p, __u64 due, __u64 now)
+{
+	p->due_ns = due;
+	/* The count is the full barrier between the due_ns store and the deadline_ns load. */
+	__sync_fetch_and_add(&p->accepted, 1);
+	__u32 zero = 0;
+	struct xa_sched *s = bpf_map_lookup_elem(&sched, &zero);
+	if (!s)
+		return;
+	__u64 g = s->deadline_ns;
+	if (g && g <= due)
+		return;
+	sched_arm(s, due, now, 1);
+}
+
+/* Records an accepted advert at now with its Master_Down_Interval (a priority-0 advert
+ * shortens it to the skew). */
 XA_INLINE void arm_timer(struct xa_peer *p, __u64 now, __u64 ns)
 {
 	p->last_seen_ns = now;
 	p->down_ns = ns;
-	__u64 due = now + ns;
-	/* A fetching atomic: a full barrier between the stores above and this load (see
-	 * master_down_cb). */
-	__u64 deadline = __sync_fetch_and_add(&p->deadline_ns, 0);
-	if (deadline && deadline <= due)
-		return; /* the callback re-arms for the rest */
-	if (bpf_timer_init(&p->timer, &peers, CLOCK_MONOTONIC) == 0)
-		bpf_timer_set_callback(&p->timer, master_down_cb);
-	p->deadline_ns = due;
-	bpf_timer_start(&p->timer, ns, 0);
+	touch_peer(p, now + ns, now);
+}
+
+/* Takes the fast path's snapshot of an advert that went through the whole ladder and
+ * re-armed the timer (ok: BACKUP, priority not 0, no notes) under generation gen of the
+ * configuration and state, or drops the old one.
+ * snap_gen is zeroed first and set last (an exchange: a full barrier), so a reader on another
+ * CPU never matches a half-written snapshot. */
+XA_INLINE void take_snapshot(struct xdp_md *ctx, const struct xa_adv *a, __u32 gen,
+			     struct xa_peer *p, int ok)
+{
+	void *data = (void *)(long)ctx->data;
+	void *end = (void *)(long)ctx->data_end;
+	__u32 n = a->decl_len;
+	if (p->snap_gen)
+		__sync_lock_test_and_set(&p->snap_gen, 0);
+	if (!ok || !gen || a->family != AF_INET || n < 12 || n > XA_SNAP_MAX)
+		return;
+	__u32 *w = data + (a->vrrp_off & XA_HDR_MASK);
+	__u32 *m = (__u32 *)p->snap_msg;
+	if ((void *)(w + 3) > end)
+		return;
+	m[0] = w[0];
+	m[1] = w[1];
+	m[2] = w[2];
+	if (n > 12) {
+		if ((void *)(w + 4) > end)
+			return;
+		m[3] = w[3];
+	}
+	if (n > 16) {
+		if ((void *)(w + 5) > end)
+			return;
+		m[4] = w[4];
+	}
+	if (n > 20) {
+		if ((void *)(w + 6) > end)
+			return;
+		m[5] = w[5];
+	}
+	*(__u32 *)p->snap_src = *(const __u32 *)a->src;
+	*(__u32 *)p->snap_dst = *(const __u32 *)a->dst;
+	p->snap_ttl = a->ttl;
+	p->snap_len = n;
+	__sync_lock_test_and_set(&p->snap_gen, gen);
+}
+
+/* 1 when an IPv4 advert is the snapshot again: same message bytes, length, TTL, source and
+ * destination, and no configuration or state written since (gen). Every rung of the ladder
+ * and the election read only these, the configuration, the unicast peers and the state (all
+ * under gen), so the verdict and the effect are the snapshot's: accepted, no notes, no event,
+ * deadline moved by the same interval. */
+XA_INLINE int fast_match(struct xdp_md *ctx, const struct xa_adv *a, __u32 gen,
+			 const struct xa_peer *p)
+{
+	void *data = (void *)(long)ctx->data;
+	void *end = (void *)(long)ctx->data_end;
+	__u32 n = p->snap_len;
+	if (!gen || p->snap_gen != gen || a->decl_len != n || a->ttl != p->snap_ttl ||
+	    *(const __u32 *)a->src != *(const __u32 *)p->snap_src ||
+	    *(const __u32 *)a->dst != *(const __u32 *)p->snap_dst)
+		return 0;
+	const __u32 *w = data + (a->vrrp_off & XA_HDR_MASK);
+	const __u32 *m = (const __u32 *)p->snap_msg;
+	if ((void *)(w + 3) > end)
+		return 0;
+	__u32 diff = (w[0] ^ m[0]) | (w[1] ^ m[1]) | (w[2] ^ m[2]);
+	if (n > 12) {
+		if ((void *)(w + 4) > end)
+			return 0;
+		diff |= w[3] ^ m[3];
+	}
+	if (n > 16) {
+		if ((void *)(w + 5) > end)
+			return 0;
+		diff |= w[4] ^ m[4];
+	}
+	if (n > 20) {
+		if ((void *)(w + 6) > end)
+			return 0;
+		diff |= w[5] ^ m[5];
+	}
+	return diff == 0;
 }
 
 /* Master_Down_Interval for an advert interval (wire units), with the local effective priority. */
@@ -341,20 +513,20 @@ XA_INLINE __u64 down_interval(const struct xa_inst_config *cfg, __u16 interval, 
 }
 
 /* A valid advert: peer record, timer, events. States follow RFC 3768/5798 section 6.4. */
-XA_INLINE void accept_advert(struct xdp_md *ctx, const struct xa_adv *a,
-			     const struct xa_inst_key *key, const struct xa_inst_config *cfg,
-			     struct xa_peer *peer, const struct xa_inst_state *st)
+XA_INLINE void accept_advert(struct xdp_md *ctx, const struct xa_adv *a, __u32 slot,
+			     const struct xa_inst_config *cfg, struct xa_peer *peer,
+			     const struct xa_inst_state *st, __u32 notes, __u32 gen)
 {
 	void *data = (void *)(long)ctx->data;
 	void *end = (void *)(long)ctx->data_end;
 	struct xa_vrrp *v = data + (a->vrrp_off & XA_HDR_MASK);
 	if ((void *)(v + 1) > end)
 		return;
-	__u32 slot = cfg->slot;
 	__u64 now = bpf_ktime_get_ns();
 	__u8 prio = v->priority;
 	__u16 interval = vrrp_interval(v, cfg->version);
 	int alen = a->family == AF_INET ? 4 : 16;
+	const struct xa_inst_key *key = &cfg->key;
 
 	if (prio == 0) {
 		struct xa_counters *c = counters_of(slot);
@@ -364,30 +536,36 @@ XA_INLINE void accept_advert(struct xdp_md *ctx, const struct xa_adv *a,
 
 	if (master_live(st, now)) {
 		if (prio == 0) {
+			__sync_fetch_and_add(&peer->accepted, 1);
 			emit(slot, key, XA_EV_PRIO_ZERO, 0, a->src, prio, interval, now);
 			return;
 		}
 		int cmp = prio != cfg->priority ? (prio > cfg->priority ? 1 : -1)
 						: addr_cmp(a->src, cfg->local_addr, alen);
-		if (cmp < 0) {
-			emit(slot, key, XA_EV_LOWER_PRIO, 0, a->src, prio, interval, now);
+		if (cmp <= 0) {
+			__sync_fetch_and_add(&peer->accepted, 1);
+			/* cmp 0: our own address and priority, a loop or a duplicate: nothing to do */
+			if (cmp < 0)
+				emit(slot, key, XA_EV_LOWER_PRIO, 0, a->src, prio, interval, now);
 			return;
 		}
-		if (cmp == 0)
-			return; /* our own address and priority: a loop or a duplicate, nothing to do */
 		emit(slot, key, XA_EV_PREEMPTED, 0, a->src, prio, interval, now);
 	} else if (prio != 0 && prio < cfg->priority && !(cfg->mode & XA_MODE_NOPREEMPT)) {
 		/* Backup with preemption: discard, the timer keeps running and we take over. */
+		__sync_fetch_and_add(&peer->accepted, 1);
 		return;
 	}
 
-	int changed = !addr_eq(peer->addr, a->src, 16) || peer->priority != prio ||
-		      peer->interval != interval || peer->last_seen_ns == 0;
-	peer->key = *key;
-	__builtin_memcpy(peer->addr, a->src, 16);
-	peer->priority = prio;
-	peer->interval = interval;
+	int changed = peer->last_seen_ns == 0 || peer->priority != prio ||
+		      peer->interval != interval || !addr_eq(peer->addr, a->src, 16);
+	if (changed) {
+		__builtin_memcpy(peer->addr, a->src, 16);
+		peer->priority = prio;
+		peer->interval = interval;
+	}
 	arm_timer(peer, now, down_interval(cfg, interval, prio == 0));
+	take_snapshot(ctx, a, gen, peer,
+		      prio != 0 && notes == 0 && st && st->state == XA_STATE_BACKUP);
 	if (prio == 0)
 		emit(slot, key, XA_EV_PRIO_ZERO, 0, a->src, prio, interval, now);
 	else if (changed && !master_live(st, now))
@@ -396,9 +574,8 @@ XA_INLINE void accept_advert(struct xdp_md *ctx, const struct xa_adv *a,
 
 /* A configuration mismatch with a peer (a drop for auth, version or interval, or a note) is
  * reported, once a second at most. */
-XA_INLINE void report_mismatch(struct xdp_md *ctx, const struct xa_adv *a,
-			       const struct xa_inst_key *key, const struct xa_inst_config *cfg,
-			       __u32 reason, __u32 notes)
+XA_INLINE void report_mismatch(struct xdp_md *ctx, const struct xa_adv *a, __u32 slot,
+			       const struct xa_inst_config *cfg, __u32 reason, __u32 notes)
 {
 	if (reason == XA_ACCEPT) {
 		if (notes & (1 << XA_INTERVAL))
@@ -417,7 +594,6 @@ XA_INLINE void report_mismatch(struct xdp_md *ctx, const struct xa_adv *a,
 	struct xa_vrrp *v = data + (a->vrrp_off & XA_HDR_MASK);
 	if ((void *)(v + 1) > end)
 		return;
-	__u32 slot = cfg->slot;
 	struct xa_peer *peer = bpf_map_lookup_elem(&peers, &slot);
 	if (!peer)
 		return;
@@ -425,7 +601,7 @@ XA_INLINE void report_mismatch(struct xdp_md *ctx, const struct xa_adv *a,
 	if (peer->last_fail_ns && now - peer->last_fail_ns < NSEC_PER_SEC)
 		return;
 	peer->last_fail_ns = now;
-	emit(slot, key, XA_EV_CHECK_FAILED, reason, a->src, v->priority,
+	emit(slot, &cfg->key, XA_EV_CHECK_FAILED, reason, a->src, v->priority,
 	     vrrp_interval(v, v->ver_type >> 4), now);
 }
 
@@ -437,30 +613,79 @@ XA_INLINE void count_global(__u32 reason)
 		g->adverts[reason]++;
 }
 
+/* The index in vrid_index of the (interface, VLAN, family, VRID) of an advert, or -1 when the
+ * interface has no instances. */
+XA_INLINE int wire_index(__u32 ifindex, __u16 vlan, __u8 family, __u8 vrid)
+{
+	__u32 base;
+	if (vlan == 0 && ifindex < IFINDEX_DIRECT) {
+		__u32 *b = bpf_map_lookup_elem(&if_direct, &ifindex);
+		if (!b || *b == 0)
+			return -1;
+		base = *b - 1;
+	} else {
+		struct xa_if_key ik = { .ifindex = ifindex, .vlan = vlan };
+		struct xa_if *ifc = bpf_map_lookup_elem(&ifaces, &ik);
+		if (!ifc)
+			return -1;
+		base = ifc->base;
+	}
+	return base + (family == AF_INET6 ? 256 : 0) + vrid;
+}
+
+/* The slot of a wire index (vrid_index), or -1. */
+XA_INLINE int lookup_slot(int idx)
+{
+	if (idx < 0)
+		return -1;
+	__u32 i = idx;
+	__u32 *sp = bpf_map_lookup_elem(&vrid_index, &i);
+	if (!sp || *sp == 0)
+		return -1;
+	return *sp - 1;
+}
+
 /* Handles a VRRP candidate: returns the XDP verdict. */
 XA_INLINE int handle_vrrp(struct xdp_md *ctx, const struct xa_l2 *l2, struct xa_adv *a)
 {
-	struct xa_inst_key key = {
-		.ifindex = ctx->ingress_ifindex,
-		.vlan = l2->vlan,
-		.family = a->family,
-		.vrid = a->vrid,
-	};
-	struct xa_inst_config *cfg = bpf_map_lookup_elem(&instances, &key);
+	int idx = wire_index(ctx->ingress_ifindex, l2->vlan, a->family, a->vrid);
+	__u32 zero = 0;
+	__u32 *genp = bpf_map_lookup_elem(&inst_gen, &zero);
+	if (idx >= 0 && genp && a->family == AF_INET) {
+		/* The fast path: the last accepted advert again (fast_match); the peer record's
+		 * first cache line is all it reads and writes. User space gives an instance the
+		 * slot equal to its wire index when it can, and says so in the record (wire):
+		 * then vrid_index is not read either. */
+		__u32 i = idx;
+		struct xa_peer *p = bpf_map_lookup_elem(&peers, &i);
+		if (!p || p->wire != i + 1) {
+			int s2 = lookup_slot(idx);
+			__u32 i2 = s2;
+			p = s2 < 0 ? NULL : bpf_map_lookup_elem(&peers, &i2);
+		}
+		if (p && fast_match(ctx, a, *genp, p)) {
+			__u64 now = bpf_ktime_get_ns();
+			touch_peer(p, now + p->down_ns, now);
+			return cfg_socket_path ? XDP_PASS : XDP_DROP;
+		}
+	}
+	int sl = lookup_slot(idx);
+	__u32 slot = sl;
+	/* Read before the configuration and the state (a fetching atomic: ordered), so that a
+	 * snapshot never carries a generation newer than what it was judged against. */
+	__u32 gen = genp ? __sync_fetch_and_add(genp, 0) : 0;
+	struct xa_inst_config *cfg = sl < 0 ? NULL : bpf_map_lookup_elem(&configs, &slot);
 	if (!cfg) {
 		count_global(XA_UNKNOWN_VRID);
 		return XDP_PASS; /* maybe another VRRP speaker's; not ours to judge */
 	}
-	__u32 slot = cfg->slot;
 	struct xa_inst_state *st = bpf_map_lookup_elem(&states, &slot);
 	__u32 notes = 0;
-	__u32 reason = check_advert(ctx, a, cfg, st, &notes);
+	__u32 reason = check_advert(ctx, a, slot, cfg, st, &notes);
 	if (reason != XA_ACCEPT)
 		notes = 0; /* notes belong to accepted adverts only */
 	struct xa_peer *peer = reason == XA_ACCEPT ? bpf_map_lookup_elem(&peers, &slot) : NULL;
-	if (peer) {
-		__sync_fetch_and_add(&peer->accepted, 1);
-	} else if (reason < XA_REASON_MAX) {
+	if (!peer && reason < XA_REASON_MAX) {
 		struct xa_counters *c = counters_of(slot);
 		if (c)
 			c->adverts[reason]++;
@@ -476,9 +701,11 @@ XA_INLINE int handle_vrrp(struct xdp_md *ctx, const struct xa_l2 *l2, struct xa_
 				c->notes[XA_ADDR_LIST]++;
 		}
 	}
+	/* accept_advert counts the advert in the peer record (xa_peer.accepted). */
 	if (peer)
-		accept_advert(ctx, a, &key, cfg, peer, st);
-	report_mismatch(ctx, a, &key, cfg, reason, notes);
+		accept_advert(ctx, a, slot, cfg, peer, st, notes, gen);
+	if (reason != XA_ACCEPT || notes)
+		report_mismatch(ctx, a, slot, cfg, reason, notes);
 	return cfg_socket_path ? XDP_PASS : XDP_DROP;
 }
 

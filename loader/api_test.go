@@ -265,3 +265,62 @@ func TestVIPCache(t *testing.T) {
 	onEveryCPU("deleted", vip4, nil)
 	onEveryCPU("the other instance's vip", vip4b, macB)
 }
+
+// TestInterfaceBases: an interface gets a base in vrid_index with its first instance and
+// loses it with its last (also when that first instance is refused), and a base handed out
+// again starts empty.
+func TestInterfaceBases(t *testing.T) {
+	d := newDP(t, Options{MaxInstances: 2})
+	a := inst4()
+	b := inst4()
+	b.Key.VRID, b.VIPs = 52, []netip.Addr{vip4b}
+	if err := d.SetInstance(a); err != nil {
+		t.Fatal(err)
+	}
+	if err := d.SetInstance(b); err != nil {
+		t.Fatal(err)
+	}
+	if len(d.ifaces) != 1 {
+		t.Fatalf("interfaces %v, want one", d.ifaces)
+	}
+	other := inst4()
+	other.Key.Ifindex, other.VIPs = 99, []netip.Addr{netip.MustParseAddr("203.0.113.77")}
+	if err := d.SetInstance(other); err == nil {
+		t.Fatal("a third instance was accepted with two slots")
+	}
+	if len(d.ifaces) != 1 {
+		t.Errorf("a refused instance left an interface base behind: %v", d.ifaces)
+	}
+	if err := d.DeleteInstance(a.Key); err != nil {
+		t.Fatal(err)
+	}
+	if len(d.ifaces) != 1 {
+		t.Errorf("interfaces %v after deleting one of two instances, want one", d.ifaces)
+	}
+	if err := d.DeleteInstance(b.Key); err != nil {
+		t.Fatal(err)
+	}
+	var n uint32
+	var k xdpXaIfKey
+	var v xdpXaIf
+	for it := d.maps.Ifaces.Iterate(); it.Next(&k, &v); {
+		n++
+	}
+	var direct uint32
+	_ = d.maps.IfDirect.Lookup(uint32(loIfindex), &direct)
+	if len(d.ifaces) != 0 || n != 0 || direct != 0 {
+		t.Errorf("after the last instance: interfaces %v, %d in the map, if_direct %d", d.ifaces, n, direct)
+	}
+	// Back again: adverts are found (the base's old entries were cleared).
+	if err := d.SetInstance(b); err != nil {
+		t.Fatal(err)
+	}
+	_ = d.SetState(b.Key, StateBackup, 0)
+	run(t, d, advert{vrid: 51}.frame())
+	run(t, d, advert{vrid: 52, addrs: []netip.Addr{vip4b}}.frame())
+	g, _ := d.GlobalCounters()
+	c, _ := d.Counters(b.Key)
+	if g.Adverts[vrrp.ReasonUnknownVRID] != 1 || c.Adverts[vrrp.Accept] != 1 {
+		t.Errorf("unknown %d (want 1: VRID 51 is gone), accepted for 52 %d (want 1)", g.Adverts[vrrp.ReasonUnknownVRID], c.Adverts[vrrp.Accept])
+	}
+}

@@ -45,10 +45,11 @@ type Dataplane struct {
 	maps    xdpMaps
 	ncpu    int
 
-	mu    sync.Mutex
-	links map[int]link.Link          // by ifindex
-	insts map[InstanceKey]*instEntry // by key
-	used  []bool                     // slots in use
+	mu     sync.Mutex
+	links  map[int]link.Link          // by ifindex
+	insts  map[InstanceKey]*instEntry // by key
+	used   []bool                     // slots in use
+	ifaces map[xdpXaIfKey]uint32      // interface (and VLAN) -> its base in vrid_index
 }
 
 type instEntry struct {
@@ -103,7 +104,8 @@ func Open(opts Options) (*Dataplane, error) {
 	if err != nil {
 		return nil, fmt.Errorf("open dataplane: %w", err)
 	}
-	d := &Dataplane{dir: dir, ncpu: ncpu, links: map[int]link.Link{}, insts: map[InstanceKey]*instEntry{}}
+	d := &Dataplane{dir: dir, ncpu: ncpu, links: map[int]link.Link{}, insts: map[InstanceKey]*instEntry{},
+		ifaces: map[xdpXaIfKey]uint32{}}
 	if _, serr := os.Stat(filepath.Join(dir, pinProg)); serr == nil {
 		err = d.adopt(spec)
 	} else {
@@ -113,7 +115,7 @@ func Open(opts Options) (*Dataplane, error) {
 		d.closeFDs()
 		return nil, fmt.Errorf("open dataplane %s: %w", dir, err)
 	}
-	d.used = make([]bool, d.maps.Instances.MaxEntries())
+	d.used = make([]bool, d.maps.Configs.MaxEntries())
 	if err := d.rebuild(); err != nil {
 		d.closeFDs()
 		return nil, fmt.Errorf("open dataplane %s: %w", dir, err)
@@ -137,11 +139,14 @@ func configureSpec(spec *ebpf.CollectionSpec, opts Options) error {
 	if n == 0 {
 		n = 1024
 	}
-	for _, m := range []string{xdpMapInstances, xdpMapStates, xdpMapPeers, xdpMapCounters} {
+	for _, m := range []string{xdpMapConfigs, xdpMapStates, xdpMapPeers, xdpMapCounters} {
 		spec.Maps[m].MaxEntries = n
 	}
 	if opts.RingBufferBytes != 0 {
 		spec.Maps[xdpMapEvents].MaxEntries = opts.RingBufferBytes
+	}
+	if spec.Maps[xdpMapIfDirect].MaxEntries != ifindexDirect {
+		return fmt.Errorf("if_direct has %d entries, the loader expects %d", spec.Maps[xdpMapIfDirect].MaxEntries, ifindexDirect)
 	}
 	if opts.MaxVIPs != 0 {
 		spec.Maps[xdpMapVips].MaxEntries = opts.MaxVIPs
@@ -205,7 +210,8 @@ func (d *Dataplane) adopt(spec *ebpf.CollectionSpec) error {
 		return fmt.Errorf("adopt: %w: load-time constants differ (socket path option?)", ErrIncompatiblePins)
 	}
 	maps := map[string]**ebpf.Map{
-		xdpMapInstances: &d.maps.Instances, xdpMapStates: &d.maps.States, xdpMapPeers: &d.maps.Peers,
+		xdpMapConfigs: &d.maps.Configs, xdpMapIfaces: &d.maps.Ifaces, xdpMapIfDirect: &d.maps.IfDirect, xdpMapVridIndex: &d.maps.VridIndex,
+		xdpMapSched: &d.maps.Sched, xdpMapInstGen: &d.maps.InstGen, xdpMapSlotLimit: &d.maps.SlotLimit, xdpMapStates: &d.maps.States, xdpMapPeers: &d.maps.Peers,
 		xdpMapCounters: &d.maps.Counters, xdpMapGlobal: &d.maps.Global, xdpMapVips: &d.maps.Vips,
 		xdpMapVips4: &d.maps.Vips4, xdpMapVip4Cache: &d.maps.Vip4Cache, xdpMapVipGen: &d.maps.VipGen, xdpMapEvents: &d.maps.Events, xdpMapUnicastPeers: &d.maps.UnicastPeers,
 	}
@@ -219,7 +225,7 @@ func (d *Dataplane) adopt(spec *ebpf.CollectionSpec) error {
 		}
 		*dst = m
 		ms := spec.Maps[name]
-		if m.Type() != ms.Type || m.KeySize() != ms.KeySize || m.ValueSize() != ms.ValueSize {
+		if m.Type() != ms.Type || m.KeySize() != ms.KeySize || m.ValueSize() != ms.ValueSize || m.Flags() != ms.Flags {
 			return fmt.Errorf("adopt map %s: %w", name, ErrIncompatiblePins)
 		}
 	}
@@ -254,21 +260,33 @@ func (d *Dataplane) adopt(spec *ebpf.CollectionSpec) error {
 
 // rebuild recovers slot and VIP bookkeeping from the maps (after an adoption).
 func (d *Dataplane) rebuild() error {
-	var k xdpXaInstKey
+	var slot uint32
 	var c xdpXaInstConfig
-	it := d.maps.Instances.Iterate()
+	it := d.maps.Configs.Iterate()
 	bySlot := map[uint32]*instEntry{}
-	for it.Next(&k, &c) {
-		if c.Slot >= uint32(len(d.used)) {
-			return fmt.Errorf("instance %s: slot %d out of range", keyFromRaw(k), c.Slot)
+	for it.Next(&slot, &c) {
+		if c.Key.Ifindex == 0 {
+			continue // free
 		}
-		e := &instEntry{slot: c.Slot}
-		d.insts[keyFromRaw(k)] = e
-		d.used[c.Slot] = true
-		bySlot[c.Slot] = e
+		if slot >= uint32(len(d.used)) {
+			return fmt.Errorf("instance %s: slot %d out of range", keyFromRaw(c.Key), slot)
+		}
+		e := &instEntry{slot: slot}
+		d.insts[keyFromRaw(c.Key)] = e
+		d.used[slot] = true
+		bySlot[slot] = e
 	}
 	if err := it.Err(); err != nil {
 		return fmt.Errorf("read instances: %w", err)
+	}
+	var ik xdpXaIfKey
+	var iv xdpXaIf
+	iit := d.maps.Ifaces.Iterate()
+	for iit.Next(&ik, &iv) {
+		d.ifaces[ik] = iv.Base
+	}
+	if err := iit.Err(); err != nil {
+		return fmt.Errorf("read interfaces: %w", err)
 	}
 	for _, e := range bySlot {
 		var st xdpXaInstState
@@ -349,7 +367,7 @@ func (d *Dataplane) Close() error {
 			errs = append(errs, fmt.Errorf("unpin link %d: %w", ifindex, err))
 		}
 	}
-	for _, m := range []*ebpf.Map{d.maps.Instances, d.maps.States, d.maps.Peers, d.maps.Counters,
+	for _, m := range []*ebpf.Map{d.maps.Configs, d.maps.Ifaces, d.maps.IfDirect, d.maps.VridIndex, d.maps.Sched, d.maps.InstGen, d.maps.SlotLimit, d.maps.States, d.maps.Peers, d.maps.Counters,
 		d.maps.Global, d.maps.Vips, d.maps.Vips4, d.maps.Vip4Cache, d.maps.VipGen, d.maps.Events, d.maps.UnicastPeers, d.rodata} {
 		if m != nil {
 			if err := m.Unpin(); err != nil {

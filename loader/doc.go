@@ -20,7 +20,15 @@
 //	dp.Close()                                           // clean stop: nothing left attached
 //
 // Counters (per reason, summed over CPUs), ReadPeer and GlobalCounters feed status and stats;
-// when Counters.EventsLost grows, the ring buffer overflowed and ReadPeer is the truth.
+// when Counters.EventsLost grows, the ring buffer overflowed and ReadPeer is the truth. Timer
+// reports the program's one master-down timer (callbacks and their run time, which the
+// program's own run-time statistics do not include).
+//
+// Inside, the program finds an instance through its interface's base (if_direct for untagged
+// interfaces below ifindex 16384, else the ifaces hash) and a VRID-indexed array; a repeated
+// advert (byte for byte the last accepted one, nothing written since: inst_gen) touches one
+// cache line of its peer record; one timer for all instances is armed for the earliest
+// deadline. SetInstance, SetState (a change of state) and DeleteInstance bump inst_gen.
 // Release instead of Close hands the running program over to the next process.
 //
 // Reasons are pkg/vrrp's DropReason (bpf/reasons.h carries the same numbers; a test pins them).

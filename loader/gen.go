@@ -6,4 +6,4 @@ package loader
 // -mcpu=v3 (kernel 5.12+ for its atomics): the master-down timer needs fetching atomics, which
 // are full barriers (bpf/vrrp.h master_down_cb).
 
-//go:generate go tool bpf2go -cc clang-14 -strip llvm-strip-14 -cflags "-O2 -g -Wall -Werror -mcpu=v3" -type xa_inst_key -type xa_inst_config -type xa_inst_state -type xa_peer -type xa_counters -type xa_event -type xa_vip_key -type xa_vip4_key -type xa_vip4_cache -type xa_vip -type xa_upeer_key -type xa_upeer -type xa_reason -type xa_event_type -type xa_state -type xa_mode -type xa_vip_flags xdp ../bpf/xdp.c
+//go:generate go tool bpf2go -cc clang-14 -strip llvm-strip-14 -cflags "-O2 -g -Wall -Werror -mcpu=v3" -type xa_inst_key -type xa_inst_config -type xa_if_key -type xa_if -type xa_inst_state -type xa_peer -type xa_sched -type xa_counters -type xa_event -type xa_vip_key -type xa_vip4_key -type xa_vip4_cache -type xa_vip -type xa_upeer_key -type xa_upeer -type xa_reason -type xa_event_type -type xa_state -type xa_mode -type xa_vip_flags xdp ../bpf/xdp.c

@@ -124,18 +124,38 @@ func (d *Dataplane) SetInstance(in Instance) error {
 	defer d.mu.Unlock()
 	e, existed := d.insts[in.Key]
 	if !existed {
+		idx, err := d.indexOf(in.Key)
+		if err != nil {
+			return fmt.Errorf("set instance %s: %w", in.Key, err)
+		}
+		defer func() {
+			if d.insts[in.Key] == nil {
+				_ = d.dropIface(in.Key) // failed: no base left behind for an unused interface
+			}
+		}()
+		// The slot equal to the wire index if it is free: the program's fast path then
+		// finds the peer record without reading vrid_index (xa_peer.wire).
 		slot := -1
+		if int(idx) < len(d.used) && !d.used[idx] {
+			slot = int(idx)
+		}
 		for i, u := range d.used {
+			if slot >= 0 {
+				break
+			}
 			if !u {
 				slot = i
-				break
 			}
 		}
 		if slot < 0 {
 			return fmt.Errorf("set instance %s: all %d slots in use", in.Key, len(d.used))
 		}
 		e = &instEntry{slot: uint32(slot)}
-		if err := d.resetSlot(e.slot); err != nil {
+		wire := uint16(0)
+		if uint32(slot) == idx {
+			wire = uint16(idx + 1)
+		}
+		if err := d.resetSlot(e.slot, wire); err != nil {
 			return fmt.Errorf("set instance %s: %w", in.Key, err)
 		}
 	}
@@ -201,7 +221,7 @@ func (d *Dataplane) SetInstance(in Instance) error {
 	e.upeers = peerKeys
 
 	cfg := xdpXaInstConfig{
-		Slot:        e.slot,
+		Key:         in.Key.raw(),
 		Interval:    in.Interval,
 		Version:     in.Version,
 		Priority:    in.Priority,
@@ -225,21 +245,141 @@ func (d *Dataplane) SetInstance(in Instance) error {
 			cfg.Mode |= uint16(m.bit)
 		}
 	}
-	k := in.Key.raw()
-	if err := d.maps.Instances.Update(&k, &cfg, ebpf.UpdateAny); err != nil {
+	if err := d.maps.Configs.Update(e.slot, &cfg, ebpf.UpdateAny); err != nil {
 		return fmt.Errorf("set instance %s: %w", in.Key, err)
+	}
+	if !existed {
+		// Found by the program from here on: the slot is ready.
+		idx, err := d.indexOf(in.Key)
+		if err != nil {
+			_ = d.maps.Configs.Update(e.slot, &xdpXaInstConfig{}, ebpf.UpdateAny)
+			return fmt.Errorf("set instance %s: %w", in.Key, err)
+		}
+		if err := d.maps.VridIndex.Update(idx, e.slot+1, ebpf.UpdateAny); err != nil {
+			_ = d.maps.Configs.Update(e.slot, &xdpXaInstConfig{}, ebpf.UpdateAny)
+			return fmt.Errorf("set instance %s: index: %w", in.Key, err)
+		}
 	}
 	d.insts[in.Key] = e
 	d.used[e.slot] = true
+	if err := d.writeSlotLimit(); err != nil {
+		return fmt.Errorf("set instance %s: %w", in.Key, err)
+	}
+	if err := d.bumpInstGen(); err != nil {
+		return fmt.Errorf("set instance %s: %w", in.Key, err)
+	}
 	return nil
 }
 
-// resetSlot gives a slot a clean state, peer (cancelling its timer) and counters.
-func (d *Dataplane) resetSlot(slot uint32) error {
+// bumpInstGen voids every snapshot of the program's fast path (bpf/vrrp.h fast_match): called
+// after any write to configs, states (but lease renewals) or unicast_peers, so that the next
+// advert of each instance is judged by the whole ladder against what was written. Never 0.
+func (d *Dataplane) bumpInstGen() error {
+	var g uint32
+	if err := d.maps.InstGen.Lookup(uint32(0), &g); err != nil {
+		return fmt.Errorf("instance generation: %w", err)
+	}
+	g++
+	if g == 0 {
+		g = 1
+	}
+	if err := d.maps.InstGen.Update(uint32(0), g, ebpf.UpdateAny); err != nil {
+		return fmt.Errorf("instance generation: %w", err)
+	}
+	return nil
+}
+
+// indexOf returns where the key's slot goes in vrid_index, giving its interface (and VLAN) a
+// base there first if it has none.
+func (d *Dataplane) indexOf(k InstanceKey) (uint32, error) {
+	ik := xdpXaIfKey{Ifindex: k.Ifindex, Vlan: k.VLAN}
+	base, ok := d.ifaces[ik]
+	if !ok {
+		taken := map[uint32]bool{}
+		for _, b := range d.ifaces {
+			taken[b] = true
+		}
+		n := d.maps.VridIndex.MaxEntries() / 512
+		id := uint32(0)
+		for id < n && taken[id*512] {
+			id++
+		}
+		if id == n {
+			return 0, fmt.Errorf("all %d interfaces in use", n)
+		}
+		base = id * 512
+		// A base handed out before may still hold slots of instances deleted while the
+		// program ran: clear it.
+		for i := uint32(0); i < 512; i++ {
+			if err := d.maps.VridIndex.Update(base+i, uint32(0), ebpf.UpdateAny); err != nil {
+				return 0, fmt.Errorf("clear index: %w", err)
+			}
+		}
+		if err := d.maps.Ifaces.Update(&ik, &xdpXaIf{Base: base}, ebpf.UpdateAny); err != nil {
+			return 0, fmt.Errorf("interface: %w", err)
+		}
+		if direct(ik) {
+			if err := d.maps.IfDirect.Update(ik.Ifindex, base+1, ebpf.UpdateAny); err != nil {
+				_ = d.maps.Ifaces.Delete(&ik)
+				return 0, fmt.Errorf("interface: %w", err)
+			}
+		}
+		d.ifaces[ik] = base
+	}
+	off := uint32(k.VRID)
+	if k.Family == IPv6 {
+		off += 256
+	}
+	return base + off, nil
+}
+
+// dropIface forgets an interface (and VLAN) once no instance uses it.
+func (d *Dataplane) dropIface(k InstanceKey) error {
+	for o := range d.insts {
+		if o.Ifindex == k.Ifindex && o.VLAN == k.VLAN {
+			return nil
+		}
+	}
+	ik := xdpXaIfKey{Ifindex: k.Ifindex, Vlan: k.VLAN}
+	if direct(ik) {
+		if err := d.maps.IfDirect.Update(ik.Ifindex, uint32(0), ebpf.UpdateAny); err != nil {
+			return fmt.Errorf("interface: %w", err)
+		}
+	}
+	if err := d.maps.Ifaces.Delete(&ik); err != nil && !errors.Is(err, ebpf.ErrKeyNotExist) {
+		return fmt.Errorf("interface: %w", err)
+	}
+	delete(d.ifaces, ik)
+	return nil
+}
+
+// ifindexDirect is bpf/consts.h IFINDEX_DIRECT: untagged interfaces below it are found
+// through if_direct (an array) as well as ifaces (the hash the program uses for the others).
+const ifindexDirect = 16384
+
+func direct(ik xdpXaIfKey) bool { return ik.Vlan == 0 && ik.Ifindex < ifindexDirect }
+
+// writeSlotLimit tells the timer callback how far to scan: 1 + the highest slot in use.
+func (d *Dataplane) writeSlotLimit() error {
+	n := uint32(0)
+	for i, u := range d.used {
+		if u {
+			n = uint32(i) + 1
+		}
+	}
+	if err := d.maps.SlotLimit.Update(uint32(0), n, ebpf.UpdateAny); err != nil {
+		return fmt.Errorf("slot limit: %w", err)
+	}
+	return nil
+}
+
+// resetSlot gives a slot a clean state, peer (disarming its deadline) and counters; wire is
+// xa_peer.wire.
+func (d *Dataplane) resetSlot(slot uint32, wire uint16) error {
 	if err := d.maps.States.Update(slot, xdpXaInstState{}, ebpf.UpdateAny); err != nil {
 		return fmt.Errorf("reset state: %w", err)
 	}
-	if err := d.maps.Peers.Update(slot, xdpXaPeer{}, ebpf.UpdateAny); err != nil {
+	if err := d.maps.Peers.Update(slot, xdpXaPeer{Wire: wire}, ebpf.UpdateAny); err != nil {
 		return fmt.Errorf("reset peer: %w", err)
 	}
 	if err := d.maps.Counters.Update(slot, make([]xdpXaCounters, d.ncpu), ebpf.UpdateAny); err != nil {
@@ -257,8 +397,17 @@ func (d *Dataplane) DeleteInstance(key InstanceKey) error {
 	if !ok {
 		return fmt.Errorf("delete instance %s: %w", key, ErrUnknownInstance)
 	}
-	k := key.raw()
-	if err := d.maps.Instances.Delete(&k); err != nil && !errors.Is(err, ebpf.ErrKeyNotExist) {
+	idx, err := d.indexOf(key)
+	if err != nil {
+		return fmt.Errorf("delete instance %s: %w", key, err)
+	}
+	if err := d.maps.VridIndex.Update(idx, uint32(0), ebpf.UpdateAny); err != nil {
+		return fmt.Errorf("delete instance %s: index: %w", key, err)
+	}
+	if err := d.bumpInstGen(); err != nil { // no fast path for it from here on
+		return fmt.Errorf("delete instance %s: %w", key, err)
+	}
+	if err := d.maps.Configs.Update(e.slot, &xdpXaInstConfig{}, ebpf.UpdateAny); err != nil {
 		return fmt.Errorf("delete instance %s: %w", key, err)
 	}
 	for _, vk := range e.vips {
@@ -275,11 +424,20 @@ func (d *Dataplane) DeleteInstance(key InstanceKey) error {
 			return fmt.Errorf("delete instance %s: unicast peer: %w", key, err)
 		}
 	}
-	if err := d.resetSlot(e.slot); err != nil {
+	if err := d.resetSlot(e.slot, 0); err != nil {
 		return fmt.Errorf("delete instance %s: %w", key, err)
 	}
 	delete(d.insts, key)
 	d.used[e.slot] = false
+	if err := d.dropIface(key); err != nil {
+		return fmt.Errorf("delete instance %s: %w", key, err)
+	}
+	if err := d.writeSlotLimit(); err != nil {
+		return fmt.Errorf("delete instance %s: %w", key, err)
+	}
+	if err := d.bumpInstGen(); err != nil {
+		return fmt.Errorf("delete instance %s: %w", key, err)
+	}
 	return nil
 }
 
@@ -318,7 +476,14 @@ func (d *Dataplane) SetState(key InstanceKey, s State, lease time.Duration) erro
 	if err := d.maps.States.Update(e.slot, &st, ebpf.UpdateAny); err != nil {
 		return fmt.Errorf("set state %s: %w", key, err)
 	}
+	changed := e.state != s
 	e.state = s
+	if !changed {
+		return nil // the same state (a MASTER's new lease): snapshots stay valid
+	}
+	if err := d.bumpInstGen(); err != nil {
+		return fmt.Errorf("set state %s: %w", key, err)
+	}
 	return nil
 }
 
@@ -390,14 +555,20 @@ func (d *Dataplane) ReadPeer(key InstanceKey) (Peer, error) {
 	if err := d.maps.Peers.Lookup(slot, &p); err != nil {
 		return Peer{}, fmt.Errorf("read peer %s: %w", key, err)
 	}
-	if p.LastSeenNs == 0 {
+	// While the deadline is pending it is the last advert plus the interval (repeated adverts
+	// move only the deadline); once it expired, last_seen_ns holds the last advert.
+	last := p.LastSeenNs
+	if p.DueNs != 0 {
+		last = p.DueNs - p.DownNs
+	}
+	if last == 0 {
 		return Peer{}, nil
 	}
 	return Peer{
 		Addr:     addrFrom(key.Family, p.Addr),
 		Priority: p.Priority,
 		Interval: p.Interval,
-		LastSeen: time.Duration(p.LastSeenNs),
+		LastSeen: time.Duration(last),
 		DownIn:   time.Duration(p.DownNs),
 	}, nil
 }
@@ -420,8 +591,23 @@ func (d *Dataplane) Counters(key InstanceKey) (Counters, error) {
 		return Counters{}, fmt.Errorf("counters %s: peer: %w", key, err)
 	}
 	c.Adverts[0] += p.Accepted
-	c.TimerRuns = p.TimerRuns
 	return c, nil
+}
+
+// TimerStats describes the program's one master-down timer (bpf/types.h xa_sched).
+type TimerStats struct {
+	Runs    uint64        // callbacks
+	RunTime time.Duration // their total run time: outside the program's run-time statistics
+	Scanned uint64        // slots the callbacks looked at
+}
+
+// Timer returns the master-down timer's statistics.
+func (d *Dataplane) Timer() (TimerStats, error) {
+	var s xdpXaSched
+	if err := d.maps.Sched.Lookup(uint32(0), &s); err != nil {
+		return TimerStats{}, fmt.Errorf("timer: %w", err)
+	}
+	return TimerStats{Runs: s.Runs, RunTime: time.Duration(s.RunNs), Scanned: s.Scanned}, nil
 }
 
 // GlobalCounters counts adverts that matched no instance (DropTruncated, DropUnknownVRID).

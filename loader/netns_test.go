@@ -269,7 +269,7 @@ func TestNetnsAdopt(t *testing.T) {
 
 	// bpftool shows field names from BTF.
 	if _, err := os.Stat("/usr/sbin/bpftool"); err == nil {
-		out, err := tp.us.Run("bpftool", "map", "dump", "pinned", filepath.Join(d.Dir(), "instances"))
+		out, err := tp.us.Run("bpftool", "map", "dump", "pinned", filepath.Join(d.Dir(), "configs"))
 		if err != nil || !strings.Contains(out, `"vrid": 51`) || !strings.Contains(out, `"priority": 100`) {
 			t.Errorf("bpftool map dump: %v\n%s", err, out)
 		}

@@ -420,6 +420,10 @@ func TestMasterDownTimer(t *testing.T) {
 		t.Fatal(err)
 	}
 	_ = d.SetState(in.Key, StateBackup, 0)
+	t0, err := d.Timer()
+	if err != nil {
+		t.Fatal(err)
+	}
 	start := Now()
 	run(t, d, advert{src: peer4, prio: 150, interval: 10}.frame())
 	evs := drainEvents(t, d, 100*time.Millisecond)
@@ -435,8 +439,11 @@ func TestMasterDownTimer(t *testing.T) {
 		t.Errorf("master down after %v, before the interval %v", got, want)
 	}
 	c, _ := d.Counters(in.Key)
-	if c.MasterDown != 1 || c.TimerRuns != 1 {
-		t.Errorf("master_down counter %d, timer runs %d, want 1 and 1", c.MasterDown, c.TimerRuns)
+	t1, _ := d.Timer()
+	// The callback scans up to the highest slot in use (the instance has the slot of its wire
+	// index, 51).
+	if scan := uint64(d.insts[in.Key].slot) + 1; c.MasterDown != 1 || t1.Runs-t0.Runs != 1 || t1.Scanned-t0.Scanned != scan || t1.RunTime <= t0.RunTime {
+		t.Errorf("master_down counter %d, timer %+v -> %+v, want 1 expiry from 1 callback scanning %d slots", c.MasterDown, t0, t1, scan)
 	}
 
 	// Adverts keep coming past the first deadline: the timer is not re-armed by them but by
@@ -456,8 +463,9 @@ func TestMasterDownTimer(t *testing.T) {
 		t.Errorf("master down %v after the last advert, before the interval %v", got, want)
 	}
 	c, _ = d.Counters(in.Key)
-	if c.MasterDown < 2 || c.TimerRuns < 3 {
-		t.Errorf("master_down counter %d, timer runs %d, want 2 and at least 3 (a lazy re-arm)", c.MasterDown, c.TimerRuns)
+	t2, _ := d.Timer()
+	if c.MasterDown < 2 || t2.Runs-t1.Runs < 3 {
+		t.Errorf("master_down counter %d, timer runs %d, want 2 and at least 3 (re-armed by its callback)", c.MasterDown, t2.Runs-t1.Runs)
 	}
 
 	// MASTER with a live lease: the expiry is counted but not reported.
@@ -615,5 +623,91 @@ func TestNS(t *testing.T) {
 	cnt, _ := d.Counters(in.Key)
 	if cnt.NAReplies != replies || cnt.LeaseDrops != drops {
 		t.Errorf("counters na_replies %d lease_drops %d, want %d %d", cnt.NAReplies, cnt.LeaseDrops, replies, drops)
+	}
+}
+
+// TestFastPath: an advert byte for byte the last accepted one takes the fast path (only the
+// deadline and the count move: the raw last_seen_ns stays), and anything that could change
+// its verdict sends it through the whole ladder again: a new configuration, another state, a
+// different TTL or byte.
+func TestFastPath(t *testing.T) {
+	d := newDP(t, Options{})
+	in := inst4()
+	in.VIPs = []netip.Addr{netip.MustParseAddr("203.0.113.10")} // advert{}'s address: no notes
+	if err := d.SetInstance(in); err != nil {
+		t.Fatal(err)
+	}
+	k := in.Key
+	_ = d.SetState(k, StateBackup, 0)
+	raw := func() xdpXaPeer {
+		var p xdpXaPeer
+		if err := d.maps.Peers.Lookup(d.insts[k].slot, &p); err != nil {
+			t.Fatal(err)
+		}
+		return p
+	}
+	adv := advert{src: peer4, prio: 150}
+	accepted := func() uint64 { c, _ := d.Counters(k); return c.Adverts[vrrp.Accept] }
+	if v, _ := run(t, d, adv.frame()); v != xdpDrop {
+		t.Fatalf("verdict %s", verdictName(v))
+	}
+	p1 := raw()
+	var gen uint32
+	_ = d.maps.InstGen.Lookup(uint32(0), &gen)
+	if p1.SnapGen != gen || gen == 0 || p1.SnapLen != 12 {
+		t.Fatalf("no snapshot after a valid advert: %+v", p1)
+	}
+	time.Sleep(2 * time.Millisecond)
+	run(t, d, adv.frame())
+	p2 := raw()
+	if p2.LastSeenNs != p1.LastSeenNs || p2.DueNs <= p1.DueNs || accepted() != 2 {
+		t.Errorf("repeat: last_seen %d -> %d, due %d -> %d, accepted %d; want the fast path (due moved only)",
+			p1.LastSeenNs, p2.LastSeenNs, p1.DueNs, p2.DueNs, accepted())
+	}
+	if pr, _ := d.ReadPeer(k); pr.LastSeen != time.Duration(p2.DueNs-p2.DownNs) {
+		t.Errorf("ReadPeer last seen %v, want due - down %v", pr.LastSeen, time.Duration(p2.DueNs-p2.DownNs))
+	}
+	drainEvents(t, d, 0)
+
+	// A different TTL: the ladder (and its drop).
+	if v, _ := run(t, d, advert{src: peer4, prio: 150, ttl: 64}.frame()); v != xdpDrop {
+		t.Fatalf("verdict %s", verdictName(v))
+	}
+	if c, _ := d.Counters(k); c.Adverts[vrrp.ReasonTTL] != 1 {
+		t.Errorf("ttl 64 after a snapshot: counters %v, want one ttl drop", c.Adverts)
+	}
+	// One byte off (the checksum): the ladder.
+	f := adv.frame()
+	f[len(f)-5] ^= 1
+	run(t, d, f)
+	if c, _ := d.Counters(k); c.Adverts[vrrp.ReasonChecksum] != 1 {
+		t.Errorf("a changed byte after a snapshot: counters %v, want one checksum drop", c.Adverts)
+	}
+	// A new configuration: the same advert is judged against it (v3 interval 100 -> 50: noted).
+	in.Interval = 50
+	if err := d.SetInstance(in); err != nil {
+		t.Fatal(err)
+	}
+	run(t, d, adv.frame())
+	if c, _ := d.Counters(k); c.Notes[vrrp.ReasonInterval] != 1 {
+		t.Errorf("after a configuration change: notes %v, want an interval note", c.Notes)
+	}
+	if p := raw(); p.SnapGen != 0 {
+		t.Errorf("an advert with a note left a snapshot: %+v", p)
+	}
+	in.Interval = 100
+	if err := d.SetInstance(in); err != nil {
+		t.Fatal(err)
+	}
+	run(t, d, adv.frame())
+	// MASTER: the ladder and the election (a better master preempts), never the fast path.
+	_ = d.SetState(k, StateMaster, time.Hour)
+	drainEvents(t, d, 0)
+	run(t, d, adv.frame())
+	if evs := drainEvents(t, d, 50*time.Millisecond); len(evs) != 1 || evs[0].Type != EventPreempted {
+		t.Errorf("MASTER hearing the snapshot's advert: events %+v, want preempted", evs)
+	}
+	if got := accepted(); got != 5 {
+		t.Errorf("accepted %d, want 5", got)
 	}
 }

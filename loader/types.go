@@ -167,7 +167,6 @@ type Counters struct {
 	NAReplies  uint64
 	LeaseDrops uint64 // ARP/NS dropped because the MASTER lease ran out
 	MasterDown uint64 // timer expiries
-	TimerRuns  uint64 // master-down timer callbacks: lazy re-arms and expiries
 	Events     uint64
 	EventsLost uint64 // ring buffer full: read the peer records
 }

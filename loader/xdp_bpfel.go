@@ -49,9 +49,21 @@ const (
 	xdpXaEventTypeXA_EV_CHECK_FAILED xdpXaEventType = 6
 )
 
+type xdpXaIf struct {
+	_    structs.HostLayout
+	Base uint32
+}
+
+type xdpXaIfKey struct {
+	_       structs.HostLayout
+	Ifindex uint32
+	Vlan    uint16
+	Pad     uint16
+}
+
 type xdpXaInstConfig struct {
 	_           structs.HostLayout
-	Slot        uint32
+	Key         xdpXaInstKey
 	Interval    uint16
 	Mode        uint16
 	Version     uint8
@@ -59,10 +71,11 @@ type xdpXaInstConfig struct {
 	AuthType    uint8
 	VipCount    uint8
 	DownAdverts uint8
-	Pad         [3]uint8
+	Pad         [7]uint8
 	AuthPass    [8]uint8
 	LocalAddr   [16]uint8
 	AddrHash    uint64
+	Pad2        uint64
 }
 
 type xdpXaInstKey struct {
@@ -90,22 +103,24 @@ const (
 )
 
 type xdpXaPeer struct {
-	_     structs.HostLayout
-	Timer struct {
-		_      structs.HostLayout
-		Opaque [2]uint64
-	}
-	Key        xdpXaInstKey
+	_          structs.HostLayout
+	DueNs      uint64
+	DownNs     uint64
+	Accepted   uint64
+	SnapGen    uint32
+	SnapSrc    [4]uint8
+	SnapDst    [4]uint8
+	SnapLen    uint8
+	SnapTtl    uint8
+	Wire       uint16
+	SnapMsg    [24]uint8
 	Addr       [16]uint8
 	LastSeenNs uint64
-	DownNs     uint64
-	DeadlineNs uint64
 	LastFailNs uint64
 	Interval   uint16
 	Priority   uint8
 	Pad        [5]uint8
-	Accepted   uint64
-	TimerRuns  uint64
+	Pad2       [3]uint64
 }
 
 type xdpXaReason uint32
@@ -129,6 +144,18 @@ const (
 	xdpXaReasonXA_UNICAST_SRC  xdpXaReason = 15
 	xdpXaReasonXA_REASON_MAX   xdpXaReason = 16
 )
+
+type xdpXaSched struct {
+	_     structs.HostLayout
+	Timer struct {
+		_      structs.HostLayout
+		Opaque [2]uint64
+	}
+	DeadlineNs uint64
+	Runs       uint64
+	RunNs      uint64
+	Scanned    uint64
+}
 
 type xdpXaState uint32
 
@@ -195,17 +222,23 @@ type xdpXaVipKey struct {
 //
 // Used for safe lookups in a Collection or CollectionSpec.
 const (
+	xdpMapConfigs         = "configs"
 	xdpMapCounters        = "counters"
 	xdpMapEvents          = "events"
 	xdpMapGlobal          = "global"
-	xdpMapInstances       = "instances"
+	xdpMapIfDirect        = "if_direct"
+	xdpMapIfaces          = "ifaces"
+	xdpMapInstGen         = "inst_gen"
 	xdpMapPeers           = "peers"
+	xdpMapSched           = "sched"
+	xdpMapSlotLimit       = "slot_limit"
 	xdpMapStates          = "states"
 	xdpMapUnicastPeers    = "unicast_peers"
 	xdpMapVip4Cache       = "vip4_cache"
 	xdpMapVipGen          = "vip_gen"
 	xdpMapVips            = "vips"
 	xdpMapVips4           = "vips4"
+	xdpMapVridIndex       = "vrid_index"
 	xdpProgXalivedXdp     = "xalived_xdp"
 	xdpVarCfgSocketPath   = "cfg_socket_path"
 	xdpVarUnusedEvent     = "unused_event"
@@ -265,17 +298,23 @@ type xdpProgramSpecs struct {
 //
 // It can be passed ebpf.CollectionSpec.Assign.
 type xdpMapSpecs struct {
+	Configs      *ebpf.MapSpec `ebpf:"configs"`
 	Counters     *ebpf.MapSpec `ebpf:"counters"`
 	Events       *ebpf.MapSpec `ebpf:"events"`
 	Global       *ebpf.MapSpec `ebpf:"global"`
-	Instances    *ebpf.MapSpec `ebpf:"instances"`
+	IfDirect     *ebpf.MapSpec `ebpf:"if_direct"`
+	Ifaces       *ebpf.MapSpec `ebpf:"ifaces"`
+	InstGen      *ebpf.MapSpec `ebpf:"inst_gen"`
 	Peers        *ebpf.MapSpec `ebpf:"peers"`
+	Sched        *ebpf.MapSpec `ebpf:"sched"`
+	SlotLimit    *ebpf.MapSpec `ebpf:"slot_limit"`
 	States       *ebpf.MapSpec `ebpf:"states"`
 	UnicastPeers *ebpf.MapSpec `ebpf:"unicast_peers"`
 	Vip4Cache    *ebpf.MapSpec `ebpf:"vip4_cache"`
 	VipGen       *ebpf.MapSpec `ebpf:"vip_gen"`
 	Vips         *ebpf.MapSpec `ebpf:"vips"`
 	Vips4        *ebpf.MapSpec `ebpf:"vips4"`
+	VridIndex    *ebpf.MapSpec `ebpf:"vrid_index"`
 }
 
 // xdpVariableSpecs contains global variables before they are loaded into the kernel.
@@ -311,32 +350,44 @@ func (o *xdpObjects) Close() error {
 //
 // It can be passed to loadXdpObjects or ebpf.CollectionSpec.LoadAndAssign.
 type xdpMaps struct {
+	Configs      *ebpf.Map `ebpf:"configs"`
 	Counters     *ebpf.Map `ebpf:"counters"`
 	Events       *ebpf.Map `ebpf:"events"`
 	Global       *ebpf.Map `ebpf:"global"`
-	Instances    *ebpf.Map `ebpf:"instances"`
+	IfDirect     *ebpf.Map `ebpf:"if_direct"`
+	Ifaces       *ebpf.Map `ebpf:"ifaces"`
+	InstGen      *ebpf.Map `ebpf:"inst_gen"`
 	Peers        *ebpf.Map `ebpf:"peers"`
+	Sched        *ebpf.Map `ebpf:"sched"`
+	SlotLimit    *ebpf.Map `ebpf:"slot_limit"`
 	States       *ebpf.Map `ebpf:"states"`
 	UnicastPeers *ebpf.Map `ebpf:"unicast_peers"`
 	Vip4Cache    *ebpf.Map `ebpf:"vip4_cache"`
 	VipGen       *ebpf.Map `ebpf:"vip_gen"`
 	Vips         *ebpf.Map `ebpf:"vips"`
 	Vips4        *ebpf.Map `ebpf:"vips4"`
+	VridIndex    *ebpf.Map `ebpf:"vrid_index"`
 }
 
 func (m *xdpMaps) Close() error {
 	return _XdpClose(
+		m.Configs,
 		m.Counters,
 		m.Events,
 		m.Global,
-		m.Instances,
+		m.IfDirect,
+		m.Ifaces,
+		m.InstGen,
 		m.Peers,
+		m.Sched,
+		m.SlotLimit,
 		m.States,
 		m.UnicastPeers,
 		m.Vip4Cache,
 		m.VipGen,
 		m.Vips,
 		m.Vips4,
+		m.VridIndex,
 	)
 }
 

@@ -13,6 +13,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/cilium/ebpf"
+
 	"github.com/xalived/xalived/internal/nstest"
 )
 
@@ -68,6 +70,33 @@ func cpuTicks(pid int) (int64, error) {
 
 const clockTick = 10 * time.Millisecond // USER_HZ 100
 
+// cpuRuntime is the time a process's threads have run (user and system), in nanoseconds from
+// the scheduler (/proc/PID/task/*/schedstat): /proc/PID/stat counts ticks (4 ms at HZ=250,
+// charged to whatever task a tick interrupts, softirq work included), too coarse and too noisy
+// for a daemon that runs a few milliseconds in a window. Threads that exit within the window
+// are missed (xalived's and keepalived's do not).
+func cpuRuntime(pid int) (time.Duration, error) {
+	dir := fmt.Sprintf("/proc/%d/task", pid)
+	tasks, err := os.ReadDir(dir)
+	if err != nil {
+		return 0, err
+	}
+	var total time.Duration
+	for _, t := range tasks {
+		b, err := os.ReadFile(filepath.Join(dir, t.Name(), "schedstat"))
+		if err != nil {
+			continue // exited meanwhile
+		}
+		f := strings.Fields(string(b))
+		if len(f) == 0 {
+			continue
+		}
+		ns, _ := strconv.ParseInt(f[0], 10, 64)
+		total += time.Duration(ns)
+	}
+	return total, nil
+}
+
 // progRunTime reads run_time_ns of a pinned program (kernel.bpf_stats_enabled must be 1).
 func progRunTime(b testing.TB, pinned string) (time.Duration, uint64) {
 	b.Helper()
@@ -98,9 +127,9 @@ func enableBPFStats(b testing.TB) {
 	b.Cleanup(func() { _ = os.WriteFile("/proc/sys/kernel/bpf_stats_enabled", old, 0o644) })
 }
 
-// timerRuns sums the master-down timer callbacks (xa_peer.timer_runs) over a pinned peers map:
-// they run outside the program, so run_time_ns does not include them.
-func timerRuns(b testing.TB, pinned string) uint64 {
+// timerStats reads the program's master-down timer record (bpf/types.h xa_sched) from its
+// pinned map: callbacks and their run time, which the program's run_time_ns does not include.
+func timerStats(b testing.TB, pinned string) (runs uint64, took time.Duration) {
 	b.Helper()
 	out, err := exec.Command("bpftool", "-j", "map", "dump", "pinned", pinned).Output()
 	if err != nil {
@@ -109,34 +138,82 @@ func timerRuns(b testing.TB, pinned string) uint64 {
 	var recs []struct {
 		Formatted struct {
 			Value struct {
-				TimerRuns uint64 `json:"timer_runs"`
+				Runs  uint64 `json:"runs"`
+				RunNs uint64 `json:"run_ns"`
 			} `json:"value"`
 		} `json:"formatted"`
 	}
-	if err := json.Unmarshal(out, &recs); err != nil {
-		b.Fatalf("bpftool: %v", err)
+	if err := json.Unmarshal(out, &recs); err != nil || len(recs) != 1 {
+		b.Fatalf("bpftool: %v: %s", err, out)
 	}
-	var n uint64
-	for _, r := range recs {
-		n += r.Formatted.Value.TimerRuns
+	return recs[0].Formatted.Value.Runs, time.Duration(recs[0].Formatted.Value.RunNs)
+}
+
+// statsClock estimates what kernel.bpf_stats_enabled adds to each run_time_ns sample: the
+// statistics read the clock before and after every run, and a sample holds about one of those
+// reads. Measured on the pinned program itself with BPF_PROG_TEST_RUN of a frame it passes
+// untouched (a TCP segment: no map is written), statistics on against off; half the
+// difference (two reads and the counter update per run) is the estimate. Call it outside a
+// measuring window: it turns the statistics off for a moment.
+func statsClock(b testing.TB, pinned string) time.Duration {
+	b.Helper()
+	prog, err := ebpf.LoadPinnedProgram(pinned, nil)
+	if err != nil {
+		b.Fatalf("load pinned %s: %v", pinned, err)
 	}
-	return n
+	defer prog.Close()
+	tcp := make([]byte, 14+40)
+	copy(tcp[12:], []byte{0x08, 0x00, 0x45, 0, 0, 40, 0, 0, 0, 0, 64, 6, 0, 0, 198, 51, 100, 2, 198, 51, 100, 1})
+	per := func(on string) time.Duration {
+		if err := os.WriteFile("/proc/sys/kernel/bpf_stats_enabled", []byte(on), 0o644); err != nil {
+			b.Fatalf("bpf stats: %v", err)
+		}
+		best := time.Duration(1 << 62)
+		for range 5 {
+			_, d, err := prog.Benchmark(tcp, 200000, nil)
+			if err != nil {
+				b.Fatalf("test run: %v", err)
+			}
+			best = min(best, d)
+		}
+		return best
+	}
+	off := per("0")
+	on := per("1")
+	if on < off {
+		return 0
+	}
+	return (on - off) / 2
 }
 
 type backupCPU struct {
-	user      time.Duration // user+system of the daemon
-	prog      time.Duration // XDP program run time
+	user      time.Duration // user+system of the daemon (scheduler run time)
+	userTicks time.Duration // the same from /proc/PID/stat ticks, for comparison
+	prog      time.Duration // XDP program run time (run_time_ns)
 	timerRuns uint64        // master-down timer callbacks (not in prog)
+	timer     time.Duration // their run time
 	progRuns  uint64
 	spurious  int
 	notBackup int
 }
 
+// total is what the backup costs: daemon, program and timer callbacks; clock is the estimated
+// statistics clock read per program run (statsClock) taken off the program's part.
+func (r backupCPU) total(clock time.Duration) time.Duration {
+	return r.user + r.prog + r.timer - time.Duration(r.progRuns)*clock
+}
+
 // BenchmarkXDPBackupCPU: an xalived master (XALIVED_BENCH_MASTER=keepalived: keepalived) sends
 // 255 instances x 100 adverts/s; the backup is xalived on XDP, xalived on the socket
-// dataplane, then keepalived (XALIVED_BENCH_BACKUPS: a subset). Reported: CPU of the
-// backup daemon (user+system) and of the XDP program (run_time_ns), as % of one core over
-// XALIVED_BENCH_WINDOW (default 10 s), spurious transitions, and keepalived/xalived ratios.
+// dataplane, then keepalived (XALIVED_BENCH_BACKUPS: a subset). Reported, as % of one core over
+// XALIVED_BENCH_WINDOW (default 10 s): the backup daemon's user+system CPU (the scheduler's run
+// time of its threads; the tick count of /proc/PID/stat is logged next to it), the XDP program's
+// run time (run_time_ns, kernel.bpf_stats_enabled) and the master-down timer callbacks' run
+// time (the program's own xa_sched.run_ns: callbacks are outside run_time_ns), their total;
+// spurious transitions; keepalived/xalived ratios of the totals. The statistics add a clock
+// read to every run_time_ns sample: -nostats figures take an estimate of it off (statsClock).
+// keepalived gets up to XALIVED_BENCH_KA_WINDOWS windows to show one without transitions
+// (a flapping keepalived burns more CPU); windows where it flapped are logged and counted.
 func BenchmarkXDPBackupCPU(b *testing.B) {
 	lab := func() *Lab { return xdpBenchLab(b, 2) }
 	for range b.N {
@@ -197,9 +274,25 @@ func BenchmarkXDPBackupCPU(b *testing.B) {
 		})
 		conf := Conf{RouterID: "n2", Insts: manyInsts(100)}.Render(n2, nil)
 		res := map[byte]backupCPU{}
+		var flapped []backupCPU // keepalived windows with transitions
+		var clock time.Duration
 		kinds := backupKinds()
 		for _, kind := range kinds {
-			res[kind] = measureBackup(b, kind, n2, conf, masterProc)
+			// keepalived sometimes flaps under this load, which inflates its CPU: up to
+			// XALIVED_BENCH_KA_WINDOWS windows (default 3) until one without transitions.
+			tries := 1
+			if kind == 'k' {
+				tries = benchKAWindows()
+			}
+			ws, c := measureBackup(b, kind, n2, conf, masterProc, tries)
+			if kind == 'X' {
+				clock = c
+			}
+			// The last window: the first without transitions, or the last of the tries.
+			res[kind] = ws[len(ws)-1]
+			if kind == 'k' {
+				flapped = ws[:len(ws)-1]
+			}
 		}
 		masterCPU := func() float64 {
 			var t0, t1 int64
@@ -219,35 +312,69 @@ func BenchmarkXDPBackupCPU(b *testing.B) {
 		total := map[byte]float64{}
 		for _, k := range kinds {
 			r := res[k]
-			total[k] = pct(r.user+r.prog, w)
+			total[k] = pct(r.total(0), w)
 			b.ReportMetric(pct(r.user, w), names[k]+"-daemon-%cpu")
 			b.ReportMetric(total[k], names[k]+"-total-%cpu")
 			b.ReportMetric(float64(r.spurious+r.notBackup), names[k]+"-spurious")
-			b.Logf("%s backup: daemon %.2f%% + XDP %.3f%% (%d runs, %.0f ns/run; %d timer callbacks, outside run_time) of a core; %d spurious transitions, %d instances not BACKUP at the end",
-				names[k], pct(r.user, w), pct(r.prog, w), r.progRuns, nsPerRun(r), r.timerRuns, r.spurious, r.notBackup)
+			b.Logf("%s backup: daemon %.3f%% (ticks: %.1f%%) + XDP program %.3f%% (%d runs, %.0f ns/run) + timer %.4f%% (%d callbacks, %.1f us each) = %.3f%% of a core; %d spurious transitions, %d instances not BACKUP at the end",
+				names[k], pct(r.user, w), pct(r.userTicks, w), pct(r.prog, w), r.progRuns, nsPerRun(r), pct(r.timer, w), r.timerRuns,
+				usPer(r.timer, r.timerRuns), total[k], r.spurious, r.notBackup)
+		}
+		for _, f := range flapped {
+			b.Logf("keepalived backup, a window where it flapped (not the one reported): %.2f%% of a core, %d transitions, %d instances not BACKUP",
+				pct(f.total(0), w), f.spurious, f.notBackup)
+		}
+		if slices.Contains(kinds, 'k') {
+			kf := 0.0
+			if r := res['k']; r.spurious+r.notBackup > 0 {
+				kf = 1
+				b.Logf("keepalived flapped in every window (%d): the reported one, and its ratios, include the flapping", len(flapped)+1)
+			}
+			b.ReportMetric(float64(len(flapped))+kf, "keepalived-flapping-windows")
+			b.ReportMetric(kf, "keepalived-reported-window-flapped")
 		}
 		if slices.Contains(kinds, 'X') {
-			b.ReportMetric(pct(res['X'].prog, w), "xdp-prog-%cpu")
-			b.ReportMetric(float64(res['X'].timerRuns)/w.Seconds(), "xdp-timer-callbacks/s")
+			r := res['X']
+			b.ReportMetric(pct(r.prog, w), "xdp-prog-%cpu")
+			b.ReportMetric(float64(r.timerRuns)/w.Seconds(), "xdp-timer-callbacks/s")
+			b.ReportMetric(pct(r.timer, w), "xdp-timer-%cpu")
+			b.ReportMetric(float64(clock.Nanoseconds()), "stats-clock-ns/run")
+			b.ReportMetric(pct(r.total(clock), w), "xalived-xdp-total-nostats-%cpu")
+			b.Logf("xalived-xdp without the statistics' clock read (%v per run, estimated): program %.0f ns/run, total %.3f%% of a core",
+				clock, nsPerRun(r)-float64(clock.Nanoseconds()), pct(r.total(clock), w))
 		}
 		b.Logf("%s master (SCHED_FIFO): %.1f%% of a core", masterKind, masterCPU)
 		if !slices.Contains(kinds, 'X') {
 			// nothing to compare against
 		} else if total['X'] > 0 {
+			// The ratios use the measured totals (run_time_ns as the kernel reports it, clock
+			// read included); -nostats uses the estimate without it.
 			if slices.Contains(kinds, 'k') {
 				b.ReportMetric(total['k']/total['X'], "keepalived/xdp-total-ratio")
+				b.ReportMetric(total['k']/pct(res['X'].total(clock), w), "keepalived/xdp-total-ratio-nostats")
 			}
 			if slices.Contains(kinds, 'x') {
 				b.ReportMetric(total['x']/total['X'], "socket/xdp-total-ratio")
 			}
-		} else {
-			// Below the clock-tick resolution: report against one tick over the window.
-			floor := pct(clockTick, w)
-			b.ReportMetric(total['k']/floor, "keepalived/xdp-total-ratio-min")
-			b.ReportMetric(total['x']/floor, "socket/xdp-total-ratio-min")
 		}
 		b.ReportMetric(0, "ns/op")
 	}
+}
+
+// benchKAWindows is how many windows BenchmarkXDPBackupCPU gives a keepalived backup to show
+// one without transitions (XALIVED_BENCH_KA_WINDOWS, default 3).
+func benchKAWindows() int {
+	if n, err := strconv.Atoi(os.Getenv("XALIVED_BENCH_KA_WINDOWS")); err == nil && n > 0 {
+		return n
+	}
+	return 3
+}
+
+func usPer(d time.Duration, n uint64) float64 {
+	if n == 0 {
+		return 0
+	}
+	return float64(d.Microseconds()) / float64(n)
 }
 
 // benchMaster is the master of BenchmarkXDPBackupCPU: "xalived" (default) or
@@ -288,7 +415,9 @@ func xdpBenchLab(b testing.TB, n int) *Lab {
 	return l
 }
 
-func measureBackup(b *testing.B, kind byte, n *Node, conf string, master *proc) backupCPU {
+// measureBackup starts a backup of kind and measures up to windows windows, stopping at the
+// first without transitions; for XDP it also returns the statistics' clock estimate.
+func measureBackup(b *testing.B, kind byte, n *Node, conf string, master *proc, windows int) ([]backupCPU, time.Duration) {
 	b.Helper()
 	var sp Speaker
 	switch kind {
@@ -366,7 +495,8 @@ func measureBackup(b *testing.B, kind byte, n *Node, conf string, master *proc) 
 		}
 		pids = append(pids, s.cmd.Process.Pid, c)
 	}
-	sum := func() int64 {
+	sum := func() (time.Duration, int64) {
+		var rt time.Duration
 		var t int64
 		for _, p := range pids {
 			v, err := cpuTicks(p)
@@ -374,28 +504,45 @@ func measureBackup(b *testing.B, kind byte, n *Node, conf string, master *proc) 
 				b.Fatalf("cpu of %d: %v", p, err)
 			}
 			t += v
+			r, err := cpuRuntime(p)
+			if err != nil {
+				b.Fatalf("cpu of %d: %v", p, err)
+			}
+			rt += r
 		}
-		return t
+		return rt, t
 	}
-	_, tr0 := allBackup()
-	c0 := sum()
-	var p0 time.Duration
-	var r0, t0 uint64
+	var wins []backupCPU
+	for range windows {
+		_, tr0 := allBackup()
+		d0, c0 := sum()
+		var p0, tt0 time.Duration
+		var r0, t0 uint64
+		if pinned != "" {
+			p0, r0 = progRunTime(b, pinned)
+			t0, tt0 = timerStats(b, filepath.Join(filepath.Dir(pinned), "sched"))
+		}
+		time.Sleep(benchWindow())
+		d1, c1 := sum()
+		var res backupCPU
+		if pinned != "" {
+			p1, r1 := progRunTime(b, pinned)
+			res.prog, res.progRuns = p1-p0, r1-r0
+			t1, tt1 := timerStats(b, filepath.Join(filepath.Dir(pinned), "sched"))
+			res.timerRuns, res.timer = t1-t0, tt1-tt0
+		}
+		nb, tr1 := allBackup()
+		res.user, res.userTicks = d1-d0, time.Duration(c1-c0)*clockTick
+		res.spurious, res.notBackup = int(tr1-tr0), nb
+		wins = append(wins, res)
+		if res.spurious+res.notBackup == 0 {
+			break
+		}
+	}
+	var clock time.Duration
 	if pinned != "" {
-		p0, r0 = progRunTime(b, pinned)
-		t0 = timerRuns(b, filepath.Join(filepath.Dir(pinned), "peers"))
+		clock = statsClock(b, pinned)
 	}
-	time.Sleep(benchWindow())
-	c1 := sum()
-	var res backupCPU
-	if pinned != "" {
-		p1, r1 := progRunTime(b, pinned)
-		res.prog, res.progRuns = p1-p0, r1-r0
-		res.timerRuns = timerRuns(b, filepath.Join(filepath.Dir(pinned), "peers")) - t0
-	}
-	nb, tr1 := allBackup()
-	res.user = time.Duration(c1-c0) * clockTick
-	res.spurious, res.notBackup = int(tr1-tr0), nb
 	// A socket-path or keepalived backup flapping under load may take long to stop gracefully.
 	var pr *proc
 	switch s := sp.(type) {
@@ -415,18 +562,23 @@ func measureBackup(b *testing.B, kind byte, n *Node, conf string, master *proc) 
 	if !master.running() {
 		b.Fatalf("master died")
 	}
-	return res
+	return wins, clock
 }
 
 // BenchmarkXDPFailover: client-side outage when the master is SIGKILLed (and its link goes
 // down), xalived on XDP (the backup's master-down timer runs in the kernel) against xalived on
-// the socket dataplane, on the same topology; XALIVED_BENCH_RUNS runs each (default 20).
+// the socket dataplane, on the same topology; XALIVED_BENCH_RUNS runs each (default 20), at
+// 100 ms adverts (and 10 ms with XALIVED_BENCH_XDP_10MS=1).
 func BenchmarkXDPFailover(b *testing.B) {
-	for _, fc := range []failoverCase{
+	cases := []failoverCase{
 		{name: "kill-100ms-v3", advert: "0.1", version: 3, probe: 2 * time.Millisecond},
-		// A 10 ms pair (36 ms master-down) flaps on this shared 2-core machine under load,
-		// with either dataplane; it is left out so the benchmark measures failovers only.
-	} {
+	}
+	// A 10 ms pair (36 ms master-down) flaps on a loaded shared 2-core machine, with either
+	// dataplane: XALIVED_BENCH_XDP_10MS=1 adds it (a quiet machine).
+	if os.Getenv("XALIVED_BENCH_XDP_10MS") == "1" {
+		cases = append(cases, failoverCase{name: "kill-10ms-v3", advert: "0.01", version: 3, probe: 500 * time.Microsecond})
+	}
+	for _, fc := range cases {
 		b.Run(fc.name, func(b *testing.B) {
 			res := map[byte][]time.Duration{}
 			for range b.N {

@@ -829,6 +829,14 @@ type xdpStats struct {
 	Instances  map[string]xdpInstanceStatus `json:"instances"`
 	Unmatched  map[string]uint64            `json:"unmatched"`
 	EventsRead uint64                       `json:"events_read"`
+	Timer      *xdpTimerStats               `json:"master_down_timer,omitempty"`
+}
+
+// xdpTimerStats is the program's one master-down timer: callbacks and their run time.
+type xdpTimerStats struct {
+	Runs    uint64 `json:"callbacks"`
+	RunNs   uint64 `json:"run_ns"`
+	Scanned uint64 `json:"slots_scanned"`
 }
 
 func reasonMap(c *[loader.NumReasons]uint64, skipAccept bool) map[string]uint64 {
@@ -880,6 +888,9 @@ func (x *xdpPlane) stats() *xdpStats {
 	}
 	if g, err := x.dp.GlobalCounters(); err == nil {
 		s.Unmatched = reasonMap(&g.Adverts, false)
+	}
+	if t, err := x.dp.Timer(); err == nil {
+		s.Timer = &xdpTimerStats{Runs: t.Runs, RunNs: uint64(t.RunTime), Scanned: t.Scanned}
 	}
 	return s
 }
