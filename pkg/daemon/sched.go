@@ -34,7 +34,7 @@ import (
 // processor to run on after a system call), which other threads hold, and a normal-class thread
 // that busy work keeps off the CPU would hold it up for tens of milliseconds. The threads carry
 // SCHED_RESET_ON_FORK, so that scripts (notify, vrrp_script, checkers) start in the normal class;
-// threads the runtime starts later start there too and are promoted within promoteEvery.
+// threads the runtime starts later start there too and are promoted within promoteEvery (100 ms).
 // RLIMIT_RTTIME is the safety net: a thread that runs longer without blocking gets SIGXCPU, and
 // the daemon puts every thread back in the normal class for good (see rtProcess.demote).
 type vrrpScheduling struct {
@@ -142,7 +142,7 @@ type rtProcess struct {
 
 // promoteEvery is how often the threads are scanned for ones the Go runtime started since in
 // the normal class (SCHED_RESET_ON_FORK).
-const promoteEvery = time.Second
+const promoteEvery = 100 * time.Millisecond
 
 // startRealtime gives the process's threads the realtime class the configuration asks for (or
 // the default); nil if they keep their class.
