@@ -41,6 +41,9 @@ func benchRuns() int {
 // BenchmarkFailover measures the client-side outage when the master dies (SIGKILL plus link down)
 // or stops (SIGTERM), for xalived pairs and keepalived pairs on the same topology, and reports
 // the median and worst of XALIVED_BENCH_RUNS runs (default 20) and xalived/keepalived ratios.
+// XALIVED_BENCH_KINDS chooses the kinds ("kx"), XALIVED_BENCH_BUSY starts that many busy loops
+// for the whole case, and XALIVED_TEST_RT=0 starts the daemons in the normal class (as a
+// distribution does) instead of under chrt -r 10.
 //
 // The outage is the longest silence between echo replies from the VIP as a capture at the
 // client's interface timestamps them (kernel time), while a dedicated thread sends an echo
@@ -54,6 +57,10 @@ func BenchmarkFailover(b *testing.B) {
 		b.Run(fc.name, func(b *testing.B) {
 			res := map[string][]time.Duration{}
 			traces := map[string][]failoverTrace{}
+			if n := benchBusy(); n > 0 {
+				// Busy loops for the whole case, alike for both kinds.
+				startBusyLoops(b, n)
+			}
 			for range b.N {
 				for _, kind := range benchKinds() {
 					gaps, tr := failoverRuns(b, fc, kind, benchRuns())
@@ -81,6 +88,13 @@ func BenchmarkFailover(b *testing.B) {
 	}
 }
 
+// benchBusy is how many busy loops (normal class, in the host's namespace) compete with the
+// daemons during BenchmarkFailover: XALIVED_BENCH_BUSY, default 0 (one per core: a busy machine).
+func benchBusy() int {
+	n, _ := strconv.Atoi(os.Getenv("XALIVED_BENCH_BUSY"))
+	return max(n, 0)
+}
+
 // benchKinds is "kx" (keepalived baseline, then xalived) or XALIVED_BENCH_KINDS.
 func benchKinds() []byte {
 	if k := os.Getenv("XALIVED_BENCH_KINDS"); k != "" {
@@ -97,27 +111,34 @@ func failoverRuns(b *testing.B, fc failoverCase, kind byte, n int) ([]time.Durat
 	b.Helper()
 	b.StopTimer()
 	defer b.StartTimer()
-	l := NewLab(b, 2)
+	// Everything of this kind's runs (namespaces, daemons, the client's probes) ends with
+	// them, not with the benchmark: the next kind must not share the CPUs with its leftovers
+	// (a realtime ping that polls busily, a pair of daemons still advertising).
+	sc := &cleanupScope{TB: b}
+	defer sc.close()
+	tb := testing.TB(sc)
+	l := NewLab(tb, 2)
 	inst := Inst{Name: "VI_1", VRID: 51, Priority: 100, AdvertInt: fc.advert, Version: fc.version,
 		VIPs: []string{vip4 + "/24"}}
 	confs := make([]string, 2)
 	sp := make([]Speaker, 2)
 	for i, nd := range l.Nodes {
 		confs[i] = Conf{RouterID: fmt.Sprintf("n%d", i+1), Insts: []Inst{inst}}.Render(nd, nil)
-		sp[i] = newSpeaker(b, kind, nd)
+		sp[i] = newSpeaker(tb, kind, nd)
 	}
 	due := 10 * time.Second
-	sp[0].Start(b, confs[0])
+	sp[0].Start(tb, confs[0])
 	WaitState(b, sp[0], "VI_1", "MASTER", due)
-	sp[1].Start(b, confs[1])
+	sp[1].Start(tb, confs[1])
 	WaitState(b, sp[1], "VI_1", "BACKUP", due)
 	// The client's view of every run: its probes and their replies, the adverts, the ARPs.
-	stopCapture := startCapture(b, l.Client, "eth0", "arp or icmp or ip proto 112")
+	stopCapture := startCapture(tb, l.Client, "eth0", "arp or icmp or ip proto 112")
 	// Dense probes the capture times (see sprayEcho), and a ping to wait for answers with.
-	sprayEcho(b, l.Client, vip4, fc.probe)
-	p := l.Probe(b, vip4, max(fc.probe, time.Millisecond))
+	sprayEcho(tb, l.Client, vip4, fc.probe)
+	p := l.Probe(tb, vip4, probePing)
 	var gaps []time.Duration
 	var runs []failoverRun
+	var fired []string
 	unsettled := 0
 	for len(gaps) < n {
 		// Find the master now: a restarted node may have won an equal-priority tie-break. On a
@@ -153,21 +174,29 @@ func failoverRuns(b *testing.B, fc failoverCase, kind byte, n int) ([]time.Durat
 			Crash(b, sp[master])
 		}
 		WaitState(b, sp[other], "VI_1", "MASTER", due)
+		if kind == 'x' {
+			// The new master's own account of its master-down timer (xalived -D).
+			fired = append(fired, lastLine(sp[other].Log(), "master-down timer fired"))
+		}
 		p.WaitReplyAfter(b, time.Now(), 5*time.Second)
 		gaps = append(gaps, p.Gap(t0))
 		runs = append(runs, failoverRun{t0: t0, end: time.Now(), oldMaster: l.Nodes[master].IPv4, newMaster: l.Nodes[other].IPv4})
 		// The old master returns as a backup (equal priority: it accepts the new master).
 		if fc.term {
-			sp[master].Start(b, confs[master])
+			sp[master].Start(tb, confs[master])
 		} else {
-			Recover(b, sp[master], confs[master])
+			Recover(tb, sp[master], confs[master])
 		}
 		nstest.WaitFor(b, due, "the old master back as BACKUP", func() bool {
 			st := sp[master].State(b, "VI_1")
 			return st == "BACKUP" || st == "MASTER" // a tie-break may make it MASTER; the next run re-checks
 		})
 	}
-	traces := traceFailovers(b, stopCapture(), runs)
+	if len(fired) > 0 {
+		b.Logf("%s %c master-down timers as the new master logged them: %s", fc.name, kind, strings.Join(fired, "; "))
+	}
+	interval, _ := time.ParseDuration(fc.advert + "s")
+	traces := traceFailovers(b, stopCapture(), runs, interval)
 	for i, tr := range traces {
 		// The client's interface, with kernel timestamps and dense probes, is the measure; the
 		// ping's own timestamps only where the capture shows no outage.
@@ -178,6 +207,27 @@ func failoverRuns(b *testing.B, fc failoverCase, kind byte, n int) ([]time.Durat
 		}
 	}
 	return gaps, traces
+}
+
+// probePing is the interval of the ping that tells when the VIP answers again (the figures come
+// from the capture): iputils ping polls busily for the last millisecond before each echo, and
+// at 1 ms under chrt it would take a realtime CPU from the daemons it measures.
+const probePing = 10 * time.Millisecond
+
+// cleanupScope runs the cleanups registered through it when close is called, instead of at the
+// end of the test or benchmark.
+type cleanupScope struct {
+	testing.TB
+	fns []func()
+}
+
+func (s *cleanupScope) Cleanup(f func()) { s.fns = append(s.fns, f) }
+
+func (s *cleanupScope) close() {
+	for i := len(s.fns) - 1; i >= 0; i-- {
+		s.fns[i]()
+	}
+	s.fns = nil
 }
 
 // failoverRun is when one failover began and ended and which nodes were involved.
@@ -195,10 +245,11 @@ type failoverTrace struct {
 	vip    time.Duration // that advert to the new master's first gratuitous ARP for the VIP
 	client time.Duration // that ARP to the first reply: the client's neighbour update and next probe
 	ok     bool
+	why    string // what the capture lacked when not ok
 }
 
 // traceFailovers splits each run's outage using the client's capture.
-func traceFailovers(b *testing.B, file string, runs []failoverRun) []failoverTrace {
+func traceFailovers(b *testing.B, file string, runs []failoverRun, interval time.Duration) []failoverTrace {
 	b.Helper()
 	type event struct {
 		at   time.Duration
@@ -238,7 +289,8 @@ func traceFailovers(b *testing.B, file string, runs []failoverRun) []failoverTra
 	}
 	var out []failoverTrace
 	for _, run := range runs {
-		from, to := time.Duration(run.t0.UnixNano())-50*time.Millisecond, time.Duration(run.end.UnixNano())
+		// From before the old master's last advert: up to one interval before t0.
+		from, to := time.Duration(run.t0.UnixNano())-max(50*time.Millisecond, 2*interval), time.Duration(run.end.UnixNano())
 		nm, om := netip.MustParseAddr(run.newMaster).As4(), netip.MustParseAddr(run.oldMaster).As4()
 		var tr failoverTrace
 		// The outage: the longest interval between replies that ends after t0.
@@ -271,6 +323,10 @@ func traceFailovers(b *testing.B, file string, runs []failoverRun) []failoverTra
 			tr = failoverTrace{outage: r2 - r1, silent: r1 - oldAdv, detect: adv - oldAdv, vip: garp - adv, client: r2 - garp, ok: true}
 		} else if r2 > r1 {
 			tr.outage = r2 - r1
+			tr.why = fmt.Sprintf("outage %.2f ms; new master's advert in it %v, its GARP after that %v, old master's advert before the new one's %v",
+				ms(r2-r1), adv != 0, garp != 0, oldAdv != 0 && oldAdv < adv)
+		} else {
+			tr.why = "no outage between replies"
 		}
 		out = append(out, tr)
 	}
@@ -286,7 +342,7 @@ func reportTraces(b *testing.B, fc failoverCase, name string, trs []failoverTrac
 	var lines []string
 	for i, t := range trs {
 		if !t.ok {
-			lines = append(lines, fmt.Sprintf("run %d: not in the capture", i+1))
+			lines = append(lines, fmt.Sprintf("run %d: not in the capture (%s)", i+1, t.why))
 			continue
 		}
 		note := ""
@@ -309,4 +365,18 @@ func reportTraces(b *testing.B, fc failoverCase, name string, trs []failoverTrac
 			b.ReportMetric(ms(part.ds[len(part.ds)/2]), fmt.Sprintf("%s-%s-median-ms", name, part.unit))
 		}
 	}
+}
+
+// lastLine returns the fields after the message of the last line of log containing msg
+// (slog's text format: the key=value pairs), or "-".
+func lastLine(log, msg string) string {
+	i := strings.LastIndex(log, msg)
+	if i < 0 {
+		return "-"
+	}
+	line := log[i+len(msg):]
+	if j := strings.IndexByte(line, '\n'); j >= 0 {
+		line = line[:j]
+	}
+	return strings.TrimSpace(strings.Trim(line, `"`))
 }

@@ -24,6 +24,7 @@ import (
 	"github.com/xalived/xalived/internal/testenv"
 	"github.com/xalived/xalived/pkg/control"
 	"github.com/xalived/xalived/pkg/netif"
+	"github.com/xalived/xalived/pkg/router"
 	"github.com/xalived/xalived/pkg/vrrp"
 	"github.com/xalived/xalived/pkg/vrrpsock"
 	"golang.org/x/sys/unix"
@@ -368,6 +369,12 @@ func scaleRun(b *testing.B, pair string, busy bool) scaleResult {
 	}
 	for i := range sp {
 		r.transitions[i] = transitionCount(b, sp[i]) - tr0[i]
+		if x, ok := sp[i].(*Xalived); ok {
+			// The router thread's own account of its late or long wake-ups (xalived -D).
+			slow := slowWake.FindAllString(x.Log(), -1)
+			b.Logf("%s %s xalived: %d slow wake-ups of the vrrp thread (over %v late or long) in its run; the last: %s",
+				pair, scaleRoles[i], len(slow), router.SlowWakeAfter, strings.Join(slow[max(0, len(slow)-5):], "; "))
+		}
 	}
 	// The roles still hold: every instance where it was, every VIP on the master only.
 	for i, want := range []string{"MASTER", "BACKUP"} {
@@ -645,9 +652,15 @@ func startCapture(tb testing.TB, n *Node, ifname, filter string) (stop func() st
 		time.Sleep(20 * time.Millisecond)
 	}
 	return func() string {
+		// tcpdump takes packets from the kernel in blocks, handed over when full or after
+		// its 1 s timeout; a SIGINT right after the last packet of interest would lose the
+		// block that holds it.
+		time.Sleep(1200 * time.Millisecond)
 		halt()
 		if m := tcpdumpDropped.FindStringSubmatch(stderr.String()); m != nil && m[1] != "0" {
 			tb.Errorf("tcpdump in %s dropped %s packets: pauses on the wire may be the capture's", n.Name, m[1])
+		} else if m != nil {
+			tb.Logf("tcpdump in %s: %s packets dropped by the kernel (32 MiB buffer)", n.Name, m[1])
 		}
 		return file
 	}
@@ -973,6 +986,8 @@ type masterDownDecision struct {
 	at   time.Duration // since the epoch, to the millisecond
 	vrid uint8
 }
+
+var slowWake = regexp.MustCompile(`woke_late=\S+ ran=\S+ switches=\d+ preempted=\d+ run_switches=\d+ run_preempted=\d+`)
 
 var mdLine = regexp.MustCompile(`time=(\S+) level=DEBUG msg="master-down timer fired" instance=VI_(\d+) `)
 

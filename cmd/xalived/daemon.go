@@ -54,6 +54,7 @@ func runDaemon(o options) error {
 		BPFFS:      o.BPFFS,
 		ConfigID:   o.ConfigID,
 		Logger:     log,
+		RTPriority: rtPriority(o),
 	})
 	if err != nil {
 		log.Error("xalived stopped", "err", err)
@@ -67,4 +68,13 @@ func readyFile(o options) string {
 		return o.ReadyFile
 	}
 	return os.Getenv("XALIVED_READY_FILE")
+}
+
+// rtPriority is --vrrp-rt-priority for the daemon: nil when not given.
+func rtPriority(o options) *int {
+	if o.RTPriority < 0 {
+		return nil
+	}
+	p := o.RTPriority
+	return &p
 }

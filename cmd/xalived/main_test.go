@@ -66,8 +66,10 @@ func TestParseOptions(t *testing.T) {
 		want func(o options) bool
 	}{
 		{nil, func(o options) bool {
-			return o.ConfigFile == defaultConfigFile && !o.ConfigTest && o.BPFFS == "/sys/fs/bpf" && o.Dataplane == "auto"
+			return o.ConfigFile == defaultConfigFile && !o.ConfigTest && o.BPFFS == "/sys/fs/bpf" && o.Dataplane == "auto" && o.RTPriority == -1 && rtPriority(o) == nil
 		}},
+		{[]string{"--vrrp-rt-priority=0"}, func(o options) bool { p := rtPriority(o); return p != nil && *p == 0 }},
+		{[]string{"--vrrp-rt-priority", "20"}, func(o options) bool { p := rtPriority(o); return p != nil && *p == 20 }},
 		{[]string{"-nlD", "-f", "/x.conf"}, func(o options) bool { return o.DontFork && o.LogConsole && o.LogDetail && o.ConfigFile == "/x.conf" }},
 		{[]string{"--use-file=/y.conf", "--dont-fork", "--log-console", "--log-detail", "-P", "--check"}, func(o options) bool {
 			return o.ConfigFile == "/y.conf" && o.DontFork && o.LogConsole && o.LogDetail && o.VRRPOnly && o.CheckOnly
@@ -91,7 +93,7 @@ func TestParseOptions(t *testing.T) {
 			t.Errorf("%v: got %+v", c.args, o)
 		}
 	}
-	for _, bad := range [][]string{{"--dataplane", "dpdk"}, {"--xdp-mode", "x"}, {"--no-such-flag"}, {"extra-arg"}, {"--debug-cpuprofile="}} {
+	for _, bad := range [][]string{{"--dataplane", "dpdk"}, {"--xdp-mode", "x"}, {"--no-such-flag"}, {"extra-arg"}, {"--debug-cpuprofile="}, {"--vrrp-rt-priority=100"}, {"--vrrp-rt-priority=-2"}} {
 		if _, err := parseOptions(bad, &bytes.Buffer{}); err == nil {
 			t.Errorf("%v: accepted", bad)
 		}

@@ -11,25 +11,28 @@ import (
 // options is the parsed command line. It is a plain value so the daemon
 // wiring (runDaemon) can receive it whole.
 type options struct {
-	ConfigFile  string // -f, --use-file
-	DontFork    bool   // -n, --dont-fork
-	LogConsole  bool   // -l, --log-console
-	LogDetail   bool   // -D, --log-detail
-	ConfigTest  bool   // -t, --config-test[=FILE]
-	TestOutput  string // FILE given to --config-test=FILE (output goes there)
-	VRRPOnly    bool   // -P, --vrrp
-	CheckOnly   bool   // -C, --check
-	PidFile     string // -p, --pid
-	ConfigID    string // -i, --config-id
-	DumpConf    bool   // -d, --dump-conf
-	DumpConfig  bool   // --dump-config (JSON model)
-	Name        string // --name
-	Control     string // --control
-	BPFFS       string // --bpffs
-	Dataplane   string // --dataplane xdp|socket|auto
-	XDPMode     string // --xdp-mode native|generic|auto
-	ReadyFile   string // --ready-file (written once every instance runs)
-	ShowVersion bool   // -v, --version
+	ConfigFile string // -f, --use-file
+	DontFork   bool   // -n, --dont-fork
+	LogConsole bool   // -l, --log-console
+	LogDetail  bool   // -D, --log-detail
+	ConfigTest bool   // -t, --config-test[=FILE]
+	TestOutput string // FILE given to --config-test=FILE (output goes there)
+	VRRPOnly   bool   // -P, --vrrp
+	CheckOnly  bool   // -C, --check
+	PidFile    string // -p, --pid
+	ConfigID   string // -i, --config-id
+	DumpConf   bool   // -d, --dump-conf
+	DumpConfig bool   // --dump-config (JSON model)
+	Name       string // --name
+	Control    string // --control
+	BPFFS      string // --bpffs
+	Dataplane  string // --dataplane xdp|socket|auto
+	XDPMode    string // --xdp-mode native|generic|auto
+	ReadyFile  string // --ready-file (written once every instance runs)
+	// RTPriority is --vrrp-rt-priority: the SCHED_RR priority of the VRRP router's thread, 0
+	// for the normal class, -1 (not given) for global_defs' vrrp_rt_priority or the default.
+	RTPriority  int
+	ShowVersion bool // -v, --version
 	// CPUProfile is the hidden --debug-cpuprofile=FILE: a Go CPU profile of the daemon's whole
 	// run, written when it stops (for finding where a daemon's CPU goes; not in -h).
 	CPUProfile string
@@ -50,6 +53,7 @@ func parseOptions(args []string, stderr io.Writer) (options, error) {
 		BPFFS:      "/sys/fs/bpf",
 		Dataplane:  "auto",
 		XDPMode:    "auto",
+		RTPriority: -1,
 	}
 	fs := flag.NewFlagSet("xalived", flag.ContinueOnError)
 	fs.SetOutput(stderr)
@@ -81,6 +85,7 @@ func parseOptions(args []string, stderr io.Writer) (options, error) {
 	str(&o.Dataplane, "", "dataplane", "xdp, socket or auto")
 	str(&o.XDPMode, "", "xdp-mode", "native, generic or auto")
 	str(&o.ReadyFile, "", "ready-file", "file written once every instance runs (for scripts and tests; XALIVED_READY_FILE also works)")
+	fs.IntVar(&o.RTPriority, "vrrp-rt-priority", o.RTPriority, "SCHED_RR priority 1..99 of the VRRP thread, 0 for the normal class (default: vrrp_rt_priority, else 1 when allowed)")
 	boolean(&o.ShowVersion, "v", "version", "print the version")
 	testFlag := false
 	fs.BoolVar(&testFlag, "t", false, "test the configuration and exit (--config-test[=FILE] writes the report to FILE)")
@@ -127,6 +132,9 @@ func parseOptions(args []string, stderr io.Writer) (options, error) {
 		return o, fmt.Errorf("command line: unexpected argument %q", fs.Arg(0))
 	}
 	o.ConfigTest = o.ConfigTest || testFlag
+	if o.RTPriority < -1 || o.RTPriority > 99 {
+		return o, fmt.Errorf("command line: --vrrp-rt-priority %d: want 0..99", o.RTPriority)
+	}
 	switch o.Dataplane {
 	case "xdp", "socket", "auto":
 	default:

@@ -44,6 +44,9 @@ type Options struct {
 	NoSignals bool
 	// Logger receives everything the daemon logs (default slog.Default()).
 	Logger *slog.Logger
+	// RTPriority, if set, overrides global_defs' vrrp_rt_priority: the SCHED_RR priority of
+	// the router's thread, 0 for the normal class (xalived --vrrp-rt-priority).
+	RTPriority *int
 
 	// newEngine replaces the real engine (tests).
 	newEngine func(ctx context.Context, d *Daemon) (engine, error)

@@ -62,6 +62,9 @@ type realEngine struct {
 	trackers *trackerSet
 	vmacMade map[string]netif.VMAC
 	closed   bool
+	// rtWG waits for the goroutine that keeps the threads realtime (watchRealtime).
+	rtWG   sync.WaitGroup
+	rtStop context.CancelFunc
 }
 
 type rxPoll struct {
@@ -70,14 +73,14 @@ type rxPoll struct {
 }
 
 // poll reads what waits in every receiver now (router.Options.Poll).
-func (e *realEngine) poll(deliver func([]router.Received)) {
+func (e *realEngine) poll(deliver func([]router.Received), idle func()) {
 	ps := e.polls.Load()
 	if ps == nil {
 		return
 	}
 	for _, p := range *ps {
 		// A receiver closed by a reload meanwhile reports nothing: its packets are gone anyway.
-		_ = p.r.Poll(func(pks []vrrpsock.Packet) { deliver(toReceived(p.iface, pks)) })
+		_ = p.r.Poll(func(pks []vrrpsock.Packet) { deliver(toReceived(p.iface, pks)) }, idle)
 	}
 }
 
@@ -198,21 +201,46 @@ func newRealEngine(ctx context.Context, d *Daemon) (engine, error) {
 	if err := sched.applyProcess(); err != nil {
 		log.Warn("process tuning", "err", err)
 	}
-	var threadSetup func() error
-	if setup := sched.threadSetup(); setup != nil {
-		threadSetup = func() error {
-			if err := setup(); err != nil {
-				log.Warn("vrrp thread stays in the normal scheduling class", "err", err)
-			}
-			return nil
+	if d.opts.RTPriority != nil {
+		sched = sched.override(*d.opts.RTPriority)
+	}
+	rt, rto := sched.startRealtime()
+	switch {
+	case rto.Err != nil && rto.Default:
+		log.Info("vrrp threads stay in the normal scheduling class (no CAP_SYS_NICE?)", "err", rto.Err)
+	case rto.Err != nil:
+		log.Warn("vrrp threads stay in the normal scheduling class", "err", rto.Err)
+	default:
+		log.Info("vrrp scheduling", "class", rto.Class, "default", rto.Default, "threads", rto.Threads, "rlimit_rttime_us", rto.RTTimeUS)
+	}
+	e.watchRealtime(ctx, rt, log)
+	// The router's goroutine locks its thread, which may be one the runtime starts then.
+	threadSetup := func() error {
+		if err := rt.promoteSelf(); err != nil {
+			log.Warn("vrrp router thread stays in the normal scheduling class", "err", err)
 		}
+		return nil
 	}
 	tr, nf, ro := e.xdp.wrap(&transport{s: e.sender}, e.notif, router.Options{
 		ThreadSetup: threadSetup,
 		OnError:     func(err error) { log.Warn("vrrp", "err", err) },
 		Poll:        e.poll,
-		OnMasterDown: func(c *router.InstanceConfig, late time.Duration) {
-			log.Debug("master-down timer fired", "instance", c.Name, "late", late)
+		OnSlowWake: func(w router.SlowWake) {
+			var late time.Duration
+			if !w.Deadline.IsZero() {
+				late = w.Woke.Sub(w.Deadline)
+			}
+			log.Debug("vrrp thread slow", "woke_late", late, "ran", w.Done.Sub(w.Woke), "switches", w.Switches, "preempted", w.Preempted,
+				"run_switches", w.RunSwitches, "run_preempted", w.RunPreempted)
+		},
+		OnMasterDown: func(c *router.InstanceConfig, f router.MasterDownFired) {
+			var wake time.Duration // the thread's own wake-up latency, when a deadline woke it
+			if !f.WokeFor.IsZero() {
+				wake = f.Woke.Sub(f.WokeFor)
+			}
+			log.Debug("master-down timer fired", "instance", c.Name, "late", f.Late(),
+				"due", f.Due.Format("15:04:05.000000"), "wake_latency", wake, "poll", f.Poll,
+				"switches", f.Switches, "preempted", f.Preempted)
 		},
 	})
 	e.r, err = router.New(p.router, tr, h, nf, ro)
@@ -682,6 +710,7 @@ func (e *realEngine) Shutdown(ctx context.Context) error {
 
 // teardown releases everything but the router (stopped by Shutdown, or never started).
 func (e *realEngine) teardown() {
+	e.stopRealtime()
 	e.syncd.close() // after the router's STOP notifications
 	if e.watchStp != nil {
 		e.watchStp()

@@ -9,6 +9,13 @@
 // hundreds of instances costs one sendmmsg per tick. Host and Notifier calls run in order
 // on a second goroutine, so slow netlink or scripts never delay an advert.
 //
+// Run locks its goroutine to its OS thread and sleeps in that thread (ppoll on an eventfd,
+// the next deadline as timeout; every queue write wakes it): a deadline wakes the router's
+// own thread directly, at that thread's priority, instead of some runtime thread that then
+// hands the goroutine over (Options.ThreadSetup may make the thread realtime). Before a
+// master-down timer fires, the router polls the receive path (Options.Poll); OnMasterDown and
+// OnSlowWake report late timers with the thread's wake-up latency, for the debug log.
+//
 // The router has its own configuration types (Config, InstanceConfig, ...), independent of
 // the keepalived.conf model: the daemon maps one onto the other.
 package router

@@ -446,18 +446,23 @@ func (r *Router) fireDue() {
 		if !due && (e.t != vrrp.TimerAdvert || e.at.Sub(r.now) > r.opts.AdvertSlack) {
 			return
 		}
-		if e.t == vrrp.TimerMasterDown && r.opts.Poll != nil && (r.polledAt.IsZero() || time.Since(r.polledAt) > pollAgain) {
+		if e.t == vrrp.TimerMasterDown && r.opts.Poll != nil && !r.polling && (r.polledAt.IsZero() || time.Since(r.polledAt) > pollAgain) {
 			// Adverts waiting in the socket count before silence does: poll, then look at
-			// the timers again (the adverts re-armed theirs).
+			// the timers again (the adverts re-armed theirs). Not again from a call that
+			// the poll's idle runs (a reload fires timers too).
 			r.polledAt = time.Now()
-			r.opts.Poll(r.deliverPolled)
+			r.polling = true
+			r.opts.Poll(r.deliverPolled, r.pollIdle)
+			r.polling = false
+			r.pollTook += time.Since(r.polledAt)
 			// What the receiving goroutine handed over meanwhile (Poll waited for it).
 			r.drain(r.opts.QueueLen)
 			continue
 		}
 		r.timers.disarm(e)
 		if e.t == vrrp.TimerMasterDown && r.opts.OnMasterDown != nil {
-			r.opts.OnMasterDown(e.in.cfg, r.now.Sub(e.at))
+			r.opts.OnMasterDown(e.in.cfg, MasterDownFired{Due: e.at, Woke: r.woke, WokeFor: r.wokeFor, Fired: r.now, Poll: r.pollTook,
+				Switches: r.wait.vcsw, Preempted: r.wait.ivcsw})
 		}
 		r.step(e.in, vrrp.Event{Kind: vrrp.EvTimer, Timer: e.t, Due: e.at})
 	}
@@ -474,6 +479,10 @@ func (r *Router) deliverPolled(pkts []Received) {
 		r.receive(&pkts[i])
 	}
 }
+
+// pollIdle serves the Deliver queue while Options.Poll waits for a receiver to hand over
+// what it read (it may be waiting for room in that queue).
+func (r *Router) pollIdle() { r.drain(r.opts.QueueLen) }
 
 func (r *Router) externalDown(cfg *InstanceConfig, at time.Time) {
 	if r.opts.MasterDownTimer != nil {

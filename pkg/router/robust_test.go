@@ -222,7 +222,7 @@ func TestPolledAdvertBeatsDueMasterDown(t *testing.T) {
 	b := testInstance("B", 1, 100, "198.51.100.2")
 	b.Interval = interval
 	var polls atomic.Int64
-	opts := Options{Poll: func(deliver func([]Received)) {
+	opts := Options{Poll: func(deliver func([]Received), _ func()) {
 		polls.Add(1)
 		deliver([]Received{advertFrom(t, 1, interval)})
 	}}

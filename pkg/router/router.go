@@ -11,6 +11,8 @@ import (
 	"sync/atomic"
 	"time"
 
+	"golang.org/x/sys/unix"
+
 	"github.com/xalived/xalived/pkg/vrrp"
 )
 
@@ -100,20 +102,59 @@ type Options struct {
 	// their master-down timer (at) or stops it (at is zero). It runs on the router's
 	// goroutine and must not block (a map update).
 	MasterDownTimer func(inst *InstanceConfig, at time.Time)
-	// OnMasterDown, if set, is told when an instance's master-down timer fired and how late
-	// the router ran it (now minus the deadline), on the router's goroutine; it must not
-	// block (the daemon logs it at debug level, to find where a failover's time goes).
-	OnMasterDown func(inst *InstanceConfig, late time.Duration)
+	// OnMasterDown, if set, is told when an instance's master-down timer fired, how late
+	// and why (see MasterDownFired), on the router's goroutine; it must not block (the daemon
+	// logs it at debug level, to find where a failover's time goes).
+	OnMasterDown func(inst *InstanceConfig, f MasterDownFired)
+	// OnSlowWake, if set, is told about a wake-up of the router's thread that came more than
+	// SlowWake after the deadline it slept for, or that took longer than SlowWake to run, on
+	// the router's goroutine; it must not block (the daemon logs it at debug level: a master's
+	// late adverts start there).
+	OnSlowWake func(w SlowWake)
 	// Poll, if set, is called on the router's goroutine before a due master-down timer fires
-	// (once per wake-up, again if the wake-up has run for a millisecond since): it reads what waits in the receive path without blocking and
-	// hands it to deliver, which processes it at once; then the router takes what the
-	// Deliver queue holds (Poll should return only once packets its receive path had already
-	// read were delivered). A process that the machine kept from
-	// running for longer than the master-down interval then counts the adverts that arrived
-	// meanwhile before it decides the master is gone (the receiving goroutine may not have run
-	// yet either). deliver takes the packets and their Payloads, as DeliverOwned does.
-	Poll func(deliver func([]Received))
+	// (once per wake-up, again if the wake-up has run for a millisecond since): it reads what
+	// waits in the receive path without blocking and hands it to deliver, which processes it
+	// at once; then the router takes what the Deliver queue holds (Poll should return only
+	// once packets its receive path had already read were delivered, and call idle while it
+	// waits for them: idle serves the Deliver queue, which a receiver may be waiting on). A
+	// process that the machine kept from running for longer than the master-down interval
+	// then counts the adverts that arrived meanwhile before it decides the master is gone
+	// (the receiving goroutine may not have run yet either). deliver takes the packets and
+	// their Payloads, as DeliverOwned does.
+	Poll func(deliver func([]Received), idle func())
 }
+
+// MasterDownFired describes one master-down timer that fired.
+type MasterDownFired struct {
+	Due time.Time // the timer's deadline
+	// Woke is when the router's thread woke for the run of timers that fired it, and WokeFor
+	// the deadline that sleep aimed at (zero if a queued call woke it): Woke-WokeFor is the
+	// thread's wake-up latency.
+	Woke, WokeFor time.Time
+	Fired         time.Time     // when the router acted on it
+	Poll          time.Duration // spent polling the receive path first (Options.Poll)
+	// Switches and Preempted are the router thread's voluntary and involuntary context
+	// switches during the sleep that ended at Woke (1 and 0 when it just slept and woke).
+	Switches, Preempted int64
+}
+
+// SlowWakeAfter is how late or long a wake-up of the router must be for Options.OnSlowWake.
+const SlowWakeAfter = 5 * time.Millisecond
+
+// SlowWake describes a late or long wake-up of the router's thread.
+type SlowWake struct {
+	Deadline time.Time // what the thread slept for (zero: no timer, a queued call woke it)
+	Woke     time.Time // when it ran again
+	Done     time.Time // when it had handled the wake-up (timers fired, adverts sent)
+	// Switches and Preempted: the thread's voluntary and involuntary context switches
+	// during the sleep; RunSwitches and RunPreempted: from Woke to Done (a voluntary switch
+	// there: the thread blocked, e.g. the Go runtime parked it).
+	Switches, Preempted       int64
+	RunSwitches, RunPreempted int64
+}
+
+// Late is how long after its deadline the timer fired.
+func (f MasterDownFired) Late() time.Duration { return f.Fired.Sub(f.Due) }
 
 // Router runs VRRP instances. Create it with New, then call Run.
 type Router struct {
@@ -124,6 +165,7 @@ type Router struct {
 
 	in      chan func()
 	ctl     chan func() // status calls: served before queued packets, so xalivectl answers during a storm
+	wait    *waiter     // where Run sleeps; every queue write wakes it
 	stop    chan struct{}
 	stopped sync.Once
 	done    chan struct{}
@@ -152,6 +194,11 @@ type Router struct {
 	rxAdvert vrrp.Advert
 	// polledAt: when Options.Poll last ran in this wake-up (zero: not yet).
 	polledAt time.Time
+	polling  bool // in Options.Poll
+	// woke: when the router last woke from its wait, which aimed at wokeFor (zero: none);
+	// pollTook: how long Options.Poll took in this wake-up. For OnMasterDown.
+	woke, wokeFor time.Time
+	pollTook      time.Duration
 }
 
 // New validates cfg and returns a router that is not running yet.
@@ -171,7 +218,8 @@ func New(cfg Config, t Transport, h Host, n Notifier, opts Options) (*Router, er
 	}
 	r := &Router{
 		transport: t, host: h, notifier: n, opts: opts,
-		in: make(chan func(), opts.QueueLen), ctl: make(chan func()), stop: make(chan struct{}), done: make(chan struct{}),
+		in: make(chan func(), opts.QueueLen), ctl: make(chan func(), 64), stop: make(chan struct{}), done: make(chan struct{}),
+		wait:   newWaiter(),
 		byName: map[string]*instance{}, trackers: map[string]*tracker{},
 		hostQueue: newWorker(),
 	}
@@ -188,13 +236,24 @@ func (r *Router) Run(ctx context.Context) error {
 		return errors.New("router: Run called twice")
 	}
 	defer close(r.done)
+	// The router's goroutine owns its OS thread: it sleeps in that thread (waiter), and
+	// ThreadSetup may give the thread its own scheduling class. Never unlocked: the thread
+	// ends with Run, and its settings with it.
+	runtime.LockOSThread()
+	// A timer slack of 1 µs for this thread's sleeps (the kernel's default is 50 µs; a
+	// realtime thread has none anyway).
+	_ = unix.Prctl(unix.PR_SET_TIMERSLACK, 1000, 0, 0, 0)
 	if r.opts.ThreadSetup != nil {
-		runtime.LockOSThread()
-		defer runtime.UnlockOSThread()
 		if err := r.opts.ThreadSetup(); err != nil {
 			return fmt.Errorf("router: thread setup: %w", err)
 		}
 	}
+	if err := r.wait.open(); err != nil {
+		return err
+	}
+	defer r.wait.close()
+	stopWake := context.AfterFunc(ctx, r.wait.wake)
+	defer stopWake()
 	var wg sync.WaitGroup
 	wg.Add(1)
 	go func() {
@@ -221,32 +280,60 @@ func (r *Router) Run(ctx context.Context) error {
 	r.early = nil
 	r.flush()
 
-	t := time.NewTimer(time.Hour)
-	defer t.Stop()
 	for {
-		r.resetTimer(t)
+		var deadline time.Time
+		if len(r.timers) > 0 {
+			deadline = r.timers[0].at
+		}
+		if err := r.wait.sleep(deadline, r.pending); err != nil {
+			r.shutdown()
+			return err
+		}
+		r.now = time.Now()
+		r.woke = r.now
+		r.wokeFor = deadline
+		if ctx.Err() != nil || r.isStopped() {
+			r.shutdown()
+			return nil
+		}
+		// The call that woke the router first (status calls jump the queue in drain, but
+		// not ahead of what was queued before they were made and woke the router).
 		select {
-		case <-ctx.Done():
-			r.shutdown()
-			return nil
-		case <-r.stop:
-			r.shutdown()
-			return nil
 		case f := <-r.in:
-			r.now = time.Now()
 			f()
-		case f := <-r.ctl:
-			f()
-		case <-t.C:
+		default:
 		}
 		// Packets that queued up while this goroutine waited for a CPU count before the
 		// timers that expired meanwhile: a late wake-up must not turn into a false
 		// master-down while the master's adverts sit in the queue.
-		r.now = time.Now()
 		r.drain(r.opts.QueueLen)
 		r.polledAt = time.Time{}
+		r.pollTook = 0
 		r.fireDue()
 		r.flush()
+		if r.opts.OnSlowWake != nil {
+			done := time.Now()
+			if (!deadline.IsZero() && r.woke.Sub(deadline) > SlowWakeAfter) || done.Sub(r.woke) > SlowWakeAfter {
+				var ru unix.Rusage
+				_ = unix.Getrusage(unix.RUSAGE_THREAD, &ru)
+				r.opts.OnSlowWake(SlowWake{Deadline: deadline, Woke: r.woke, Done: done, Switches: r.wait.vcsw, Preempted: r.wait.ivcsw,
+					RunSwitches: ru.Nvcsw - r.wait.after.Nvcsw, RunPreempted: ru.Nivcsw - r.wait.after.Nivcsw})
+			}
+		}
+	}
+}
+
+// pending reports work for the router: a queued call, or a stop.
+func (r *Router) pending() bool {
+	return len(r.in) > 0 || len(r.ctl) > 0 || r.isStopped()
+}
+
+func (r *Router) isStopped() bool {
+	select {
+	case <-r.stop:
+		return true
+	default:
+		return false
 	}
 }
 
@@ -274,6 +361,7 @@ func (r *Router) drain(n int) {
 // Shutdown stops a running router gracefully and waits until Run returned, or ctx ends.
 func (r *Router) Shutdown(ctx context.Context) error {
 	r.stopped.Do(func() { close(r.stop) })
+	r.wait.wake()
 	if !r.running.Load() {
 		return nil
 	}
@@ -296,6 +384,7 @@ func (r *Router) callVia(ctx context.Context, q chan func(), f func()) error {
 	wrapped := func() { f(); close(ran) }
 	select {
 	case q <- wrapped:
+		r.wait.wake()
 	case <-r.done:
 		return errors.New("router: not running")
 	case <-ctx.Done():
@@ -315,6 +404,7 @@ func (r *Router) callVia(ctx context.Context, q chan func(), f func()) error {
 func (r *Router) post(f func()) bool {
 	select {
 	case r.in <- f:
+		r.wait.wake()
 		return true
 	default:
 		r.queueDrops.Add(1)
@@ -363,13 +453,16 @@ const deliverWait = 10 * time.Millisecond
 func (r *Router) postWait(f func()) bool {
 	select {
 	case r.in <- f:
+		r.wait.wake()
 		return true
 	default:
 	}
+	r.wait.wake()
 	t := time.NewTimer(deliverWait)
 	defer t.Stop()
 	select {
 	case r.in <- f:
+		r.wait.wake()
 		return true
 	case <-r.done:
 	case <-t.C:

@@ -57,12 +57,3 @@ func (h *timerHeap) disarm(e *timerEntry) {
 		heap.Remove(h, e.index)
 	}
 }
-
-// resetTimer points t at the earliest deadline.
-func (r *Router) resetTimer(t *time.Timer) {
-	if len(r.timers) == 0 {
-		t.Reset(time.Hour)
-		return
-	}
-	t.Reset(max(time.Until(r.timers[0].at), 0))
-}

@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"net/netip"
 	"os"
-	"runtime"
 	"strconv"
 	"sync"
 	"sync/atomic"
@@ -335,10 +334,12 @@ func (r *Receiver) collect(ring *rxRing, n int, now time.Time, out []Packet) []P
 // Poll reads what waits in the socket now, without blocking, and calls fn with it (batches of
 // up to RecvBatch, as RunBatch does; the slice is not reused). It may run while Run or
 // RunBatch runs on another goroutine: each packet goes to one of them, and Poll returns only
-// once Run has handed on what it had read (or after handWait). A consumer whose own
-// goroutine was kept from running (a loaded machine) polls before acting on silence, so that
-// adverts that arrived meanwhile count first, whatever the reading goroutine is doing.
-func (r *Receiver) Poll(fn func([]Packet)) error {
+// once Run has handed on what it had read (or after handWait), calling idle (if not nil)
+// meanwhile: Run's callback may be waiting for the caller, e.g. for room in a queue that only
+// the caller empties. A consumer whose own goroutine was kept from running (a loaded machine)
+// polls before acting on silence, so that adverts that arrived meanwhile count first,
+// whatever the reading goroutine is doing.
+func (r *Receiver) Poll(fn func([]Packet), idle func()) error {
 	r.pollMu.Lock()
 	defer r.pollMu.Unlock()
 	if r.pollRing == nil {
@@ -349,7 +350,7 @@ func (r *Receiver) Poll(fn func([]Packet)) error {
 		return fmt.Errorf("vrrp poll on ifindex %d: %w", r.cfg.IfIndex, err)
 	}
 	ring := r.pollRing
-	defer r.waitHanding()
+	defer r.waitHanding(idle)
 	// A bounded number of rounds: the socket may fill as fast as it is read.
 	for range 64 {
 		var n int
@@ -388,14 +389,28 @@ func (r *Receiver) Poll(fn func([]Packet)) error {
 // blocks (a full consumer queue) must not stall the poller for long.
 const handWait = 20 * time.Millisecond
 
-// waitHanding waits until Run has handed over what it read, or handWait passed.
-func (r *Receiver) waitHanding() {
+// handNap is how long the poller's thread sleeps between two looks at Run: a plain
+// nanosleep of the calling thread, which wakes that thread itself (a goroutine locked to a
+// realtime thread that yielded to the Go scheduler would wait for some other thread of the
+// runtime to hand it back).
+const handNap = 20 * time.Microsecond
+
+// waitHanding waits until Run has handed over what it read, or handWait passed, calling
+// idle between looks.
+func (r *Receiver) waitHanding(idle func()) {
 	if !r.handing.Load() {
 		return
 	}
 	deadline := time.Now().Add(handWait)
+	nap := unix.NsecToTimespec(handNap.Nanoseconds())
 	for r.handing.Load() && time.Now().Before(deadline) {
-		runtime.Gosched()
+		if idle != nil {
+			idle()
+			if !r.handing.Load() {
+				return
+			}
+		}
+		_ = unix.Nanosleep(&nap, nil)
 	}
 }
 

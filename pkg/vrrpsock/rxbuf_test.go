@@ -220,7 +220,7 @@ func TestPoll(t *testing.T) {
 	snd := newSender(t, a)
 	r := listenIn(t, b, ListenConfig{IfIndex: bIdx})
 	calls := 0
-	if err := r.Poll(func([]Packet) { calls++ }); err != nil || calls != 0 {
+	if err := r.Poll(func([]Packet) { calls++ }, nil); err != nil || calls != 0 {
 		t.Fatalf("poll of an empty socket: %d calls, %v", calls, err)
 	}
 	out := make([]Outgoing, 40)
@@ -233,7 +233,7 @@ func TestPoll(t *testing.T) {
 	time.Sleep(50 * time.Millisecond)
 	var got []Packet
 	start := time.Now()
-	if err := r.Poll(func(ps []Packet) { got = append(got, ps...); calls++ }); err != nil {
+	if err := r.Poll(func(ps []Packet) { got = append(got, ps...); calls++ }, nil); err != nil {
 		t.Fatal(err)
 	}
 	if len(got) != len(out) || calls < 2 || time.Since(start) > time.Second {
@@ -245,7 +245,7 @@ func TestPoll(t *testing.T) {
 		}
 	}
 	_ = r.Close()
-	if err := r.Poll(func([]Packet) { t.Error("a closed receiver delivered") }); err == nil {
+	if err := r.Poll(func([]Packet) { t.Error("a closed receiver delivered") }, nil); err == nil {
 		t.Log("poll of a closed receiver: no error") // either is fine; it must not deliver
 	}
 }
