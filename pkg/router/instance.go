@@ -17,12 +17,16 @@ type instance struct {
 	// timers: one heap entry per timer, allocated once.
 	timers [vrrp.NumTimers]*timerEntry
 	// adverts caches the encoded packets per priority sent.
-	adverts   map[uint8][]Packet
-	authData  [vrrp.AuthDataLen]byte
-	holdsVIPs bool
-	vips      vipSlot
-	removed   bool
-	taken     bool // reload bookkeeping
+	adverts map[uint8][]Packet
+	// lastPrio, lastAdverts: the entry of adverts used last (a master sends at one
+	// priority for long), looked up without hashing.
+	lastPrio    uint8
+	lastAdverts []Packet
+	authData    [vrrp.AuthDataLen]byte
+	holdsVIPs   bool
+	vips        vipSlot
+	removed     bool
+	taken       bool // reload bookkeeping
 
 	drops, notes [vrrp.NumReasons]uint64
 	rx, tx       uint64
@@ -176,9 +180,15 @@ func (r *Router) scriptResult(name string, success bool) {
 // step feeds one event to an instance and applies the sync-group rules.
 func (r *Router) step(in *instance, ev vrrp.Event) {
 	prev := in.m.State
+	// One action buffer reused across steps (25,500 steps a second for 255 instances at
+	// 10 ms); a step nested inside apply finds it taken and allocates its own.
+	buf := r.actBuf
+	r.actBuf = nil
 	var as []vrrp.Action
-	in.m, as = vrrp.Step(in.m, ev, r.now)
+	in.m, as = vrrp.StepAppend(in.m, ev, r.now, buf[:0])
 	r.apply(in, as)
+	clear(as)
+	r.actBuf = as[:0]
 	if in.group != nil && !r.stopping {
 		r.settle(in.group, in, prev)
 	}
@@ -309,7 +319,11 @@ func (r *Router) hostErr(cfg *InstanceConfig, what string, err error) {
 // advertsFor returns the encoded adverts of in at priority prio: one to the group, or one
 // per unicast peer (each with its own checksum).
 func (r *Router) advertsFor(in *instance, prio uint8) []Packet {
+	if in.lastAdverts != nil && in.lastPrio == prio {
+		return in.lastAdverts
+	}
 	if pk, ok := in.adverts[prio]; ok {
+		in.lastPrio, in.lastAdverts = prio, pk
 		return pk
 	}
 	c := in.cfg
@@ -535,7 +549,7 @@ func (r *Router) reload(cfg Config) {
 			prev := in.cfg
 			in.cfg = c
 			in.authData = vrrp.PassAuthData(c.AuthPass)
-			in.adverts = nil
+			in.adverts, in.lastAdverts = nil, nil
 			if in.holdsVIPs {
 				r.wantVIPs(in, true) // UpdateVIPs(prev, c) if the host holds prev's
 			}

@@ -158,6 +158,7 @@ func (f MasterDownFired) Late() time.Duration { return f.Fired.Sub(f.Due) }
 
 // Router runs VRRP instances. Create it with New, then call Run.
 type Router struct {
+	actBuf    []vrrp.Action // step's reusable action buffer (router goroutine only)
 	transport Transport
 	host      Host
 	notifier  Notifier

@@ -258,9 +258,15 @@ var masterTimers = []Timer{TimerAdvert, TimerGARPDelay, TimerGARPRefresh, TimerG
 // Step feeds one event to the machine at time now and returns the next machine and the
 // actions to execute, in order. It never blocks and never reads a clock.
 func Step(m Machine, ev Event, now time.Time) (Machine, []Action) {
-	var as actions
+	return StepAppend(m, ev, now, nil)
+}
+
+// StepAppend is Step appending the actions to buf (from its length on), so that a caller
+// stepping thousands of machines a second reuses one slice instead of allocating per step.
+func StepAppend(m Machine, ev Event, now time.Time, buf []Action) (Machine, []Action) {
+	as := actions(buf)
 	if m.State == StateStop {
-		return m, nil
+		return m, buf
 	}
 	switch ev.Kind {
 	case EvStartup:
@@ -323,7 +329,7 @@ func Step(m Machine, ev Event, now time.Time) (Machine, []Action) {
 			m.DownAt = a.At // zero for ActDisarm
 		}
 	}
-	return m, as
+	return m, []Action(as)
 }
 
 // start is vrrp_init_state: at startup (initial) or on leaving FAULT.
