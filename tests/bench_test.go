@@ -41,7 +41,7 @@ func benchRuns() int {
 // BenchmarkFailover measures the client-side outage when the master dies (SIGKILL plus link down)
 // or stops (SIGTERM), for xalived pairs and keepalived pairs on the same topology, and reports
 // the median and worst of XALIVED_BENCH_RUNS runs (default 20) and xalived/keepalived ratios.
-// XALIVED_BENCH_KINDS chooses the kinds ("kx"), XALIVED_BENCH_BUSY starts that many busy loops
+// XALIVED_BENCH_KINDS chooses the kinds ("kx"; X is xalived on XDP), XALIVED_BENCH_BUSY starts that many busy loops
 // for the whole case, and XALIVED_TEST_RT=0 starts the daemons in the normal class (as a
 // distribution does) instead of under chrt -r 10.
 //
@@ -73,7 +73,7 @@ func BenchmarkFailover(b *testing.B) {
 				slices.Sort(ds)
 				med[k] = ms(ds[len(ds)/2])
 				worst[k] = ms(ds[len(ds)-1])
-				name := map[string]string{"k": "keepalived", "x": "xalived"}[k]
+				name := map[string]string{"k": "keepalived", "x": "xalived", "X": "xalived-xdp"}[k]
 				b.ReportMetric(med[k], name+"-median-ms")
 				b.ReportMetric(worst[k], name+"-worst-ms")
 				b.Logf("%s %s: n=%d median %.1f ms worst %.1f ms best %.1f ms; all: %v", fc.name, name, len(ds), med[k], worst[k], ms(ds[0]), ds)
@@ -117,7 +117,12 @@ func failoverRuns(b *testing.B, fc failoverCase, kind byte, n int) ([]time.Durat
 	sc := &cleanupScope{TB: b}
 	defer sc.close()
 	tb := testing.TB(sc)
-	l := NewLab(tb, 2)
+	var l *Lab
+	if kind == 'X' {
+		l = xdpBenchLab(tb, 2) // XDP_TX on a veth needs a program on its peer
+	} else {
+		l = NewLab(tb, 2)
+	}
 	inst := Inst{Name: "VI_1", VRID: 51, Priority: 100, AdvertInt: fc.advert, Version: fc.version,
 		VIPs: []string{vip4 + "/24"}}
 	confs := make([]string, 2)

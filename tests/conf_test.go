@@ -184,8 +184,11 @@ func kindsFor(def []string) []string {
 
 func newSpeaker(t testing.TB, kind byte, n *Node) Speaker {
 	t.Helper()
-	if kind == 'k' {
+	switch kind {
+	case 'k':
 		return NewKeepalived(t, n)
+	case 'X':
+		return newXDPXalived(t, n)
 	}
 	return NewXalived(t, n)
 }

@@ -376,17 +376,24 @@ func scaleRun(b *testing.B, pair string, busy bool) scaleResult {
 				pair, scaleRoles[i], len(slow), router.SlowWakeAfter, strings.Join(slow[max(0, len(slow)-5):], "; "))
 		}
 	}
-	// The roles still hold: every instance where it was, every VIP on the master only.
+	// The roles still hold: every instance where it was, every VIP on the master only. A
+	// keepalived master that the wire shows pausing past the master-down interval has lost
+	// instances to its backup as the RFC says it must: that is the baseline's result, reported,
+	// not a failure of the benchmark (xalived's own verdicts are checked above and by the caller).
+	roleErr := b.Errorf
+	if pair[0] == 'k' && r.wire.masterLate > 0 {
+		roleErr = b.Logf
+	}
 	for i, want := range []string{"MASTER", "BACKUP"} {
 		if n := countState(b, sp[i], want); n != scaleInstances() {
-			b.Errorf("%s %s: %d of %d instances in %s at the end", pair, kindName(pair[i]), n, scaleInstances(), want)
+			roleErr("%s %s: %d of %d instances in %s at the end", pair, kindName(pair[i]), n, scaleInstances(), want)
 		}
 	}
 	if n := countVIPs(b, nodes[0]); n != scaleInstances() {
-		b.Errorf("%s: master holds %d of %d VIPs", pair, n, scaleInstances())
+		roleErr("%s: master holds %d of %d VIPs", pair, n, scaleInstances())
 	}
 	if n := countVIPs(b, nodes[1]); n != 0 {
-		b.Errorf("%s: backup holds %d VIPs", pair, n)
+		roleErr("%s: backup holds %d VIPs", pair, n)
 	}
 	return r
 }
