@@ -41,9 +41,9 @@ func benchRuns() int {
 // BenchmarkFailover measures the client-side outage when the master dies (SIGKILL plus link down)
 // or stops (SIGTERM), for xalived pairs and keepalived pairs on the same topology, and reports
 // the median and worst of XALIVED_BENCH_RUNS runs (default 20) and xalived/keepalived ratios.
-// XALIVED_BENCH_KINDS chooses the kinds ("kx"; X is xalived on XDP), XALIVED_BENCH_BUSY starts that many busy loops
-// for the whole case, and XALIVED_TEST_RT=0 starts the daemons in the normal class (as a
-// distribution does) instead of under chrt -r 10.
+// XALIVED_BENCH_KINDS chooses the kinds ("kx"; X is xalived on XDP), XALIVED_BENCH_BUSY starts
+// that many busy loops for the whole case, and XALIVED_TEST_RT=0 starts the daemons in the
+// normal class (as a distribution does) instead of under chrt -r 10.
 //
 // The outage is the longest silence between echo replies from the VIP as a capture at the
 // client's interface timestamps them (kernel time), while a dedicated thread sends an echo
@@ -55,37 +55,43 @@ func benchRuns() int {
 func BenchmarkFailover(b *testing.B) {
 	for _, fc := range failoverCases {
 		b.Run(fc.name, func(b *testing.B) {
-			res := map[string][]time.Duration{}
-			traces := map[string][]failoverTrace{}
 			if n := benchBusy(); n > 0 {
 				// Busy loops for the whole case, alike for both kinds.
 				startBusyLoops(b, n)
 			}
-			for range b.N {
-				for _, kind := range benchKinds() {
-					gaps, tr := failoverRuns(b, fc, kind, benchRuns())
-					res[string(kind)] = append(res[string(kind)], gaps...)
-					traces[string(kind)] = append(traces[string(kind)], tr...)
-				}
+			med, worst := runFailoverCase(b, fc, benchKinds(), map[byte]string{'k': "keepalived", 'x': "xalived", 'X': "xalived-xdp"})
+			if med['k'] > 0 {
+				b.ReportMetric(med['x']/med['k'], "median-ratio-x/k")
+				b.ReportMetric(worst['x']/worst['k'], "worst-ratio-x/k")
 			}
-			med, worst := map[string]float64{}, map[string]float64{}
-			for k, ds := range res {
-				slices.Sort(ds)
-				med[k] = ms(ds[len(ds)/2])
-				worst[k] = ms(ds[len(ds)-1])
-				name := map[string]string{"k": "keepalived", "x": "xalived", "X": "xalived-xdp"}[k]
-				b.ReportMetric(med[k], name+"-median-ms")
-				b.ReportMetric(worst[k], name+"-worst-ms")
-				b.Logf("%s %s: n=%d median %.1f ms worst %.1f ms best %.1f ms; all: %v", fc.name, name, len(ds), med[k], worst[k], ms(ds[0]), ds)
-				reportTraces(b, fc, name, traces[k])
-			}
-			if med["k"] > 0 {
-				b.ReportMetric(med["x"]/med["k"], "median-ratio-x/k")
-				b.ReportMetric(worst["x"]/worst["k"], "worst-ratio-x/k")
-			}
-			b.ReportMetric(0, "ns/op")
 		})
 	}
+}
+
+// runFailoverCase runs fc with each kind in turn (benchRuns runs each, b.N times), reports each
+// kind's median and worst outage in ms under its name, logs the runs and their breakdown, and
+// returns the medians and worsts by kind for the caller's ratios.
+func runFailoverCase(b *testing.B, fc failoverCase, kinds []byte, names map[byte]string) (med, worst map[byte]float64) {
+	res := map[byte][]time.Duration{}
+	traces := map[byte][]failoverTrace{}
+	for range b.N {
+		for _, kind := range kinds {
+			gaps, tr := failoverRuns(b, fc, kind, benchRuns())
+			res[kind] = append(res[kind], gaps...)
+			traces[kind] = append(traces[kind], tr...)
+		}
+	}
+	med, worst = map[byte]float64{}, map[byte]float64{}
+	for k, ds := range res {
+		slices.Sort(ds)
+		med[k], worst[k] = ms(ds[len(ds)/2]), ms(ds[len(ds)-1])
+		b.ReportMetric(med[k], names[k]+"-median-ms")
+		b.ReportMetric(worst[k], names[k]+"-worst-ms")
+		b.Logf("%s %s: n=%d median %.1f ms worst %.1f ms best %.1f ms; all: %v", fc.name, names[k], len(ds), med[k], worst[k], ms(ds[0]), ds)
+		reportTraces(b, fc, names[k], traces[k])
+	}
+	b.ReportMetric(0, "ns/op")
+	return med, worst
 }
 
 // benchBusy is how many busy loops (normal class, in the host's namespace) compete with the

@@ -182,13 +182,14 @@ func kindsFor(def []string) []string {
 	return def
 }
 
+// newSpeaker: 'k' keepalived, 'X' xalived on XDP, otherwise xalived on the socket dataplane.
 func newSpeaker(t testing.TB, kind byte, n *Node) Speaker {
 	t.Helper()
 	switch kind {
 	case 'k':
 		return NewKeepalived(t, n)
 	case 'X':
-		return newXDPXalived(t, n)
+		return xdpSpeaker(t, n)
 	}
 	return NewXalived(t, n)
 }

@@ -419,15 +419,7 @@ func xdpBenchLab(b testing.TB, n int) *Lab {
 // first without transitions; for XDP it also returns the statistics' clock estimate.
 func measureBackup(b *testing.B, kind byte, n *Node, conf string, master *proc, windows int) ([]backupCPU, time.Duration) {
 	b.Helper()
-	var sp Speaker
-	switch kind {
-	case 'X':
-		sp = newXDPXalived(b, n)
-	case 'x':
-		sp = NewXalived(b, n)
-	default:
-		sp = NewKeepalived(b, n)
-	}
+	sp := newSpeaker(b, kind, n)
 	sp.Start(b, conf)
 	allBackup := func() (int, uint64) {
 		switch s := sp.(type) {
@@ -562,52 +554,16 @@ func measureBackup(b *testing.B, kind byte, n *Node, conf string, master *proc, 
 // busily before each echo, so it held a realtime CPU, the kernel throttled the realtime class
 // about once a second, and masters woke 20-45 ms late.)
 func BenchmarkXDPFailover(b *testing.B) {
-	names := []string{"kill-100ms-v3", "kill-10ms-v3"}
 	for _, fc := range failoverCases {
-		if !slices.Contains(names, fc.name) {
+		if fc.name != "kill-100ms-v3" && fc.name != "kill-10ms-v3" {
 			continue
 		}
 		b.Run(fc.name, func(b *testing.B) {
-			res := map[byte][]time.Duration{}
-			traces := map[byte][]failoverTrace{}
-			for range b.N {
-				for _, kind := range []byte{'x', 'X'} {
-					gaps, tr := failoverRuns(b, fc, kind, benchRuns())
-					res[kind] = append(res[kind], gaps...)
-					traces[kind] = append(traces[kind], tr...)
-				}
-			}
-			names := map[byte]string{'X': "xdp", 'x': "socket"}
-			med, worst := map[byte]float64{}, map[byte]float64{}
-			for k, ds := range res {
-				slices.Sort(ds)
-				med[k], worst[k] = ms(ds[len(ds)/2]), ms(ds[len(ds)-1])
-				b.ReportMetric(med[k], names[k]+"-median-ms")
-				b.ReportMetric(worst[k], names[k]+"-worst-ms")
-				b.Logf("%s %s: n=%d median %.1f ms worst %.1f ms best %.1f ms; all: %v", fc.name, names[k], len(ds), med[k], worst[k], ms(ds[0]), ds)
-				reportTraces(b, fc, names[k], traces[k])
-			}
+			med, worst := runFailoverCase(b, fc, []byte{'x', 'X'}, map[byte]string{'X': "xdp", 'x': "socket"})
 			if med['x'] > 0 {
 				b.ReportMetric(med['X']/med['x'], "median-ratio-xdp/socket")
 				b.ReportMetric(worst['X']/worst['x'], "worst-ratio-xdp/socket")
 			}
-			b.ReportMetric(0, "ns/op")
 		})
 	}
-}
-
-// newXDPXalived is an xalived on the XDP dataplane (native mode) with pins in a bpffs of its own.
-func newXDPXalived(tb testing.TB, n *Node) *Xalived {
-	tb.Helper()
-	x := NewXalived(tb, n)
-	dir := filepath.Join(n.Dir, fmt.Sprintf("bpffs-%d", time.Now().UnixNano()))
-	if err := os.MkdirAll(dir, 0o700); err != nil {
-		tb.Fatal(err)
-	}
-	if out, err := exec.Command("mount", "-t", "bpf", "bpf", dir).CombinedOutput(); err != nil {
-		tb.Fatalf("mount bpffs: %v: %s", err, out)
-	}
-	tb.Cleanup(func() { _ = exec.Command("umount", "-l", dir).Run() })
-	x.Extra = []string{"--dataplane", "xdp", "--xdp-mode", "native", "--bpffs", dir}
-	return x
 }

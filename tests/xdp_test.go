@@ -136,12 +136,12 @@ func attachPass(t testing.TB, ns *nstest.NS, dev string) {
 	})
 }
 
-// bpffsFor mounts a bpf filesystem for node n that outlives its daemons (`ip netns exec` gives
-// each process a private /sys, so pins under /sys/fs/bpf would die with the process).
-func bpffsFor(t *testing.T, n *Node) string {
+// bpffsFor mounts a new bpf filesystem for node n that outlives its daemons (`ip netns exec`
+// gives each process a private /sys, so pins under /sys/fs/bpf would die with the process).
+func bpffsFor(t testing.TB, n *Node) string {
 	t.Helper()
-	dir := filepath.Join(n.Dir, "bpffs")
-	if err := os.MkdirAll(dir, 0o700); err != nil {
+	dir, err := os.MkdirTemp(n.Dir, "bpffs-")
+	if err != nil {
 		t.Fatal(err)
 	}
 	if out, err := exec.Command("mount", "-t", "bpf", "bpf", dir).CombinedOutput(); err != nil {
@@ -154,24 +154,13 @@ func bpffsFor(t *testing.T, n *Node) string {
 	return dir
 }
 
-// xdpSpeaker returns xalived on node n with the XDP dataplane in native mode.
-func xdpSpeaker(t *testing.T, n *Node) *Xalived {
+// xdpSpeaker returns xalived on node n with the XDP dataplane in native mode and a bpffs of
+// its own.
+func xdpSpeaker(t testing.TB, n *Node) *Xalived {
+	t.Helper()
 	x := NewXalived(t, n)
 	x.Extra = []string{"--dataplane", "xdp", "--xdp-mode", "native", "--bpffs", bpffsFor(t, n)}
 	return x
-}
-
-// speakerOf: 'X' xalived on XDP, 'x' xalived on the socket dataplane, 'k' keepalived.
-func speakerOf(t *testing.T, kind byte, n *Node) Speaker {
-	switch kind {
-	case 'X':
-		return xdpSpeaker(t, n)
-	case 'x':
-		x := NewXalived(t, n)
-		x.Extra = []string{"--dataplane", "socket"}
-		return x
-	}
-	return NewKeepalived(t, n)
 }
 
 func pinDir(x *Xalived) string {
@@ -282,7 +271,7 @@ func xdpCycle(t *testing.T, v variant, kind string) {
 	n1, n2 := l.Nodes[0], l.Nodes[1]
 	c1 := Conf{RouterID: "n1", Insts: []Inst{v.inst(150)}}
 	c2 := Conf{RouterID: "n2", Insts: []Inst{v.inst(100)}}
-	a, b := speakerOf(t, kind[0], n1), speakerOf(t, kind[1], n2)
+	a, b := newSpeaker(t, kind[0], n1), newSpeaker(t, kind[1], n2)
 	b.Start(t, c2.Render(n2, nil))
 	WaitState(t, b, "VI_1", "MASTER", v.masterDue)
 	a.Start(t, c1.Render(n1, nil))
